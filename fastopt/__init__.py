@@ -1,0 +1,18 @@
+"""fastopt: fused, single-pass CPU optimizer steps for NumPy arrays (and PyTorch tensors).
+
+    >>> import numpy as np, fastopt
+    >>> w = np.zeros(3, dtype=np.float32)
+    >>> opt = fastopt.Adagrad([w], lr=0.1)
+    >>> opt.step([np.ones(3, dtype=np.float32)])
+
+``fastopt.functional`` has the same steps as functions, ``fastopt.reference`` the NumPy
+specification of each, ``fastopt.show_config()`` the build and the CPU path in use, and
+``python -m fastopt.bench`` the benchmark report.
+"""
+from fastopt import functional, reference
+from fastopt._config import show_config
+from fastopt.optim import Adagrad, Optimizer
+
+__version__ = "0.1.0"
+
+__all__ = ["Adagrad", "Optimizer", "functional", "reference", "show_config", "__version__"]

@@ -1,0 +1,42 @@
+"""fastopt.show_config(): what was built and what runs."""
+import platform
+import sys
+
+import numpy as np
+
+from fastopt import _kernels
+
+
+def config():
+    """The facts show_config() prints, as a dict."""
+    from fastopt import __version__
+    return {
+        "version": __version__,
+        "isa": _kernels.current_isa(),
+        "isa_best": _kernels.best_isa(),
+        "isas_available": list(_kernels.available_isas()),
+        "isas_compiled": list(_kernels.compiled_isas()),
+        "compile_flags": _kernels.BUILD_FLAGS,
+        "threads": 1,
+        "nogil_min_elements": _kernels.NOGIL_MIN_ELEMENTS,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def show_config(file=None):
+    """Print fastopt's version, ISA path in use and available, compile flags and threads."""
+    c = config()
+    lines = [
+        f"fastopt {c['version']} (Python {c['python']}, NumPy {c['numpy']}, {c['machine']})",
+        f"  ISA path in use : {c['isa']}   (best here: {c['isa_best']}; "
+        f"force a lower one with FASTOPT_ISA=baseline|avx2|avx512)",
+        f"  ISA paths here  : {', '.join(c['isas_available'])}",
+        f"  ISA paths built : {', '.join(c['isas_compiled'])}",
+        f"  compile flags   : {c['compile_flags']}",
+        f"  threads         : {c['threads']} per step (kernels are single-threaded; the GIL is "
+        f"released for steps of >= {c['nogil_min_elements']} elements, so steps on disjoint "
+        f"buffers can run in parallel threads)",
+    ]
+    print("\n".join(lines), file=file)

@@ -1,0 +1,439 @@
+# cython: language_level=3, embedsignature=True
+"""The boundary between Python and the C kernels in src_c/.
+
+Every public entry point validates *all* of its buffers before it writes anything: dtype,
+byte order, shape, C-contiguity, alignment, writeability and memory overlap, each error naming
+the parameter index. Only then does it make one C call that updates every parameter
+(``fo_run_dense``). The GIL is released when the call has enough elements to amortize it.
+
+This module is private; ``fastopt.optim.*`` (the functional steps) are its only callers, and
+tests use the ISA helpers at the bottom.
+"""
+import os
+import warnings
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int64_t, uintptr_t
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "fastopt.h" nogil:
+    ctypedef struct fo_span:
+        uintptr_t start
+        uintptr_t end
+        int writable
+        int param
+        int role
+
+    int fo_n_algorithms() noexcept
+    const char *fo_algorithm_name(int algo) noexcept
+    int fo_algorithm_n_state(int algo) noexcept
+    int fo_algorithm_n_hyper(int algo) noexcept
+    const char *fo_algorithm_state_names(int algo) noexcept
+
+    int fo_isa_compiled(int isa) noexcept
+    int fo_isa_supported(int isa) noexcept
+    int fo_best_isa() noexcept
+    int fo_current_isa() noexcept
+    const char *fo_isa_name(int isa) noexcept
+    int fo_set_isa(int isa) noexcept
+
+    void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *const *p,
+                      const void *const *g, void *const *state, const double *hyper,
+                      const int64_t *step) noexcept
+    void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
+                         int n_state) noexcept
+    int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b) noexcept
+
+    enum:
+        FO_N_ISAS
+
+cdef extern from *:
+    """
+    #ifndef FO_BUILD_FLAGS
+    #define FO_BUILD_FLAGS "unknown"
+    #endif
+    """
+    const char *FO_BUILD_FLAGS
+
+#: Calls that update at least this many elements in total release the GIL (about 30 ns).
+NOGIL_MIN_ELEMENTS = 32768
+cdef Py_ssize_t _nogil_min = NOGIL_MIN_ELEMENTS
+
+BUILD_FLAGS = FO_BUILD_FLAGS.decode()
+ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
+
+
+# ---- the registry ---------------------------------------------------------------------------
+
+def algorithm(str name):
+    """``(index, state names)`` of the kernel registered as ``name`` in kernels/registry.h."""
+    for a in range(fo_n_algorithms()):
+        if fo_algorithm_name(a).decode() == name:
+            names = fo_algorithm_state_names(a).decode()
+            return a, tuple(names.split(",")) if names else ()
+    raise KeyError(f"fastopt: no kernel named {name!r}")
+
+
+def _state_what(int a):
+    names = fo_algorithm_state_names(a).decode()
+    return tuple(f"state {name!r}" for name in names.split(",")) if names else ()
+
+
+#: Per algorithm, how errors name its state buffers: ("state 'sum'",) for Adagrad.
+_STATE_WHAT = [_state_what(a) for a in range(fo_n_algorithms())]
+#: Per algorithm, the keys of its state buffers in a param's state dict: ("sum",).
+_STATE_KEYS = [algorithm(fo_algorithm_name(a).decode())[1] for a in range(fo_n_algorithms())]
+
+
+# ---- validation -----------------------------------------------------------------------------
+
+cdef str _role_name(int role, tuple state_what):
+    if role == 0:
+        return "param"
+    if role == 1:
+        return "grad"
+    return state_what[role - 2]
+
+
+cdef int _dtype_code(object a, Py_ssize_t i, str what) except -1:
+    """0 for float32, 1 for float64; TypeError for anything else, naming param i."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: {what} must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if t == cnp.NPY_FLOAT32:
+        code = 0
+    elif t == cnp.NPY_FLOAT64:
+        code = 1
+    else:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype}; "
+                        f"fastopt steps float32 and float64 arrays")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: {what} has non-native byte order ({arr.dtype})")
+    return code
+
+
+cdef int _check_layout(cnp.ndarray a, Py_ssize_t i, str what, bint written) except -1:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"fastopt: param {i}: {what} is not C-contiguous; fastopt never "
+                         f"copies, pass np.ascontiguousarray(...) and keep that array")
+    if not cnp.PyArray_ISALIGNED(a):
+        raise ValueError(f"fastopt: param {i}: {what} is not aligned to its dtype")
+    if written and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"fastopt: param {i}: {what} is read-only")
+    return 0
+
+
+cdef int _check_like(cnp.ndarray ref, object a, Py_ssize_t i, str what, int code,
+                     bint written) except -1:
+    """a must be an array of ref's dtype and shape (what names it in errors)."""
+    cdef int c = _dtype_code(a, i, what)
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if c != code:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype} but the param "
+                        f"has dtype {ref.dtype}")
+    cdef int nd = cnp.PyArray_NDIM(ref)
+    cdef bint same = cnp.PyArray_NDIM(arr) == nd
+    cdef int d
+    if same:
+        for d in range(nd):
+            if cnp.PyArray_DIM(arr, d) != cnp.PyArray_DIM(ref, d):
+                same = False
+                break
+    if not same:
+        raise ValueError(f"fastopt: param {i}: {what} has shape {(<object>arr).shape} but the param "
+                         f"has shape {(<object>ref).shape}")
+    _check_layout(arr, i, what, written)
+    return 0
+
+
+cdef inline void _span(fo_span *s, cnp.ndarray a, int writable, int param, int role) noexcept:
+    s.start = <uintptr_t>cnp.PyArray_DATA(a)
+    s.end = s.start + <uintptr_t>cnp.PyArray_NBYTES(a)
+    s.writable = writable
+    s.param = param
+    s.role = role
+
+
+# ---- the dense step ------------------------------------------------------------------------
+
+cdef struct Plan:
+    # one block of memory for everything fo_run_dense needs about k params
+    void *block
+    Py_ssize_t k, n_state, n_hyper, total
+    fo_span *spans      # k * (2 + n_state)
+    void **p            # k
+    const void **g      # k
+    void **state        # k * n_state
+    double *hyper       # k * n_hyper
+    int64_t *step       # k
+    size_t *n           # k
+    int *dtype          # k
+
+
+cdef int _plan_alloc(Plan *plan, int algo, Py_ssize_t k) except -1:
+    plan.k = k
+    plan.n_state = fo_algorithm_n_state(algo)
+    plan.n_hyper = fo_algorithm_n_hyper(algo)
+    plan.total = 0
+    cdef Py_ssize_t ns = plan.n_state, nh = plan.n_hyper
+    cdef size_t size = (k * (2 + ns) * sizeof(fo_span) + 2 * k * sizeof(void *)
+                        + k * ns * sizeof(void *) + k * nh * sizeof(double)
+                        + k * sizeof(int64_t) + k * sizeof(size_t) + k * sizeof(int) + 64)
+    plan.block = PyMem_Malloc(size)
+    if plan.block == NULL:
+        raise MemoryError()
+    cdef char *c = <char *>plan.block
+    plan.spans = <fo_span *>c;   c += k * (2 + ns) * sizeof(fo_span)
+    plan.p = <void **>c;         c += k * sizeof(void *)
+    plan.g = <const void **>c;   c += k * sizeof(void *)
+    plan.state = <void **>c;     c += k * ns * sizeof(void *)
+    plan.hyper = <double *>c;    c += k * nh * sizeof(double)
+    plan.step = <int64_t *>c;    c += k * sizeof(int64_t)
+    plan.n = <size_t *>c;        c += k * sizeof(size_t)
+    plan.dtype = <int *>c
+    return 0
+
+
+cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, object grad,
+                     object buffers, tuple state_what) except -1:
+    """Validate param i (its grad and state buffers) and record it in plan slot `slot`."""
+    cdef int code = _dtype_code(param, i, "param")
+    cdef cnp.ndarray p = <cnp.ndarray>param
+    _check_layout(p, i, "param", True)
+    _check_like(p, grad, i, "grad", code, False)
+    cdef cnp.ndarray g = <cnp.ndarray>grad
+    cdef Py_ssize_t j, ns = plan.n_state
+    cdef fo_span *spans = &plan.spans[slot * (2 + ns)]
+    plan.dtype[slot] = code
+    plan.n[slot] = <size_t>cnp.PyArray_SIZE(p)
+    plan.p[slot] = cnp.PyArray_DATA(p)
+    plan.g[slot] = cnp.PyArray_DATA(g)
+    plan.total += cnp.PyArray_SIZE(p)
+    _span(&spans[0], p, 1, <int>i, 0)
+    _span(&spans[1], g, 0, <int>i, 1)
+    cdef cnp.ndarray s
+    for j in range(ns):
+        buf = buffers[j]
+        _check_like(p, buf, i, state_what[j], code, True)
+        s = <cnp.ndarray>buf
+        plan.state[slot * ns + j] = cnp.PyArray_DATA(s)
+        _span(&spans[2 + j], s, 1, <int>i, <int>(2 + j))
+    return 0
+
+
+cdef int _plan_scalars(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object hyper,
+                       long long step) except -1:
+    cdef Py_ssize_t j, nh = plan.n_hyper
+    if len(hyper) != nh:
+        raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, got {len(hyper)}")
+    for j in range(nh):
+        plan.hyper[slot * nh + j] = <double>hyper[j]
+    if step < 1:
+        raise ValueError(f"fastopt: param {i}: step must be >= 1, got {step}")
+    plan.step[slot] = step
+    return 0
+
+
+cdef int _plan_run(Plan *plan, int algo, Py_ssize_t used, tuple state_what) except -1:
+    """Check the recorded buffers for overlap, then update them all in one C call."""
+    cdef fo_span sa, sb
+    if fo_find_overlap(<size_t>(used * (2 + plan.n_state)), plan.spans, &sa, &sb):
+        raise ValueError(
+            f"fastopt: param {sa.param}'s {_role_name(sa.role, state_what)} and "
+            f"param {sb.param}'s {_role_name(sb.role, state_what)} overlap in memory; "
+            f"fastopt needs separate buffers")
+    if plan.total >= _nogil_min:
+        with nogil:
+            fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g, plan.state,
+                         plan.hyper, plan.step)
+    else:
+        fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g, plan.state,
+                     plan.hyper, plan.step)
+    return 0
+
+
+cdef list _as_list(object seq, str what):
+    if type(seq) is list:
+        return <list>seq
+    if isinstance(seq, (str, bytes, dict)) or cnp.PyArray_Check(seq) or seq is None:
+        raise TypeError(f"fastopt: {what} must be a list of arrays, one per param")
+    return list(seq)
+
+
+cdef int _check_algo(int algo) except -1:
+    if algo < 0 or algo >= fo_n_algorithms():
+        raise ValueError(f"fastopt: no kernel {algo}")
+    return 0
+
+
+def dense_step(int algo, params, grads, states, hypers, steps):
+    """Update ``params`` in place with kernel ``algo``; all-or-nothing.
+
+    params   list of k arrays (float32 or float64, C-contiguous, aligned, writeable)
+    grads    list of k arrays, each with its param's dtype and shape (only read)
+    states   sequence of n_state lists of k arrays, each like its param (written)
+    hypers   one tuple of n_hyper numbers for all params, or a list of k such tuples
+    steps    one int >= 1 for all params, or a list of k ints: the number of this step
+
+    Raises TypeError / ValueError naming the parameter before anything is written.
+    """
+    _check_algo(algo)
+    cdef list ps = _as_list(params, "params")
+    cdef list gs = _as_list(grads, "grads")
+    cdef Py_ssize_t k = len(ps), i, j
+    cdef int n_state = fo_algorithm_n_state(algo)
+    cdef tuple state_what = _STATE_WHAT[algo]
+    cdef bint shared_hyper = type(hypers) is tuple
+    cdef bint shared_step = not isinstance(steps, list)
+    if len(gs) != k:
+        raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
+    if len(states) != n_state:
+        raise ValueError(f"fastopt: kernel {fo_algorithm_name(algo).decode()!r} takes "
+                         f"{n_state} state lists, got {len(states)}")
+    cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
+    for j in range(n_state):
+        if len(state_lists[j]) != k:
+            raise ValueError(f"fastopt: state list {j} has {len(state_lists[j])} arrays "
+                             f"for {k} params")
+    if not shared_hyper and len(hypers) != k:
+        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
+    if not shared_step and len(steps) != k:
+        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    if k == 0:
+        return
+    cdef Plan plan
+    _plan_alloc(&plan, algo, k)
+    try:
+        for i in range(k):
+            _plan_param(&plan, i, i, ps[i], gs[i], [sl[i] for sl in state_lists]
+                        if n_state != 1 else (state_lists[0][i],), state_what)
+            _plan_scalars(&plan, i, i, hypers if shared_hyper else hypers[i],
+                          steps if shared_step else steps[i])
+        _plan_run(&plan, algo, k, state_what)
+    finally:
+        PyMem_Free(plan.block)
+
+
+def state_step(int algo, list params, grads, dict state, hypers):
+    """The optimizer objects' step: like dense_step, with buffers and counts from ``state``.
+
+    ``state[i]`` is param i's dict: ``"step"`` (int) and one array per state name of the
+    kernel. A ``None`` grad skips its param. After the update, each stepped param's
+    ``"step"`` is incremented; nothing is written if anything is invalid.
+    """
+    _check_algo(algo)
+    cdef list gs = _as_list(grads, "grads")
+    cdef Py_ssize_t k = len(params), i, j, used = 0
+    cdef int n_state = fo_algorithm_n_state(algo)
+    cdef tuple state_what = _STATE_WHAT[algo]
+    cdef tuple keys = _STATE_KEYS[algo]
+    cdef bint shared_hyper = type(hypers) is tuple
+    if len(gs) != k:
+        raise ValueError(f"fastopt: step() got {len(gs)} grads for {k} params")
+    if not shared_hyper and len(hypers) != k:
+        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
+    cdef Plan plan
+    cdef dict st
+    cdef list stepped = []
+    _plan_alloc(&plan, algo, k)
+    try:
+        for i in range(k):
+            g = gs[i]
+            if g is None:
+                continue
+            st = state[i]
+            if n_state == 1:
+                bufs = (st[keys[0]],)
+            else:
+                bufs = [st[key] for key in keys]
+            _plan_param(&plan, used, i, params[i], g, bufs, state_what)
+            _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
+                          st["step"] + 1)
+            stepped.append(st)
+            used += 1
+        if used:
+            _plan_run(&plan, algo, used, state_what)
+    finally:
+        PyMem_Free(plan.block)
+    for st in stepped:
+        st["step"] += 1
+
+
+def stream_probe(cnp.ndarray p, cnp.ndarray g, list states):
+    """Benchmark helper: p += g and s += g for each s in states, on the ISA path in use.
+
+    Moves exactly the bytes of a fused step with len(states) state buffers.
+    """
+    cdef int code = _dtype_code(p, 0, "param")
+    _check_layout(p, 0, "param", True)
+    _check_like(p, g, 0, "grad", code, False)
+    cdef void *ptrs[3]
+    cdef Py_ssize_t j
+    if len(states) > 3:
+        raise ValueError("fastopt: the probe takes at most 3 state buffers")
+    for j in range(len(states)):
+        _check_like(p, states[j], 0, "state", code, True)
+        ptrs[j] = cnp.PyArray_DATA(<cnp.ndarray>states[j])
+    cdef size_t n = <size_t>cnp.PyArray_SIZE(p)
+    cdef void *pp = cnp.PyArray_DATA(p)
+    cdef const void *gp = cnp.PyArray_DATA(g)
+    cdef int ns = <int>len(states)
+    with nogil:
+        fo_stream_probe(code, n, pp, gp, ptrs, ns)
+
+
+# ---- ISA paths ------------------------------------------------------------------------------
+
+def compiled_isas():
+    """Names of the ISA paths this build contains."""
+    return tuple(ISA_NAMES[i] for i in range(FO_N_ISAS) if fo_isa_compiled(i))
+
+
+def available_isas():
+    """Names of the ISA paths this CPU and OS can run, lowest first."""
+    return tuple(ISA_NAMES[i] for i in range(FO_N_ISAS) if fo_isa_supported(i))
+
+
+def best_isa():
+    """The highest ISA path this CPU and OS can run."""
+    return ISA_NAMES[fo_best_isa()]
+
+
+def current_isa():
+    """The ISA path the kernels run on now."""
+    return ISA_NAMES[fo_current_isa()]
+
+
+def _set_isa(str name):
+    """Switch the ISA path (for tests and benchmarks; not thread-safe against running steps)."""
+    if name not in ISA_NAMES:
+        raise ValueError(f"fastopt: unknown ISA path {name!r}; known: {', '.join(ISA_NAMES)}")
+    cdef int isa = ISA_NAMES.index(name)
+    if fo_set_isa(isa) != 0:
+        raise ValueError(f"fastopt: ISA path {name!r} is not available here; available: "
+                         f"{', '.join(available_isas())}")
+
+
+def _choose_isa_at_import():
+    """The best path, or the lower one FASTOPT_ISA asks for (warning if it cannot be had)."""
+    requested = os.environ.get("FASTOPT_ISA", "").strip().lower()
+    best = fo_best_isa()
+    if requested:
+        if requested not in ISA_NAMES:
+            warnings.warn(f"fastopt: FASTOPT_ISA={requested!r} is not one of "
+                          f"{', '.join(ISA_NAMES)}; using {ISA_NAMES[best]!r}",
+                          RuntimeWarning, stacklevel=2)
+        elif not fo_isa_supported(ISA_NAMES.index(requested)):
+            warnings.warn(f"fastopt: FASTOPT_ISA={requested!r} is not available on this "
+                          f"CPU/OS; using {ISA_NAMES[best]!r}", RuntimeWarning, stacklevel=2)
+        else:
+            best = ISA_NAMES.index(requested)
+    fo_set_isa(best)
+
+
+_choose_isa_at_import()

@@ -1,0 +1,8 @@
+"""The functional steps: lists of arrays in, updated in place; no objects, no hidden state.
+
+This is the stable seam under the optimizer objects (as torch.optim.adagrad.adagrad is under
+torch.optim.Adagrad); each function has a NumPy twin of the same name in fastopt.reference.
+"""
+from fastopt.optim.adagrad import adagrad
+
+__all__ = ["adagrad"]

@@ -1,0 +1,11 @@
+"""Docstring fragments shared by the optimizer classes (as torch.optim shares _params_doc)."""
+
+params_doc = """Args:
+        params: a list of NumPy arrays (float32 or float64, C-contiguous, writeable), or a
+            list of dicts ``{"params": [...], <hyper-parameter>: value}`` for param groups
+            with their own hyper-parameters, as in torch.optim."""
+
+step_doc = """``opt.step(grads)`` takes one gradient per param, in order (``None`` skips a param),
+    and updates params and state in place. Everything is validated before anything is written:
+    a wrong dtype, shape, layout, read-only or overlapping buffer raises ``TypeError`` or
+    ``ValueError`` naming the param, and leaves params and state as they were."""

@@ -1,0 +1,11 @@
+"""Plain NumPy implementations of every fastopt step: the specification.
+
+Each function here has the signature of its fastopt functional twin and computes in the exact
+operation order of the C kernel, in the array's own dtype (float32 stays float32; per-step
+scalars are computed in double and rounded once). With contraction off in the C build, every
+ISA path of fastopt is bitwise equal to these. Tests use them as the ground truth and the
+benchmark as the baseline; read them as the definition of what a step does.
+"""
+from fastopt.reference.adagrad import adagrad
+
+__all__ = ["adagrad"]

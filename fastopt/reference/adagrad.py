@@ -1,0 +1,31 @@
+"""Adagrad in NumPy, in the kernel's order (src_c/kernels/adagrad.inc.c)."""
+import numpy as np
+
+from fastopt.reference._util import per_param
+
+
+def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+            eps=1e-10, eps_inside_sqrt=False, maximize=False):
+    """Update ``params`` and ``sums`` in place, one Adagrad step each.
+
+    ``steps`` is the 1-based number of this step (one int, or one per param)::
+
+        clr = lr / (1 + (step - 1) * lr_decay)       # Python float (double)
+        g   = -g if maximize else g
+        g   = g + weight_decay * p                    # if weight_decay != 0
+        s  += g * g
+        p  -= clr * g / (sqrt(s) + eps)               # eps_inside_sqrt: / sqrt(s + eps)
+    """
+    for p, g, s, step in zip(params, grads, sums, per_param(steps, len(params))):
+        t = p.dtype.type
+        clr = t(lr / (1.0 + (step - 1) * lr_decay))
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + t(weight_decay) * p
+        s += g * g
+        if eps_inside_sqrt:
+            den = np.sqrt(s + t(eps))
+        else:
+            den = np.sqrt(s) + t(eps)
+        p -= clr * g / den

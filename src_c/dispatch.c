@@ -1,0 +1,160 @@
+/*
+ * dispatch.c - which ISA path runs, chosen once, and the loop over parameters.
+ *
+ * Detection: GCC/Clang's __builtin_cpu_supports, which checks CPUID *and* that the OS saves
+ * the vector state (XGETBV), so AVX-512 is never picked where the kernel would fault.
+ * MSVC builds have the baseline path only (the AVX units need GCC/Clang target pragmas).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "fastopt.h"
+
+/* ---- the registry ---------------------------------------------------------------------- */
+
+#define FO_ALGORITHM(name, n_state, n_hyper, state_names) #name,
+static const char *const algo_names[FO_N_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ALGORITHM
+#define FO_ALGORITHM(name, n_state, n_hyper, state_names) n_state,
+static const int algo_n_state[FO_N_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ALGORITHM
+#define FO_ALGORITHM(name, n_state, n_hyper, state_names) n_hyper,
+static const int algo_n_hyper[FO_N_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ALGORITHM
+#define FO_ALGORITHM(name, n_state, n_hyper, state_names) state_names,
+static const char *const algo_state_names[FO_N_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ALGORITHM
+
+int fo_n_algorithms(void) { return FO_N_ALGOS; }
+const char *fo_algorithm_name(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_names[a] : NULL; }
+int fo_algorithm_n_state(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_n_state[a] : -1; }
+int fo_algorithm_n_hyper(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_n_hyper[a] : -1; }
+const char *fo_algorithm_state_names(int a)
+{
+    return (a >= 0 && a < FO_N_ALGOS) ? algo_state_names[a] : NULL;
+}
+
+/* ---- the ISA paths --------------------------------------------------------------------- */
+
+typedef void (*fo_probe_fn)(int, size_t, void *, const void *, void *const *, int);
+typedef void (*fo_fill_fn)(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+
+void fo_fill_table_baseline(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+#define FO_HAVE_X86_PATHS (FO_X86 && (defined(__GNUC__) || defined(__clang__)))
+#if FO_HAVE_X86_PATHS
+void fo_fill_table_avx2(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+void fo_fill_table_avx512(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+#endif
+
+static const char *const isa_names[FO_N_ISAS] = {"baseline", "avx2", "avx512"};
+
+static fo_fill_fn isa_filler(int isa)
+{
+    switch (isa) {
+    case FO_ISA_BASELINE: return fo_fill_table_baseline;
+#if FO_HAVE_X86_PATHS
+    case FO_ISA_AVX2: return fo_fill_table_avx2;
+    case FO_ISA_AVX512: return fo_fill_table_avx512;
+#endif
+    default: return NULL;
+    }
+}
+
+const char *fo_isa_name(int isa) { return (isa >= 0 && isa < FO_N_ISAS) ? isa_names[isa] : NULL; }
+int fo_isa_compiled(int isa) { return isa_filler(isa) != NULL; }
+
+int fo_isa_supported(int isa)
+{
+    if (!fo_isa_compiled(isa)) return 0;
+    if (isa == FO_ISA_BASELINE) return 1;
+#if FO_HAVE_X86_PATHS
+    __builtin_cpu_init();
+    if (isa == FO_ISA_AVX2) return __builtin_cpu_supports("avx2") != 0;
+    if (isa == FO_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#endif
+    return 0;
+}
+
+int fo_best_isa(void)
+{
+    for (int isa = FO_N_ISAS - 1; isa > 0; isa--)
+        if (fo_isa_supported(isa)) return isa;
+    return FO_ISA_BASELINE;
+}
+
+/* The table in use. Written by fo_set_isa (at import, or by tests under the GIL), read by
+ * every step. */
+static fo_dense_fn table[FO_N_ALGOS][FO_N_DTYPES];
+static fo_probe_fn probe_fn;
+static int current_isa = -1;
+
+int fo_set_isa(int isa)
+{
+    if (!fo_isa_supported(isa)) return -1;
+    isa_filler(isa)(table, &probe_fn);
+    current_isa = isa;
+    return 0;
+}
+
+int fo_current_isa(void) { return current_isa; }
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *const *p,
+                  const void *const *g, void *const *state, const double *hyper,
+                  const int64_t *step)
+{
+    const size_t n_state = (size_t)algo_n_state[algo];
+    const size_t n_hyper = (size_t)algo_n_hyper[algo];
+    for (size_t i = 0; i < k; i++) {
+        if (n[i] == 0) continue;
+        table[algo][dtype[i]](n[i], p[i], g[i], state + i * n_state, hyper + i * n_hyper,
+                              step[i]);
+    }
+}
+
+void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
+                     int n_state)
+{
+    probe_fn(dtype, n, p, g, state, n_state);
+}
+
+/* ---- overlap check ---------------------------------------------------------------------- */
+
+static int span_cmp(const void *x, const void *y)
+{
+    const fo_span *a = (const fo_span *)x, *b = (const fo_span *)y;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b)
+{
+    /* Sweep in order of start, remembering the span reaching furthest so far (any) and the
+     * written span reaching furthest so far: a span overlaps an earlier one iff it starts
+     * before that one's end. */
+    size_t best_any = (size_t)-1, best_written = (size_t)-1;
+    qsort(spans, m, sizeof(fo_span), span_cmp);
+    for (size_t i = 0; i < m; i++) {
+        const fo_span *s = &spans[i];
+        if (s->end <= s->start) continue;
+        if (best_written != (size_t)-1 && s->start < spans[best_written].end) {
+            *a = spans[best_written]; *b = *s; return 1;
+        }
+        if (s->writable && best_any != (size_t)-1 && s->start < spans[best_any].end) {
+            *a = spans[best_any]; *b = *s; return 1;
+        }
+        if (best_any == (size_t)-1 || s->end > spans[best_any].end) best_any = i;
+        if (s->writable && (best_written == (size_t)-1 || s->end > spans[best_written].end))
+            best_written = i;
+    }
+    return 0;
+}

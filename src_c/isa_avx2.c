@@ -1,0 +1,22 @@
+/*
+ * isa_avx2.c - the kernels for x86-64 CPUs with AVX2 (and an OS that saves YMM state).
+ * The target is set here, per function, never for the whole extension: only code reached
+ * after dispatch.c has checked the CPU runs these instructions.
+ */
+#include <math.h>
+#include "fastopt.h"
+#if FO_X86 && (defined(__GNUC__) || defined(__clang__))
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#endif
+#define FO_ISA avx2
+#include "isa_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif

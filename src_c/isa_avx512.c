@@ -1,0 +1,21 @@
+/*
+ * isa_avx512.c - the kernels for x86-64 CPUs with AVX-512 F/VL/BW/DQ (and an OS that saves
+ * ZMM state), using 512-bit vectors. Like isa_avx2.c, the target is set per function here.
+ */
+#include <math.h>
+#include "fastopt.h"
+#if FO_X86 && (defined(__GNUC__) || defined(__clang__))
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+#endif
+#define FO_ISA avx512
+#include "isa_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif

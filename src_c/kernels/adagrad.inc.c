@@ -1,0 +1,55 @@
+/* adagrad ------------------------------------------------------------------------------------
+ *
+ * Included by isa_body.h once per (ISA, dtype), with FO_T the element type, FO_SQRT its square
+ * root and FO_NAME(x) the symbol for this ISA and dtype. The NumPy twin is
+ * fastopt/reference/adagrad.py; both compute in this order, so results are bitwise equal.
+ *
+ * hyper = [lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt]
+ * state = [sum]
+ *
+ *   clr = lr / (1 + (step - 1) * lr_decay)            (double, once per call)
+ *   g   = -g if maximize else g
+ *   g   = g + weight_decay * p                         (only if weight_decay != 0)
+ *   s   = s + g * g
+ *   p   = p - clr * g / (sqrt(s) + eps)                (eps_inside_sqrt: / sqrt(s + eps))
+ */
+
+FO_INLINE void FO_NAME(adagrad_loop)(
+    size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
+    const FO_T sign, const FO_T weight_decay, const FO_T clr, const FO_T eps,
+    const int use_weight_decay, const int eps_inside_sqrt)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* g = sign * g  (sign is -1 under maximize: exact) */
+        FO_T gi = sign * g[i];
+        /* g = g + weight_decay * p */
+        if (use_weight_decay) gi = gi + weight_decay * p[i];
+        /* s += g * g */
+        const FO_T si = s[i] + gi * gi;
+        s[i] = si;
+        /* p -= clr * g / (np.sqrt(s) + eps)   or   / np.sqrt(s + eps) */
+        const FO_T den = eps_inside_sqrt ? FO_SQRT(si + eps) : FO_SQRT(si) + eps;
+        p[i] = p[i] - clr * gi / den;
+    }
+}
+
+void FO_NAME(adagrad)(size_t n, void *p_, const void *g_, void *const *state,
+                      const double *hyper, int64_t step)
+{
+    FO_T *p = (FO_T *)p_;
+    const FO_T *g = (const FO_T *)g_;
+    FO_T *s = (FO_T *)state[0];
+    const double clr_d = hyper[0] / (1.0 + (double)(step - 1) * hyper[1]);
+    const FO_T clr = (FO_T)clr_d;
+    const FO_T weight_decay = (FO_T)hyper[2];
+    const FO_T eps = (FO_T)hyper[3];
+    const FO_T sign = hyper[4] != 0.0 ? (FO_T)-1 : (FO_T)1;
+    const int use_wd = hyper[2] != 0.0;
+    const int inside = hyper[5] != 0.0;
+
+    /* Each branch is the same loop with the flags fixed, so each vectorizes on its own. */
+    if (use_wd && inside)  FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 1);
+    else if (use_wd)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 0);
+    else if (inside)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 1);
+    else                   FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 0);
+}
