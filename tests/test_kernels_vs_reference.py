@@ -1,0 +1,102 @@
+"""Every kernel, on every ISA path, is bitwise equal to its NumPy reference: params and state.
+
+The C build has contraction off and computes in the reference's order, so equality is exact,
+not approximate; a tail or vector-body bug shows up as a mismatch on some awkward size.
+"""
+import numpy as np
+import pytest
+
+from cases import CASE_IDS, CASES
+from conftest import DTYPES, SIZES
+
+N_STEPS = 3
+
+
+def bits(a):
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+def assert_bitwise(got, want, what):
+    assert got.dtype == want.dtype, what
+    if not np.array_equal(bits(got), bits(want)):
+        bad = np.flatnonzero(bits(got) != bits(want))
+        raise AssertionError(f"{what}: {bad.size} elements differ, first at {bad[0]}: "
+                             f"{got.flat[bad[0]]!r} != {want.flat[bad[0]]!r}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n", SIZES)
+def test_matches_reference(case, dtype, n, isa):
+    rng = np.random.default_rng(n)
+    grid = case.grid if n <= 4097 else case.grid[:: max(1, len(case.grid) // 8)]
+    for hyper in grid:
+        p0 = rng.standard_normal(n).astype(dtype)
+        ours, theirs = p0.copy(), p0.copy()
+        s_ours, s_theirs = case.new_state(p0, hyper), case.new_state(p0, hyper)
+        for step in range(1, N_STEPS + 1):
+            g = rng.standard_normal(n).astype(dtype)
+            g_before = g.copy()
+            case.run(case.functional, [ours], [g], {k: [v] for k, v in s_ours.items()},
+                     step, hyper)
+            case.run(case.reference, [theirs], [g], {k: [v] for k, v in s_theirs.items()},
+                     step, hyper)
+            assert_bitwise(g, g_before, f"grad modified {hyper}")
+            assert_bitwise(ours, theirs, f"{case.name} param, step {step}, {hyper}")
+            for key in s_ours:
+                assert_bitwise(s_ours[key], s_theirs[key],
+                               f"{case.name} state {key}, step {step}, {hyper}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_many_params_one_call(case, isa):
+    """One call over params of mixed sizes and dtypes equals the reference param by param."""
+    rng = np.random.default_rng(7)
+    hyper = case.grid[-1]
+    shapes = [(3,), (17, 5), (0,), (1,), (33, 31), (4097,)]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32, np.float64]
+    ours = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+    theirs = [p.copy() for p in ours]
+    s_ours = [case.new_state(p, hyper) for p in ours]
+    s_theirs = [case.new_state(p, hyper) for p in ours]
+    lists = lambda states: {k: [s[k] for s in states] for k in case.state_keys}
+    for step in range(1, N_STEPS + 1):
+        grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in ours]
+        case.run(case.functional, ours, grads, lists(s_ours), step, hyper)
+        case.run(case.reference, theirs, grads, lists(s_theirs), step, hyper)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert_bitwise(a, b, f"param {i}")
+        for key in case.state_keys:
+            assert_bitwise(s_ours[i][key], s_theirs[i][key], f"param {i} {key}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_isa_paths_agree_on_special_values(case):
+    """inf, nan, huge, tiny and denormal inputs give the same bits on every path."""
+    from fastopt import _kernels
+    before = _kernels.current_isa()
+    specials = np.array([0.0, -0.0, 1e-40, -1e-40, 1e30, -1e30, np.inf, -np.inf, np.nan,
+                         1.0, -2.5, 3e-8, 7.0, 1e-45, 65504.0, -1e38, 2.0] * 3, np.float32)
+    results = {}
+    try:
+        for path in _kernels.available_isas():
+            _kernels._set_isa(path)
+            for dtype in DTYPES:
+                p = specials.astype(dtype)
+                g = np.roll(specials, 5).astype(dtype)
+                for hyper in case.grid[:: max(1, len(case.grid) // 8)]:
+                    state = case.new_state(p, hyper)
+                    q = p.copy()
+                    with np.errstate(all="ignore"):
+                        case.run(case.functional, [q], [g], {k: [v] for k, v in state.items()},
+                                 1, hyper)
+                    results.setdefault((dtype, str(hyper)), []).append(
+                        (path, bits(q).copy(), [bits(v).copy() for v in state.values()]))
+    finally:
+        _kernels._set_isa(before)
+    for key, runs in results.items():
+        path0, q0, s0 = runs[0]
+        for path, q, s in runs[1:]:
+            assert np.array_equal(q, q0), (key, path0, path)
+            for a, b in zip(s, s0):
+                assert np.array_equal(a, b), (key, path0, path)
