@@ -68,24 +68,35 @@ ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 # ---- the registry ---------------------------------------------------------------------------
 
+def _parse_states(int a):
+    """Names and gates of an algorithm's state buffers, from its registry string.
+
+    "square_avg,momentum_buffer?4" declares two buffers: square_avg, always written, and
+    momentum_buffer, written only when hyper[4] != 0 (gate 4); gate -1 means always.
+    """
+    names, gates = [], []
+    text = fo_algorithm_state_names(a).decode()
+    for item in (text.split(",") if text else ()):
+        name, _, gate = item.partition("?")
+        names.append(name)
+        gates.append(int(gate) if gate else -1)
+    return tuple(names), tuple(gates)
+
+
 def algorithm(str name):
     """``(index, state names)`` of the kernel registered as ``name`` in kernels/registry.h."""
     for a in range(fo_n_algorithms()):
         if fo_algorithm_name(a).decode() == name:
-            names = fo_algorithm_state_names(a).decode()
-            return a, tuple(names.split(",")) if names else ()
+            return a, _parse_states(a)[0]
     raise KeyError(f"fastopt: no kernel named {name!r}")
 
 
-def _state_what(int a):
-    names = fo_algorithm_state_names(a).decode()
-    return tuple(f"state {name!r}" for name in names.split(",")) if names else ()
-
-
-#: Per algorithm, how errors name its state buffers: ("state 'sum'",) for Adagrad.
-_STATE_WHAT = [_state_what(a) for a in range(fo_n_algorithms())]
 #: Per algorithm, the keys of its state buffers in a param's state dict: ("sum",).
-_STATE_KEYS = [algorithm(fo_algorithm_name(a).decode())[1] for a in range(fo_n_algorithms())]
+_STATE_KEYS = [_parse_states(a)[0] for a in range(fo_n_algorithms())]
+#: Per algorithm, per buffer, the hyper-parameter index that gates it (-1: always needed).
+_STATE_GATES = [_parse_states(a)[1] for a in range(fo_n_algorithms())]
+#: Per algorithm, how errors name its state buffers: ("state 'sum'",) for Adagrad.
+_STATE_WHAT = [tuple(f"state {k!r}" for k in keys) for keys in _STATE_KEYS]
 
 
 # ---- validation -----------------------------------------------------------------------------
@@ -200,8 +211,12 @@ cdef int _plan_alloc(Plan *plan, int algo, Py_ssize_t k) except -1:
 
 
 cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, object grad,
-                     object buffers, tuple state_what) except -1:
-    """Validate param i (its grad and state buffers) and record it in plan slot `slot`."""
+                     object buffers, tuple state_what, tuple gates) except -1:
+    """Validate param i (its grad and state buffers) and record it in plan slot `slot`.
+
+    Call after _plan_scalars: a gated buffer is needed only if its gate hyper-parameter in
+    this slot is non-zero; otherwise it is ignored (may be None) and the kernel gets NULL.
+    """
     cdef int code = _dtype_code(param, i, "param")
     cdef cnp.ndarray p = <cnp.ndarray>param
     _check_layout(p, i, "param", True)
@@ -217,8 +232,17 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
     _span(&spans[0], p, 1, <int>i, 0)
     _span(&spans[1], g, 0, <int>i, 1)
     cdef cnp.ndarray s
+    cdef int gate
     for j in range(ns):
         buf = buffers[j]
+        gate = gates[j]
+        if gate >= 0 and plan.hyper[slot * plan.n_hyper + gate] == 0.0:
+            plan.state[slot * ns + j] = NULL
+            spans[2 + j].start = spans[2 + j].end = 0
+            continue
+        if buf is None:
+            raise ValueError(f"fastopt: param {i}: {state_what[j]} is needed by these "
+                             f"hyper-parameters but is None")
         _check_like(p, buf, i, state_what[j], code, True)
         s = <cnp.ndarray>buf
         plan.state[slot * ns + j] = cnp.PyArray_DATA(s)
@@ -288,6 +312,7 @@ def dense_step(int algo, params, grads, states, hypers, steps):
     cdef Py_ssize_t k = len(ps), i, j
     cdef int n_state = fo_algorithm_n_state(algo)
     cdef tuple state_what = _STATE_WHAT[algo]
+    cdef tuple gates = _STATE_GATES[algo]
     cdef bint shared_hyper = type(hypers) is tuple
     cdef bint shared_step = not isinstance(steps, list)
     if len(gs) != k:
@@ -310,10 +335,10 @@ def dense_step(int algo, params, grads, states, hypers, steps):
     _plan_alloc(&plan, algo, k)
     try:
         for i in range(k):
-            _plan_param(&plan, i, i, ps[i], gs[i], [sl[i] for sl in state_lists]
-                        if n_state != 1 else (state_lists[0][i],), state_what)
             _plan_scalars(&plan, i, i, hypers if shared_hyper else hypers[i],
                           steps if shared_step else steps[i])
+            _plan_param(&plan, i, i, ps[i], gs[i], [sl[i] for sl in state_lists]
+                        if n_state != 1 else (state_lists[0][i],), state_what, gates)
         _plan_run(&plan, algo, k, state_what)
     finally:
         PyMem_Free(plan.block)
@@ -332,6 +357,7 @@ def state_step(int algo, list params, grads, dict state, hypers):
     cdef int n_state = fo_algorithm_n_state(algo)
     cdef tuple state_what = _STATE_WHAT[algo]
     cdef tuple keys = _STATE_KEYS[algo]
+    cdef tuple gates = _STATE_GATES[algo]
     cdef bint shared_hyper = type(hypers) is tuple
     if len(gs) != k:
         raise ValueError(f"fastopt: step() got {len(gs)} grads for {k} params")
@@ -348,12 +374,12 @@ def state_step(int algo, list params, grads, dict state, hypers):
                 continue
             st = state[i]
             if n_state == 1:
-                bufs = (st[keys[0]],)
+                bufs = (st.get(keys[0]),)
             else:
-                bufs = [st[key] for key in keys]
-            _plan_param(&plan, used, i, params[i], g, bufs, state_what)
+                bufs = [st.get(key) for key in keys]
             _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
                           st["step"] + 1)
+            _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates)
             stepped.append(st)
             used += 1
         if used:

@@ -1,5 +1,8 @@
 /*
  * fastopt's algorithms: FO_ALGORITHM(name, state buffers, hyper-parameters, "state names").
+ * A state name "momentum_buffer?4" marks a buffer the step needs only when hyper[4] != 0:
+ * fastopt._kernels then requires it only in that case and passes NULL otherwise, so the
+ * kernel must read it only under that same condition.
  * Adding an algorithm: write kernels/<name>.inc.c, then add its line here and its #include
  * in the FO_KERNEL_BODIES part below.
  */
