@@ -1,0 +1,54 @@
+"""Timing helpers shared by the benchmark sections."""
+import gc
+import time
+
+
+def seconds_per_call(fn, *, budget=0.25, repeat=5, max_number=1_000_000):
+    """Best-of-``repeat`` wall time of one ``fn()`` call, each repeat running ~budget/repeat s.
+
+    The GC is off while timing (as timeit does). The minimum is reported: on a quiet machine it
+    is the closest to the cost of the call itself.
+    """
+    fn()  # warm up: page in buffers, fill caches, resolve lazy imports
+    number, elapsed = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= budget / repeat / 4 or number >= max_number:
+            break
+        number *= 4
+    per = max(1, int(number * (budget / repeat) / max(elapsed, 1e-9)))
+    per = min(per, max_number)
+    best = float("inf")
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(per):
+                fn()
+            best = min(best, (time.perf_counter() - t0) / per)
+    finally:
+        if enabled:
+            gc.enable()
+    return best
+
+
+def fmt_time(seconds):
+    """A time in the unit that reads best (ns, us, ms, s)."""
+    for unit, scale in (("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3)):
+        if seconds < 1000 * scale:
+            return f"{seconds / scale:7.1f} {unit}"
+    return f"{seconds:7.2f} s "
+
+
+def try_torch():
+    """torch with one intra-op thread, or None if it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
