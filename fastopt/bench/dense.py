@@ -1,0 +1,155 @@
+"""Dense steps: fastopt vs NumPy (textbook and tuned in-place) vs torch.optim vs the bound.
+
+For each algorithm, dtype and size n, one param of n elements is stepped repeatedly with a
+fixed gradient (values stay finite: the steps are small). The memory bound is measured in the
+same run by a streaming probe that reads and writes exactly the bytes the fused step must move
+(``(3 + 2 * n_state) * itemsize`` per element: read p, g and each state, write p and each
+state), so "x bound" is fastopt's time over the probe's time: 1.00 means fastopt streams at
+the speed of memory.
+"""
+import numpy as np
+
+import fastopt
+from fastopt import _kernels, functional
+from fastopt.bench._timing import fmt_time, seconds_per_call, try_torch
+
+
+# ---- the algorithms -----------------------------------------------------------------------
+# Each entry: state keys, the fastopt functional call, the NumPy textbook form (allocating
+# temporaries, as the texts write it), a tuned in-place NumPy form (out= and one scratch
+# buffer), and the torch.optim class with its kwargs.
+
+def _adagrad_textbook(p, g, st, lr=1e-2, eps=1e-10):
+    s = st[0]
+    s += g * g
+    p -= lr * g / (np.sqrt(s) + eps)
+
+
+def _adagrad_inplace(p, g, st, tmp, lr=1e-2, eps=1e-10):
+    s = st[0]
+    np.multiply(g, g, out=tmp)
+    s += tmp
+    np.sqrt(s, out=tmp)
+    tmp += eps
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
+
+
+ALGORITHMS = {
+    "adagrad": dict(
+        n_state=1,
+        fastopt=lambda p, g, st: functional.adagrad([p], [g], [st[0]], 1, lr=1e-2),
+        textbook=_adagrad_textbook,
+        inplace=_adagrad_inplace,
+        torch=("Adagrad", dict(lr=1e-2)),
+    ),
+}
+
+
+def bytes_per_element(n_state, itemsize):
+    """Bytes a fused step must move per element: read p, g, states; write p, states."""
+    return (3 + 2 * n_state) * itemsize
+
+
+def _torch_variants(torch, name, kwargs, p_np, g_np):
+    """{variant: step function} for torch.optim's for-loop, foreach and fused versions."""
+    out = {}
+    for variant, flags in (("torch for-loop", dict(foreach=False)),
+                           ("torch foreach", dict(foreach=True)),
+                           ("torch fused", dict(fused=True))):
+        t = torch.from_numpy(p_np.copy())
+        t.requires_grad_(True)
+        t.grad = torch.from_numpy(g_np.copy())
+        try:
+            opt = getattr(torch.optim, name)([t], **kwargs, **flags)
+            opt.step()
+        except (RuntimeError, TypeError, ValueError):
+            continue  # e.g. no fused CPU kernel for this algorithm
+        out[variant] = opt.step
+    return out
+
+
+def measure(name, dtype, n, *, budget, torch=None):
+    """Seconds per step of every implementation for one (algorithm, dtype, n)."""
+    algo = ALGORITHMS[name]
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(n).astype(dtype)
+    g = (rng.standard_normal(n) * 1e-3).astype(dtype)
+
+    def fresh():
+        """Each implementation steps its own copy of the param and state."""
+        return p0.copy(), [np.full(n, 0.1, dtype) for _ in range(algo["n_state"])]
+
+    tmp = np.empty(n, dtype)
+    t = {}
+    p, states = fresh()
+    t["fastopt"] = seconds_per_call(lambda: algo["fastopt"](p, g, states), budget=budget)
+    p, states = fresh()
+    t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
+    p, states = fresh()
+    t["numpy textbook"] = seconds_per_call(lambda: algo["textbook"](p, g, states),
+                                           budget=budget)
+    p, states = fresh()
+    t["numpy in-place"] = seconds_per_call(lambda: algo["inplace"](p, g, states, tmp),
+                                           budget=budget)
+    del p, states
+    if torch is not None:
+        cls, kwargs = algo["torch"]
+        for variant, fn in _torch_variants(torch, cls, kwargs, p0, g).items():
+            t[variant] = seconds_per_call(fn, budget=budget)
+    return t
+
+
+def object_overhead(n=1000, budget=0.5):
+    """The per-call cost at small n: functional call and object step, float32 Adagrad."""
+    p = np.zeros(n, np.float32)
+    g = np.full(n, 1e-3, np.float32)
+    s = np.zeros(n, np.float32)
+    opt = fastopt.Adagrad([p.copy()])
+    grads = [g]
+    return {
+        "functional": seconds_per_call(lambda: functional.adagrad([p], [g], [s], 1, lr=1e-2),
+                                       budget=budget),
+        "object": seconds_per_call(lambda: opt.step(grads), budget=budget),
+    }
+
+
+def run(args):
+    torch = try_torch()
+    quick = args.quick
+    sizes = [1_000, 100_000, 1 << 22] if quick else [1_000, 10_000, 100_000, 1_000_000, 1 << 24]
+    budget = 0.1 if quick else 0.4
+    results = {"rows": [], "overhead": None}
+    print("== Dense steps: one param of n elements ==")
+    print("columns: fastopt time per step, ns/element, GB/s moved, x bound (fastopt / memory "
+          "probe; 1.00 = memory speed),\n         then speedups: other time / fastopt time "
+          "(higher = fastopt faster)")
+    if torch is None:
+        print("(torch is not installed: torch columns left out; pip install torch==2.13.0)")
+    for name, algo in ALGORITHMS.items():
+        for dtype in (np.float32, np.float64):
+            itemsize = np.dtype(dtype).itemsize
+            bpe = bytes_per_element(algo["n_state"], itemsize)
+            print(f"\n-- {name} {np.dtype(dtype).name}: {bpe} bytes/element --")
+            head = (f"{'n':>9} {'fastopt':>10} {'ns/el':>6} {'GB/s':>6} {'x bound':>7} "
+                    f"{'numpy':>7} {'np-inpl':>7} {'t-loop':>7} {'t-each':>7} {'t-fused':>7}")
+            print(head)
+            for n in sizes:
+                t = measure(name, dtype, n, budget=budget, torch=torch)
+                row = dict(algo=name, dtype=np.dtype(dtype).name, n=n, bytes_per_element=bpe,
+                           times=t)
+                results["rows"].append(row)
+                f = t["fastopt"]
+
+                def ratio(key):
+                    return f"{t[key] / f:6.2f}x" if key in t else f"{'-':>7}"
+
+                print(f"{n:>9} {fmt_time(f):>10} {f / n * 1e9:6.3f} {bpe * n / f / 1e9:6.1f} "
+                      f"{f / t['bound']:7.2f} {ratio('numpy textbook')} {ratio('numpy in-place')} "
+                      f"{ratio('torch for-loop')} {ratio('torch foreach')} {ratio('torch fused')}")
+    ov = object_overhead(budget=0.2 if quick else 0.5)
+    results["overhead"] = ov
+    print(f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
+          f"object step {fmt_time(ov['object'])}")
+    return results
