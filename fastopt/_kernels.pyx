@@ -251,12 +251,27 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
 
 
 cdef int _plan_scalars(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object hyper,
-                       long long step) except -1:
+                       long long step, bint same_as_previous) except -1:
+    """Record param i's hyper-parameters (as doubles) and step number in plan slot `slot`.
+
+    same_as_previous: hyper is the object the previous slot got, so copy that row.
+    """
     cdef Py_ssize_t j, nh = plan.n_hyper
-    if len(hyper) != nh:
-        raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, got {len(hyper)}")
-    for j in range(nh):
-        plan.hyper[slot * nh + j] = <double>hyper[j]
+    cdef tuple ht
+    if same_as_previous and slot > 0:
+        for j in range(nh):
+            plan.hyper[slot * nh + j] = plan.hyper[(slot - 1) * nh + j]
+    else:
+        if len(hyper) != nh:
+            raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, "
+                             f"got {len(hyper)}")
+        if type(hyper) is tuple:
+            ht = <tuple>hyper
+            for j in range(nh):
+                plan.hyper[slot * nh + j] = <double>ht[j]
+        else:
+            for j in range(nh):
+                plan.hyper[slot * nh + j] = <double>hyper[j]
     if step < 1:
         raise ValueError(f"fastopt: param {i}: step must be >= 1, got {step}")
     plan.step[slot] = step
@@ -336,7 +351,7 @@ def dense_step(int algo, params, grads, states, hypers, steps):
     try:
         for i in range(k):
             _plan_scalars(&plan, i, i, hypers if shared_hyper else hypers[i],
-                          steps if shared_step else steps[i])
+                          steps if shared_step else steps[i], shared_hyper)
             _plan_param(&plan, i, i, ps[i], gs[i], [sl[i] for sl in state_lists]
                         if n_state != 1 else (state_lists[0][i],), state_what, gates)
         _plan_run(&plan, algo, k, state_what)
@@ -378,7 +393,7 @@ def state_step(int algo, list params, grads, dict state, hypers):
             else:
                 bufs = [st.get(key) for key in keys]
             _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
-                          st["step"] + 1)
+                          st["step"] + 1, shared_hyper)
             _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates)
             stepped.append(st)
             used += 1
