@@ -115,6 +115,25 @@ def object_overhead(n=1000, budget=0.5):
     }
 
 
+def isa_paths(sizes, budget):
+    """fastopt's float32 time per ISA path: is each wider path worth shipping?"""
+    before = _kernels.current_isa()
+    out = {}
+    try:
+        for name, algo in ALGORITHMS.items():
+            for n in sizes:
+                p = np.zeros(n, np.float32)
+                g = np.full(n, 1e-3, np.float32)
+                states = [np.full(n, 0.1, np.float32) for _ in range(algo["n_state"])]
+                for isa in _kernels.available_isas():
+                    _kernels._set_isa(isa)
+                    out[(name, n, isa)] = seconds_per_call(lambda: algo["fastopt"](p, g, states),
+                                                           budget=budget)
+    finally:
+        _kernels._set_isa(before)
+    return out
+
+
 def run(args):
     torch = try_torch()
     quick = args.quick
@@ -148,6 +167,17 @@ def run(args):
                 print(f"{n:>9} {fmt_time(f):>10} {f / n * 1e9:6.3f} {bpe * n / f / 1e9:6.1f} "
                       f"{f / t['bound']:7.2f} {ratio('numpy textbook')} {ratio('numpy in-place')} "
                       f"{ratio('torch for-loop')} {ratio('torch foreach')} {ratio('torch fused')}")
+    isa_sizes = [10_000, 100_000] + ([] if quick else [1 << 24])
+    by_isa = isa_paths(isa_sizes, budget)
+    results["isa"] = {f"{k[0]} {k[1]} {k[2]}": v for k, v in by_isa.items()}
+    paths = _kernels.available_isas()
+    print(f"\n-- ISA paths, float32, ns/element (in use: {_kernels.current_isa()}) --")
+    print(f"{'algorithm':>12} {'n':>9} " + " ".join(f"{isa:>9}" for isa in paths))
+    for name in ALGORITHMS:
+        for n in isa_sizes:
+            print(f"{name:>12} {n:>9} " + " ".join(
+                f"{by_isa[(name, n, isa)] / n * 1e9:9.3f}" for isa in paths))
+
     ov = object_overhead(budget=0.2 if quick else 0.5)
     results["overhead"] = ov
     print(f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
