@@ -58,5 +58,40 @@ ADAGRAD = Case(
              dict(initial_accumulator_value=-0.5), dict(lr="fast")],
 )
 
-CASES = [ADAGRAD]
+ADADELTA = Case(
+    name="adadelta",
+    functional=functional.adadelta,
+    reference=reference.adadelta,
+    cls=fastopt.Adadelta,
+    state_keys=("square_avgs", "acc_deltas"),
+    grid=_grid(lr=[1.0, 0.01], rho=[0.9, 0.95, 1.0], eps=[1e-6, 1e-2],
+               weight_decay=[0.0, 0.9], maximize=[False, True]),
+    init=lambda p, h: {"square_avgs": np.zeros_like(p), "acc_deltas": np.zeros_like(p)},
+    obj_kwargs=dict(lr=1.0, eps=1e-2),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(rho=1.1), dict(rho=-0.1),
+             dict(eps=-1e-6), dict(weight_decay=-1.0), dict(eps=float("inf")), dict(lr="fast")],
+)
+
+# Adam and AdamW: every combination of amsgrad x weight decay x maximize, and betas/eps
+# variants (beta1 = 0.4 and 0 take the other branch of torch's lerp; beta2 = 0 keeps no
+# history).
+_ADAM_GRID = _grid(lr=[0.01], betas=[(0.9, 0.999), (0.4, 0.99), (0.0, 0.0)],
+                   eps=[1e-8, 1e-3], weight_decay=[0.0, 0.1], amsgrad=[False, True],
+                   maximize=[False, True])
+_ADAM_INVALID = [dict(lr=-1.0), dict(lr=float("nan")), dict(betas=(1.0, 0.0)),
+                 dict(betas=(0.9, 1.0)), dict(betas=(-0.1, 0.999)), dict(betas=(0.9,)),
+                 dict(eps=-1e-8), dict(weight_decay=-1.0)]
+
+
+def _adam_init(p, h):
+    return {k: np.zeros_like(p) for k in ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs")}
+
+
+ADAM, ADAMW = (
+    Case(name=name, functional=getattr(functional, name), reference=getattr(reference, name),
+         cls=cls, state_keys=("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"), grid=_ADAM_GRID,
+         init=_adam_init, obj_kwargs=dict(lr=0.3), invalid=_ADAM_INVALID)
+    for name, cls in (("adam", fastopt.Adam), ("adamw", fastopt.AdamW)))
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW]
 CASE_IDS = [c.name for c in CASES]

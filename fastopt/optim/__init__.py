@@ -1,5 +1,7 @@
 """The optimizer objects and their functional steps, one module per algorithm."""
 from fastopt.optim._base import Optimizer
+from fastopt.optim.adadelta import Adadelta
 from fastopt.optim.adagrad import Adagrad
+from fastopt.optim.adam import Adam, AdamW
 
-__all__ = ["Optimizer", "Adagrad"]
+__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "AdamW"]

@@ -6,6 +6,8 @@ scalars are computed in double and rounded once). With contraction off in the C 
 ISA path of fastopt is bitwise equal to these. Tests use them as the ground truth and the
 benchmark as the baseline; read them as the definition of what a step does.
 """
+from fastopt.reference.adadelta import adadelta
 from fastopt.reference.adagrad import adagrad
+from fastopt.reference.adam import adam, adamw
 
-__all__ = ["adagrad"]
+__all__ = ["adadelta", "adagrad", "adam", "adamw"]

@@ -8,6 +8,10 @@
  */
 #if defined(FO_KERNEL_BODIES)
 #include "adagrad.inc.c"
+#include "adadelta.inc.c"
+#include "adam.inc.c"
 #else
 FO_ALGORITHM(adagrad, 1, 6, "sum")
+FO_ALGORITHM(adadelta, 2, 5, "square_avg,acc_delta")
+FO_ALGORITHM(adam, 3, 8, "exp_avg,exp_avg_sq,max_exp_avg_sq?5")
 #endif

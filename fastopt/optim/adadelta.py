@@ -1,0 +1,113 @@
+"""Adadelta: the functional step and the optimizer object.
+
+Kernel: src_c/kernels/adadelta.inc.c. Reference: fastopt/reference/adadelta.py.
+"""
+import math
+
+import numpy as np
+
+from fastopt import _kernels
+from fastopt.optim._base import Optimizer, check_hyper
+from fastopt.optim._docs import params_doc, step_doc
+
+_ALGO, _ = _kernels.algorithm("adadelta")
+_INF = math.inf
+
+
+def kernel_hyper(lr, rho, eps, weight_decay, maximize):
+    """The kernel's hyper tuple (src_c/kernels/adadelta.inc.c); ValueError if invalid."""
+    try:
+        ok = (0.0 <= lr < _INF and 0.0 <= rho <= 1.0 and 0.0 <= eps < _INF
+              and 0.0 <= weight_decay < _INF)
+    except TypeError:
+        ok = False
+    if not ok:
+        check_hyper("lr", lr)
+        check_hyper("rho", rho, 0.0, 1.0, high_open=False)
+        check_hyper("eps", eps)
+        check_hyper("weight_decay", weight_decay)
+    return (lr, rho, eps, weight_decay, maximize)
+
+
+def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, eps=1e-6,
+             weight_decay=0.0, maximize=False):
+    """One fused Adadelta step over lists of arrays, in place; the math is :class:`Adadelta`'s.
+
+    Args:
+        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
+        grads: list of arrays with each param's dtype and shape (only read).
+        square_avgs: list of the running averages of g**2 (``state["square_avg"]``).
+        acc_deltas: list of the running averages of delta**2 (``state["acc_delta"]``).
+        steps: the 1-based number of this step: one int, or a list with one per param
+            (checked, not used by the math).
+        lr, rho, eps, weight_decay, maximize: as in :class:`Adadelta`.
+
+    All buffers are validated before anything is written; see :mod:`fastopt.reference` for
+    the same step in NumPy.
+    """
+    _kernels.dense_step(_ALGO, params, grads, (square_avgs, acc_deltas),
+                        kernel_hyper(lr, rho, eps, weight_decay, maximize), steps)
+
+
+class Adadelta(Optimizer):
+    __doc__ = r"""AdaDelta (Zeiler, 2012), fused into one pass per param.
+
+    For each param :math:`p` with gradient :math:`g`, running average of squared gradients
+    :math:`s` and of squared updates :math:`a`, in the kernel's order (the param's dtype
+    throughout)::
+
+        g     = -g                       if maximize
+        g     = g + weight_decay * p     if weight_decay != 0
+        s     = s * rho
+        s     = s + ((1 - rho) * g) * g
+        delta = sqrt(a + eps) / sqrt(s + eps) * g
+        a     = a * rho
+        a     = a + ((1 - rho) * delta) * delta
+        p     = p - lr * delta
+
+    where ``s`` and ``a`` start at 0. This is torch.optim.Adadelta (2.13), its for-loop
+    order and state names included.
+
+    {params_doc}
+        lr: scale applied to delta (default 1.0; the paper has none).
+        rho: decay of both running averages, in [0, 1] (default 0.9).
+        eps: added inside both roots (default 1e-6); it also sets the size of the first
+            steps, since ``a`` starts at 0.
+        weight_decay: L2 penalty added to the gradient (default 0).
+        maximize: maximize the objective instead of minimizing (default False).
+
+    State per param: ``step`` (int, counted as torch does; the math does not use it),
+    ``square_avg`` and ``acc_delta`` (arrays like the param).
+
+    {step_doc}
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> x = np.array([-5.0, -2.0])
+        >>> opt = fastopt.Adadelta([x], lr=1.0, rho=0.9, eps=1e-2)
+        >>> for _ in range(100):
+        ...     opt.step([np.array([0.2, 4.0]) * x])
+        >>> bool(0.1 * x[0] ** 2 + 2 * x[1] ** 2 < 0.5)
+        True
+
+    .. warning:: With the default ``eps`` the first steps are about ``sqrt(eps) = 1e-3``
+       in size whatever the gradient's scale, so AdaDelta can look stalled at first;
+       ``lr`` and ``eps`` are the knobs.
+
+    Reference: M. D. Zeiler, "ADADELTA: An Adaptive Learning Rate Method",
+    arXiv:1212.5701 (2012).
+    """.format(params_doc=params_doc, step_doc=step_doc)
+
+    _kernel = "adadelta"
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["rho"], group["eps"], group["weight_decay"],
+                            group["maximize"])
+
+    def _new_state(self, p, group):
+        return {"step": 0, "square_avg": np.zeros_like(p), "acc_delta": np.zeros_like(p)}

@@ -1,0 +1,219 @@
+"""Adam and AdamW: the functional steps and the optimizer objects (one kernel for both).
+
+Kernel: src_c/kernels/adam.inc.c. Reference: fastopt/reference/adam.py.
+"""
+import math
+
+import numpy as np
+
+from fastopt import _kernels
+from fastopt.optim._base import Optimizer, check_hyper
+from fastopt.optim._docs import params_doc, step_doc
+
+_ALGO, _ = _kernels.algorithm("adam")
+_INF = math.inf
+
+
+def _betas(betas):
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"fastopt: betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return beta1, beta2
+
+
+def kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
+    """The kernel's hyper tuple (src_c/kernels/adam.inc.c); ValueError if invalid."""
+    beta1, beta2 = _betas(betas)
+    try:
+        ok = (0.0 <= lr < _INF and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0
+              and 0.0 <= eps < _INF and 0.0 <= weight_decay < _INF)
+    except TypeError:
+        ok = False
+    if not ok:
+        check_hyper("lr", lr)
+        check_hyper("betas[0]", beta1, 0.0, 1.0)
+        check_hyper("betas[1]", beta2, 0.0, 1.0)
+        check_hyper("eps", eps)
+        check_hyper("weight_decay", weight_decay)
+    return (lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled)
+
+
+def _no_max(max_exp_avg_sqs, params):
+    """``None`` for max_exp_avg_sqs means "not given" (fine without amsgrad): one None each."""
+    if max_exp_avg_sqs is None and isinstance(params, list):
+        return [None] * len(params)
+    return max_exp_avg_sqs
+
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
+         betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
+    """One fused Adam step over lists of arrays, in place; the math is :class:`Adam`'s.
+
+    Args:
+        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
+        grads: list of arrays with each param's dtype and shape (only read).
+        exp_avgs: list of the first moments (``state["exp_avg"]``), updated in place.
+        exp_avg_sqs: list of the second moments (``state["exp_avg_sq"]``), updated in place.
+        max_exp_avg_sqs: list of the running maxima of the second moments
+            (``state["max_exp_avg_sq"]``); only used with ``amsgrad``, otherwise it may be
+            None (or a list holding None).
+        steps: the 1-based number of this step: one int, or a list with one per param.
+        lr, betas, eps, weight_decay, amsgrad, maximize: as in :class:`Adam`.
+
+    All buffers are validated before anything is written; see :mod:`fastopt.reference` for
+    the same step in NumPy.
+    """
+    _kernels.dense_step(_ALGO, params, grads,
+                        (exp_avgs, exp_avg_sqs, _no_max(max_exp_avg_sqs, params)),
+                        kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, False),
+                        steps)
+
+
+def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
+          betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+    """One fused AdamW step over lists of arrays, in place; the math is :class:`AdamW`'s.
+
+    Arguments as in :func:`adam`; ``weight_decay`` (default 1e-2) is decoupled.
+    """
+    _kernels.dense_step(_ALGO, params, grads,
+                        (exp_avgs, exp_avg_sqs, _no_max(max_exp_avg_sqs, params)),
+                        kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, True),
+                        steps)
+
+
+_ADAM_MATH = """
+        bc1       = 1 - beta1 ** t                  (double, once per step)
+        bc2       = 1 - beta2 ** t                  (double)
+        step_size = lr / bc1                        (double)
+        bc2_sqrt  = sqrt(bc2)                       (double)
+        w         = 1 - beta1                       (in the param's dtype)
+        g  = -g                                     if maximize
+        {decay}
+        m  = m + w * (g - m)                        if w < 0.5   (torch's lerp)
+        m  = g + (w - 1) * (g - m)                  otherwise
+        v  = v * beta2
+        v  = v + ((1 - beta2) * g) * g
+        vm = maximum(vm, v)                         if amsgrad (then vm replaces v below)
+        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)"""
+
+_ADAM_ARGS = """
+        lr: learning rate (default 1e-3).
+        betas: ``(beta1, beta2)``, the decay rates of the first and second moment, each
+            in [0, 1) (default (0.9, 0.999)).
+        eps: added to the denominator, outside the root (default 1e-8).
+        weight_decay: {wd}
+        amsgrad: normalize by the running maximum of ``v`` (AMSGrad) (default False).
+        maximize: maximize the objective instead of minimizing (default False)."""
+
+_ADAM_STATE = """State per param: ``step`` (int), ``exp_avg`` and ``exp_avg_sq`` (arrays like the param),
+    and ``max_exp_avg_sq`` only if ``amsgrad`` (as in torch)."""
+
+
+class _AdamBase(Optimizer):
+    _kernel = "adam"
+    _decoupled = False
+
+    def __init__(self, params, lr, betas, eps, weight_decay, amsgrad, maximize):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"],
+                            group["amsgrad"], group["maximize"], self._decoupled)
+
+    def _new_state(self, p, group):
+        state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(p)
+        return state
+
+
+class Adam(_AdamBase):
+    __doc__ = r"""Adam (Kingma & Ba, 2015), with optional AMSGrad, fused into one pass per param.
+
+    For each param :math:`p` with gradient :math:`g`, first moment :math:`m`, second
+    moment :math:`v` and step :math:`t`, in the kernel's order (per-step scalars in double,
+    the rest in the param's dtype)::
+{math}
+
+    where ``m``, ``v`` (and ``vm``) start at 0 and ``t`` counts this param's steps. This is
+    torch.optim.Adam (2.13, for-loop, not capturable), state names included.
+
+    {params_doc}{args}
+
+    {state}
+
+    {step_doc}
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> x = np.array([-5.0, -2.0])
+        >>> opt = fastopt.Adam([x], lr=0.5)
+        >>> for _ in range(100):
+        ...     opt.step([np.array([0.2, 4.0]) * x])
+        >>> bool(0.1 * x[0] ** 2 + 2 * x[1] ** 2 < 0.5)
+        True
+
+    .. warning:: ``weight_decay`` here is an L2 term added to the gradient, so it is
+       rescaled by the adaptive denominator like the rest of the gradient; for weight decay
+       that is not, use :class:`AdamW`.
+
+    Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
+    AMSGrad: S. J. Reddi, S. Kale, S. Kumar, "On the Convergence of Adam and Beyond",
+    ICLR 2018.
+    """.format(math=_ADAM_MATH.format(decay="g  = g + weight_decay * p                   "
+                                             "if weight_decay != 0"),
+               params_doc=params_doc, step_doc=step_doc, state=_ADAM_STATE,
+               args=_ADAM_ARGS.format(wd="L2 penalty added to the gradient (default 0)."))
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+
+
+class AdamW(_AdamBase):
+    __doc__ = r"""AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay, fused.
+
+    For each param :math:`p` with gradient :math:`g`, first moment :math:`m`, second
+    moment :math:`v` and step :math:`t`, in the kernel's order (per-step scalars in double,
+    the rest in the param's dtype)::
+{math}
+
+    where ``m``, ``v`` (and ``vm``) start at 0 and ``t`` counts this param's steps. The
+    decay multiplies the param before the moments are updated and never enters them. This
+    is torch.optim.AdamW (2.13, for-loop, not capturable), state names included.
+
+    {params_doc}{args}
+
+    {state}
+
+    {step_doc}
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> x = np.array([-5.0, -2.0])
+        >>> opt = fastopt.AdamW([x], lr=0.5)
+        >>> for _ in range(100):
+        ...     opt.step([np.array([0.2, 4.0]) * x])
+        >>> bool(0.1 * x[0] ** 2 + 2 * x[1] ** 2 < 0.5)
+        True
+
+    .. warning:: The decay is ``lr * weight_decay`` per step, so it follows ``lr`` schedules;
+       with a large ``lr`` keep ``lr * weight_decay`` well below 1.
+
+    Reference: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+    """.format(math=_ADAM_MATH.format(decay="p  = p * (1 - lr * weight_decay)            "
+                                             "if weight_decay != 0"),
+               params_doc=params_doc, step_doc=step_doc, state=_ADAM_STATE,
+               args=_ADAM_ARGS.format(wd="decoupled weight decay: the param is multiplied "
+                                         "by ``1 - lr * weight_decay``\n            each "
+                                         "step (default 1e-2)."))
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

@@ -1,0 +1,32 @@
+"""Adadelta in NumPy, in the kernel's order (src_c/kernels/adadelta.inc.c)."""
+import numpy as np
+
+
+
+def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, eps=1e-6,
+             weight_decay=0.0, maximize=False):
+    """Update ``params``, ``square_avgs`` and ``acc_deltas`` in place, one Adadelta step each.
+
+    ``steps`` (the 1-based number of this step) is accepted for symmetry and not used::
+
+        g      = -g if maximize else g
+        g      = g + weight_decay * p                 # if weight_decay != 0
+        s      = s * rho
+        s      = s + ((1 - rho) * g) * g
+        delta  = sqrt(a + eps) / sqrt(s + eps) * g
+        a      = a * rho
+        a      = a + ((1 - rho) * delta) * delta
+        p      = p - lr * delta
+    """
+    for p, g, s, a in zip(params, grads, square_avgs, acc_deltas):
+        t = p.dtype.type
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + t(weight_decay) * p
+        s *= t(rho)
+        s += (t(1.0 - rho) * g) * g
+        delta = np.sqrt(a + t(eps)) / np.sqrt(s + t(eps)) * g
+        a *= t(rho)
+        a += (t(1.0 - rho) * delta) * delta
+        p -= t(lr) * delta

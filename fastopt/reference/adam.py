@@ -1,0 +1,75 @@
+"""Adam and AdamW in NumPy, in the kernel's order (src_c/kernels/adam.inc.c)."""
+import math
+
+import numpy as np
+
+from fastopt.reference._util import per_param
+
+
+def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
+          weight_decay, amsgrad, maximize, decoupled):
+    beta1, beta2 = betas
+    if max_exp_avg_sqs is None:
+        max_exp_avg_sqs = [None] * len(params)
+    for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                      per_param(steps, len(params))):
+        t = p.dtype.type
+        bc1 = 1.0 - beta1 ** step
+        bc2 = 1.0 - beta2 ** step
+        step_size = t(lr / bc1)
+        bc2_sqrt = t(math.sqrt(bc2))
+        w = t(1.0 - beta1)
+        lerp_high = not w < 0.5
+        coeff = w - t(1) if lerp_high else w
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled:
+                p *= t(1.0 - lr * weight_decay)
+            else:
+                g = g + t(weight_decay) * p
+        d = g - m
+        if lerp_high:
+            m[...] = g + coeff * d
+        else:
+            m += coeff * d
+        v *= t(beta2)
+        v += (t(1.0 - beta2) * g) * g
+        if amsgrad:
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        p -= (step_size * m) / (np.sqrt(v) / bc2_sqrt + t(eps))
+
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
+         betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
+    """Update ``params`` and the moments in place, one Adam step each (L2 weight decay).
+
+    ``steps`` is the 1-based number of this step (one int, or one per param);
+    ``max_exp_avg_sqs`` is only read and written with ``amsgrad`` (may be None otherwise)::
+
+        bc1       = 1 - beta1 ** step                 # Python floats (double)
+        bc2       = 1 - beta2 ** step
+        step_size = lr / bc1
+        bc2_sqrt  = sqrt(bc2)
+        w         = 1 - beta1                         # rounded to the dtype
+        g  = -g if maximize else g
+        g  = g + weight_decay * p                     # if weight_decay != 0
+        m  = m + w * (g - m)      if w < 0.5 else  g + (w - 1) * (g - m)
+        v  = v * beta2
+        v  = v + ((1 - beta2) * g) * g
+        vm = maximum(vm, v)                           # amsgrad: vm replaces v below
+        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)
+    """
+    _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
+          weight_decay, amsgrad, maximize, False)
+
+
+def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
+          betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+    """Like :func:`adam`, with decoupled weight decay in place of the L2 term::
+
+        p  = p * (1 - lr * weight_decay)              # if weight_decay != 0, before m and v
+    """
+    _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
+          weight_decay, amsgrad, maximize, True)
