@@ -41,8 +41,11 @@ def kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
 
 def _no_max(max_exp_avg_sqs, params):
     """``None`` for max_exp_avg_sqs means "not given" (fine without amsgrad): one None each."""
-    if max_exp_avg_sqs is None and isinstance(params, list):
-        return [None] * len(params)
+    if max_exp_avg_sqs is None:
+        try:
+            return [None] * len(params)
+        except TypeError:
+            pass  # dense_step rejects params that are not a list
     return max_exp_avg_sqs
 
 
