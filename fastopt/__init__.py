@@ -15,4 +15,5 @@ from fastopt.optim import Adadelta, Adagrad, Adam, AdamW, Optimizer
 
 __version__ = "0.1.0"
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "functional", "reference", "show_config", "__version__"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "functional", "reference",
+           "show_config", "__version__"]

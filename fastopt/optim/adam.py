@@ -109,8 +109,8 @@ _ADAM_ARGS = """
         amsgrad: normalize by the running maximum of ``v`` (AMSGrad) (default False).
         maximize: maximize the objective instead of minimizing (default False)."""
 
-_ADAM_STATE = """State per param: ``step`` (int), ``exp_avg`` and ``exp_avg_sq`` (arrays like the param),
-    and ``max_exp_avg_sq`` only if ``amsgrad`` (as in torch)."""
+_ADAM_STATE = """State per param: ``step`` (int), ``exp_avg`` and ``exp_avg_sq`` (arrays like the
+    param), and ``max_exp_avg_sq`` only if ``amsgrad`` (as in torch)."""
 
 
 class _AdamBase(Optimizer):
