@@ -36,6 +36,66 @@ def _adagrad_inplace(p, g, st, tmp, lr=1e-2, eps=1e-10):
     p -= tmp
 
 
+def _adadelta_textbook(p, g, st, rho=0.9, eps=1e-6, lr=1.0):
+    v, d = st
+    v[...] = rho * v + (1 - rho) * g * g
+    delta = np.sqrt(d + eps) / np.sqrt(v + eps) * g
+    d[...] = rho * d + (1 - rho) * delta * delta
+    p -= lr * delta
+
+
+def _adadelta_inplace(p, g, st, tmp, rho=0.9, eps=1e-6, lr=1.0):
+    v, d = st
+    v *= rho
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - rho
+    v += tmp
+    np.add(d, eps, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp *= g
+    tmp /= np.sqrt(v + eps)        # one temporary left: NumPy has no fused sqrt-divide
+    d *= rho
+    d += (1 - rho) * tmp * tmp
+    tmp *= lr
+    p -= tmp
+
+
+def _adam_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, v = st[0], st[1]
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    m_hat = m / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def _adam_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, v = st[0], st[1]
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp /= np.sqrt(1 - b2 ** t)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / (1 - b1 ** t)
+    p -= tmp
+
+
+def _adamw_textbook(p, g, st, lr=1e-3, wd=1e-2, **kw):
+    p *= 1 - lr * wd
+    _adam_textbook(p, g, st, lr=lr, **kw)
+
+
+def _adamw_inplace(p, g, st, tmp, lr=1e-3, wd=1e-2, **kw):
+    p *= 1 - lr * wd
+    _adam_inplace(p, g, st, tmp, lr=lr, **kw)
+
+
 ALGORITHMS = {
     "adagrad": dict(
         n_state=1,
@@ -43,6 +103,27 @@ ALGORITHMS = {
         textbook=_adagrad_textbook,
         inplace=_adagrad_inplace,
         torch=("Adagrad", dict(lr=1e-2)),
+    ),
+    "adadelta": dict(
+        n_state=2,
+        fastopt=lambda p, g, st: functional.adadelta([p], [g], [st[0]], [st[1]], 1),
+        textbook=_adadelta_textbook,
+        inplace=_adadelta_inplace,
+        torch=("Adadelta", dict()),
+    ),
+    "adam": dict(
+        n_state=2,
+        fastopt=lambda p, g, st: functional.adam([p], [g], [st[0]], [st[1]], None, 1),
+        textbook=_adam_textbook,
+        inplace=_adam_inplace,
+        torch=("Adam", dict()),
+    ),
+    "adamw": dict(
+        n_state=2,
+        fastopt=lambda p, g, st: functional.adamw([p], [g], [st[0]], [st[1]], None, 1),
+        textbook=_adamw_textbook,
+        inplace=_adamw_inplace,
+        torch=("AdamW", dict()),
     ),
 }
 
