@@ -11,9 +11,9 @@ specification of each, ``fastopt.show_config()`` the build and the CPU path in u
 """
 from fastopt import functional, reference
 from fastopt._config import show_config
-from fastopt.optim import Adadelta, Adagrad, Adam, AdamW, Optimizer
+from fastopt.optim import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 __version__ = "0.1.0"
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "functional", "reference",
-           "show_config", "__version__"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "functional",
+           "reference", "show_config", "__version__"]

@@ -6,5 +6,7 @@ torch.optim.Adagrad); each function has a NumPy twin of the same name in fastopt
 from fastopt.optim.adadelta import adadelta
 from fastopt.optim.adagrad import adagrad
 from fastopt.optim.adam import adam, adamw
+from fastopt.optim.rmsprop import rmsprop
+from fastopt.optim.sgd import sgd
 
-__all__ = ["adadelta", "adagrad", "adam", "adamw"]
+__all__ = ["adadelta", "adagrad", "adam", "adamw", "rmsprop", "sgd"]

@@ -3,5 +3,7 @@ from fastopt.optim._base import Optimizer
 from fastopt.optim.adadelta import Adadelta
 from fastopt.optim.adagrad import Adagrad
 from fastopt.optim.adam import Adam, AdamW
+from fastopt.optim.rmsprop import RMSprop
+from fastopt.optim.sgd import SGD
 
-__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "AdamW"]
+__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "AdamW", "RMSprop", "SGD"]

@@ -221,21 +221,31 @@ class Optimizer:
         if not isinstance(saved, dict):
             raise ValueError(f"fastopt: param {i}: saved state must be a dict")
         fresh = self._new_state(p, group)
+        # A gated buffer (registry "name?gate") is optional: None or kept (as torch keeps it)
+        # while its hyper-parameter is off; an array whenever the fresh state has one.
+        optional = self._optional_keys()
         missing = set(fresh) - set(saved)
-        extra = set(saved) - set(fresh)
+        extra = set(saved) - set(fresh) - optional
         if missing or extra:
             raise ValueError(f"fastopt: param {i}: saved state has keys {sorted(saved)}, "
                              f"expected {sorted(fresh)}")
         out = {}
-        for key, ref in fresh.items():
-            value = saved[key]
+        for key in list(fresh) + sorted(set(saved) - set(fresh)):
+            ref, value = fresh.get(key), saved[key]
             if key == "step":
                 out[key] = _load_step(value, i)
-            elif isinstance(ref, np.ndarray):
+            elif value is None and key in optional and ref is None:
+                out[key] = None
+            elif isinstance(ref, np.ndarray) or key in optional:
                 out[key] = _load_buffer(value, p, i, key)
             else:
                 out[key] = copy.deepcopy(value)
         return out
+
+    def _optional_keys(self):
+        """State keys of buffers the kernel needs only under some hyper-parameters."""
+        gates = _kernels._STATE_GATES[self._algo]
+        return {key for key, gate in zip(self._state_keys, gates) if gate >= 0}
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -259,6 +269,9 @@ def _load_step(value, i):
 
 
 def _load_buffer(value, p, i, key):
+    if value is None:
+        raise ValueError(f"fastopt: param {i}: saved {key!r} is None, but the group's "
+                         f"hyper-parameters need it")
     try:
         a = np.asarray(value)
     except Exception as e:  # e.g. a CUDA tensor

@@ -9,5 +9,7 @@ benchmark as the baseline; read them as the definition of what a step does.
 from fastopt.reference.adadelta import adadelta
 from fastopt.reference.adagrad import adagrad
 from fastopt.reference.adam import adam, adamw
+from fastopt.reference.rmsprop import rmsprop
+from fastopt.reference.sgd import sgd
 
-__all__ = ["adadelta", "adagrad", "adam", "adamw"]
+__all__ = ["adadelta", "adagrad", "adam", "adamw", "rmsprop", "sgd"]

@@ -10,8 +10,12 @@
 #include "adagrad.inc.c"
 #include "adadelta.inc.c"
 #include "adam.inc.c"
+#include "sgd.inc.c"
+#include "rmsprop.inc.c"
 #else
 FO_ALGORITHM(adagrad, 1, 6, "sum")
 FO_ALGORITHM(adadelta, 2, 5, "square_avg,acc_delta")
 FO_ALGORITHM(adam, 3, 8, "exp_avg,exp_avg_sq,max_exp_avg_sq?5")
+FO_ALGORITHM(sgd, 1, 6, "momentum_buffer?1")
+FO_ALGORITHM(rmsprop, 3, 8, "square_avg,grad_avg?5,momentum_buffer?4")
 #endif

@@ -1,0 +1,150 @@
+"""RMSprop: the functional step and the optimizer object.
+
+Kernel: src_c/kernels/rmsprop.inc.c. Reference: fastopt/reference/rmsprop.py.
+"""
+import math
+
+import numpy as np
+
+from fastopt import _kernels
+from fastopt.optim._base import Optimizer, check_hyper
+from fastopt.optim._docs import params_doc, step_doc
+
+_ALGO, _ = _kernels.algorithm("rmsprop")
+_INF = math.inf
+
+
+def kernel_hyper(lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt):
+    """The kernel's hyper tuple (src_c/kernels/rmsprop.inc.c); ValueError if invalid."""
+    try:
+        ok = (0.0 <= lr < _INF and 0.0 <= alpha < _INF and 0.0 <= eps < _INF
+              and 0.0 <= weight_decay < _INF and 0.0 <= momentum < _INF)
+    except TypeError:
+        ok = False
+    if not ok:
+        check_hyper("lr", lr)
+        check_hyper("alpha", alpha)
+        check_hyper("eps", eps)
+        check_hyper("weight_decay", weight_decay)
+        check_hyper("momentum", momentum)
+    return (lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)
+
+
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, lr=1e-2,
+            alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+            maximize=False, eps_inside_sqrt=False):
+    """One fused RMSprop step over lists of arrays, in place; the math is :class:`RMSprop`'s.
+
+    Args:
+        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
+        grads: list of arrays with each param's dtype and shape (only read).
+        square_avgs: list of ``state["square_avg"]``, updated in place.
+        grad_avgs: list of ``state["grad_avg"]``, updated in place; used only if
+            ``centered``, otherwise it may be ``None`` or hold ``None``s.
+        momentum_buffers: list of ``state["momentum_buffer"]``, updated in place; used only
+            if ``momentum != 0``, otherwise it may be ``None`` or hold ``None``s.
+        steps: the 1-based number of this step: one int, or a list with one per param
+            (checked, not used by the update).
+        lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt: as in
+            :class:`RMSprop`.
+
+    All buffers are validated before anything is written; see :mod:`fastopt.reference` for
+    the same step in NumPy.
+    """
+    if grad_avgs is None:
+        grad_avgs = [None] * len(params)
+    if momentum_buffers is None:
+        momentum_buffers = [None] * len(params)
+    _kernels.dense_step(_ALGO, params, grads, (square_avgs, grad_avgs, momentum_buffers),
+                        kernel_hyper(lr, alpha, eps, weight_decay, momentum, centered, maximize,
+                                     eps_inside_sqrt), steps)
+
+
+class RMSprop(Optimizer):
+    __doc__ = r"""RMSprop (Tieleman & Hinton, 2012), fused into one pass per param.
+
+    For each param :math:`p` with gradient :math:`g`, running average of squares :math:`v`
+    (``square_avg``), of gradients :math:`m` (``grad_avg``, centered only) and momentum
+    buffer :math:`b`, in the kernel's order (``w = 1 - alpha`` in double, then everything in
+    the param's dtype)::
+
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        v = v * alpha + w * g * g               ((w * g) * g)
+        if centered:
+            m = m + w * (g - m)                 if |w| < 0.5   (torch's lerp(m, g, w))
+            m = g + (w - 1) * (g - m)           otherwise
+            x = v - m * m
+        else:
+            x = v
+        d = sqrt(x) + eps                       # eps_inside_sqrt=False (torch.optim)
+        d = sqrt(x + eps)                       # eps_inside_sqrt=True  (d2l, Keras)
+        if momentum != 0:
+            b = b * momentum + g / d
+            p = p - lr * b
+        else:
+            p = p - lr * (g / d)
+
+    With ``eps_inside_sqrt=False`` this is torch.optim.RMSprop (2.13), state names included;
+    with ``eps_inside_sqrt=True`` and no momentum it is the textbook
+    ``p -= lr * g / sqrt(v + eps)`` (d2l's RMSProp with ``gamma = alpha``).
+
+    {params_doc}
+        lr: learning rate (default 1e-2).
+        alpha: smoothing constant of the running averages (default 0.99).
+        eps: added to the denominator for stability (default 1e-8).
+        weight_decay: L2 penalty added to the gradient (default 0).
+        momentum: momentum factor (default 0).
+        centered: divide by an estimate of the gradient's variance, ``v - m * m``, instead
+            of its second moment (default False).
+        maximize: maximize the objective instead of minimizing (default False).
+        eps_inside_sqrt: put ``eps`` under the root (default False).
+
+    State per param, as torch names it: ``step`` (int), ``square_avg`` (array like the
+    param, starting at 0), ``momentum_buffer`` (only if ``momentum > 0``) and ``grad_avg``
+    (only if ``centered``). The keys follow the group's settings when the state is made, as
+    in torch: switching ``momentum`` or ``centered`` on later in a group raises at the next
+    step (torch fails there too).
+
+    {step_doc}
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> x = np.array([-5.0, -2.0])
+        >>> opt = fastopt.RMSprop([x], lr=0.4, alpha=0.9, eps=1e-6, eps_inside_sqrt=True)
+        >>> for _ in range(20):
+        ...     opt.step([np.array([0.2, 4.0]) * x])
+        >>> bool(abs(x[1]) < 0.1)
+        True
+
+    .. warning:: The averages start at 0 and are not bias-corrected, so the first steps are
+       large (about ``lr / sqrt(1 - alpha)`` in size); with ``centered=True``, ``v - m * m``
+       can round to a tiny or negative value, and ``eps`` (or a NaN) then decides the step.
+
+    Reference: T. Tieleman, G. Hinton, "Lecture 6.5 - rmsprop: Divide the gradient by a
+    running average of its recent magnitude", COURSERA: Neural Networks for Machine
+    Learning (2012); A. Graves, "Generating Sequences With Recurrent Neural Networks",
+    arXiv:1308.0850 (2013), for the centered form.
+    """.format(params_doc=params_doc, step_doc=step_doc)
+
+    _kernel = "rmsprop"
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, maximize=False, eps_inside_sqrt=False):
+        super().__init__(params, dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, maximize=maximize, eps_inside_sqrt=eps_inside_sqrt))
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
+                            group["momentum"], group["centered"], group["maximize"],
+                            group["eps_inside_sqrt"])
+
+    def _new_state(self, p, group):
+        state = {"step": 0, "square_avg": np.zeros_like(p)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(p)
+        if group["centered"]:
+            state["grad_avg"] = np.zeros_like(p)
+        return state

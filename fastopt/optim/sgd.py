@@ -1,0 +1,171 @@
+"""SGD with momentum and Nesterov: the functional step and the optimizer object.
+
+Kernel: src_c/kernels/sgd.inc.c. Reference: fastopt/reference/sgd.py.
+"""
+import math
+
+import numpy as np
+
+from fastopt import _kernels
+from fastopt.optim._base import Optimizer, check_hyper
+from fastopt.optim._docs import params_doc, step_doc
+
+_ALGO, _ = _kernels.algorithm("sgd")
+_INF = math.inf
+
+
+def kernel_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The kernel's hyper tuple (src_c/kernels/sgd.inc.c); ValueError if invalid."""
+    try:
+        ok = (0.0 <= lr < _INF and 0.0 <= momentum < _INF and 0.0 <= weight_decay < _INF
+              and -_INF < dampening < _INF)
+    except TypeError:
+        ok = False
+    if not ok:
+        check_hyper("lr", lr)
+        check_hyper("momentum", momentum)
+        check_hyper("dampening", dampening, -_INF)
+        check_hyper("weight_decay", weight_decay)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"fastopt: invalid nesterov=True with momentum={momentum!r} and "
+                         f"dampening={dampening!r}; Nesterov momentum requires momentum > 0 "
+                         f"and dampening == 0")
+    return (lr, momentum, dampening, weight_decay, nesterov, maximize)
+
+
+def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,
+        weight_decay=0.0, nesterov=False, maximize=False):
+    """One fused SGD step over lists of arrays, in place; the math is :class:`SGD`'s.
+
+    Args:
+        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
+        grads: list of arrays with each param's dtype and shape (only read).
+        momentum_buffers: list of the momentum buffers (``state["momentum_buffer"]``), updated
+            in place; only used if ``momentum != 0``, otherwise it may be ``None`` or hold
+            ``None``s. On step 1 a buffer is only written (set to the gradient).
+        steps: the 1-based number of this step: one int, or a list with one per param.
+        lr, momentum, dampening, weight_decay, nesterov, maximize: as in :class:`SGD`.
+
+    All buffers are validated before anything is written; see :mod:`fastopt.reference` for
+    the same step in NumPy.
+    """
+    if momentum_buffers is None:
+        momentum_buffers = [None] * len(params)
+    _kernels.dense_step(_ALGO, params, grads, (momentum_buffers,),
+                        kernel_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize),
+                        steps)
+
+
+class SGD(Optimizer):
+    __doc__ = r"""Stochastic gradient descent, optionally with (Nesterov) momentum, in one pass.
+
+    For each param :math:`p` with gradient :math:`g`, momentum buffer :math:`b` and step
+    :math:`t`, in the kernel's order (``1 - dampening`` in double, the rest in the param's
+    dtype)::
+
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        if momentum != 0:
+            b = g                               if t == 1   (the buffer starts as the gradient)
+            b = b * momentum + (1 - dampening) * g          otherwise
+            g = g + momentum * b                if nesterov
+            g = b                               otherwise
+        p = p - lr * g
+
+    This is torch.optim.SGD (2.13), including its state key ``momentum_buffer``.
+
+    {params_doc}
+        lr: learning rate (default 1e-3).
+        momentum: momentum factor (default 0: plain SGD, no buffer).
+        dampening: dampening of the gradient's share in the momentum (default 0).
+        weight_decay: L2 penalty added to the gradient (default 0).
+        nesterov: use Nesterov momentum (default False); needs momentum > 0 and
+            dampening == 0.
+        maximize: maximize the objective instead of minimizing (default False).
+
+    State per param: ``momentum_buffer`` (an array like the param, or ``None`` when the
+    param's group has ``momentum == 0``) and ``step`` (int), fastopt's own count (torch's SGD
+    keeps none): the number of steps since the buffer started, so that step 1 is the one that
+    sets the buffer to the gradient. Turning momentum on later (``group["momentum"]`` set
+    from 0) starts the buffer, and this count, afresh on the next step, as torch does. A torch
+    state dict (``momentum_buffer`` only) loads as an already started buffer.
+
+    {step_doc}
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> x = np.array([-5.0, -2.0])
+        >>> opt = fastopt.SGD([x], lr=0.4, momentum=0.5)
+        >>> for _ in range(20):
+        ...     opt.step([np.array([0.2, 4.0]) * x])
+        >>> bool(abs(x[1]) < 0.1)
+        True
+
+    .. warning:: With momentum the step a gradient causes adds up over about
+       ``1 / (1 - momentum)`` steps: lower ``lr`` when raising ``momentum``. Weight decay here
+       is L2 added to the gradient, not decoupled decay (AdamW's).
+
+    Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration
+    methods", USSR Comput. Math. Math. Phys. 4 (1964); I. Sutskever, J. Martens, G. Dahl,
+    G. Hinton, "On the importance of initialization and momentum in deep learning",
+    ICML 2013 (the Nesterov form used here and in torch).
+    """.format(params_doc=params_doc, step_doc=step_doc)
+
+    _kernel = "sgd"
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=False):
+        super().__init__(params, dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize))
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["momentum"], group["dampening"],
+                            group["weight_decay"], group["nesterov"], group["maximize"])
+
+    def _new_state(self, p, group):
+        # The buffer's contents are never read on step 1; zeros keep state dicts deterministic.
+        return {"step": 0,
+                "momentum_buffer": np.zeros_like(p) if group["momentum"] != 0 else None}
+
+    def step(self, grads):
+        # A param whose group has momentum but which has no buffer yet (momentum was 0 when its
+        # state was made, or a loaded state had none) starts one now: a fresh buffer and step 0,
+        # so this step sets it to the gradient. Undone if the step raises (all-or-nothing).
+        started = None
+        i = 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            if group["momentum"] != 0:
+                for j in range(i, i + n):
+                    st = self.state[j]
+                    if st["momentum_buffer"] is None:
+                        if started is None:
+                            started = []
+                        started.append((st, st["step"]))
+                        st["momentum_buffer"] = np.zeros_like(group["params"][j - i])
+                        st["step"] = 0
+            i += n
+        if started is None:
+            return super().step(grads)
+        try:
+            super().step(grads)
+        except BaseException:
+            for st, step in started:
+                st["momentum_buffer"] = None
+                st["step"] = step
+            raise
+
+    def _load_param_state(self, p, saved, i, group):
+        # torch.optim.SGD saves no "step", only "momentum_buffer" (and no entry at all for
+        # momentum 0): a buffer saved without a count has started; no buffer has not.
+        if isinstance(saved, dict) and "step" not in saved:
+            saved = dict(saved)
+            saved.setdefault("momentum_buffer", None)
+            saved["step"] = 0 if saved["momentum_buffer"] is None else 1
+        # A buffer not started while the group has momentum: start it (unread on step 1).
+        if (isinstance(saved, dict) and saved.get("momentum_buffer", 0) is None
+                and group["momentum"] != 0):
+            saved = {**saved, "momentum_buffer": np.zeros_like(p), "step": 0}
+        return super()._load_param_state(p, saved, i, group)

@@ -1,0 +1,37 @@
+"""SGD (with momentum and Nesterov) in NumPy, in the kernel's order (src_c/kernels/sgd.inc.c)."""
+from fastopt.reference._util import per_param
+
+
+def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,
+        weight_decay=0.0, nesterov=False, maximize=False):
+    """Update ``params`` (and, with momentum, ``momentum_buffers``) in place, one SGD step.
+
+    ``steps`` is the 1-based number of this step (one int, or one per param): on step 1 the
+    momentum buffer is only written (its old contents are never read), as torch creates it
+    from the gradient. ``momentum_buffers`` may be ``None`` (or hold ``None``) when
+    ``momentum == 0``::
+
+        g = -g if maximize else g
+        g = g + weight_decay * p                      # if weight_decay != 0
+        if momentum != 0:
+            b[...] = g                                # step 1
+            b[...] = b * momentum + (1 - dampening) * g   # later steps; 1 - dampening in double
+            g = g + momentum * b if nesterov else b
+        p -= lr * g
+    """
+    k = len(params)
+    if momentum_buffers is None:
+        momentum_buffers = [None] * k
+    for p, g, b, step in zip(params, grads, momentum_buffers, per_param(steps, k)):
+        t = p.dtype.type
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + t(weight_decay) * p
+        if momentum != 0:
+            if step == 1:
+                b[...] = g
+            else:
+                b[...] = b * t(momentum) + t(1.0 - dampening) * g
+            g = g + t(momentum) * b if nesterov else b
+        p -= t(lr) * g
