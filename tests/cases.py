@@ -93,5 +93,53 @@ ADAM, ADAMW = (
          init=_adam_init, obj_kwargs=dict(lr=0.3), invalid=_ADAM_INVALID)
     for name, cls in (("adam", fastopt.Adam), ("adamw", fastopt.AdamW)))
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW]
+
+
+def _sgd_valid(h):
+    return not h["nesterov"] or (h["momentum"] > 0 and h["dampening"] == 0)
+
+
+SGD = Case(
+    name="sgd",
+    functional=functional.sgd,
+    reference=reference.sgd,
+    cls=fastopt.SGD,
+    state_keys=("momentum_buffers",),
+    # every combination torch tests (momentum x dampening x nesterov x weight decay x
+    # maximize), less the ones torch rejects (nesterov with no momentum or with dampening)
+    grid=[h for h in _grid(lr=[0.1], momentum=[0.0, 0.9], dampening=[0.0, 0.5],
+                           weight_decay=[0.0, 0.1], nesterov=[False, True],
+                           maximize=[False, True]) if _sgd_valid(h)],
+    # NaN: step 1 must only write the buffer, never read it
+    init=lambda p, h: {"momentum_buffers": np.full_like(p, np.nan)
+                       if h.get("momentum", 0) != 0 else None},
+    obj_kwargs=dict(lr=0.4, momentum=0.5),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(momentum=-0.1),
+             dict(weight_decay=-1e-3), dict(nesterov=True),
+             dict(nesterov=True, momentum=0.9, dampening=0.1), dict(dampening=float("inf")),
+             dict(lr="fast"), dict(momentum=float("inf"))],
+)
+
+RMSPROP = Case(
+    name="rmsprop",
+    functional=functional.rmsprop,
+    reference=reference.rmsprop,
+    cls=fastopt.RMSprop,
+    state_keys=("square_avgs", "grad_avgs", "momentum_buffers"),
+    # torch's combinations (centered x momentum x weight decay x maximize), both eps
+    # conventions, and alpha on both sides of torch's lerp switch (|1 - alpha| < 0.5)
+    grid=_grid(lr=[0.01], alpha=[0.9, 0.3], centered=[False, True], momentum=[0.0, 0.9],
+               weight_decay=[0.0, 0.1], maximize=[False, True],
+               eps_inside_sqrt=[False, True]),
+    init=lambda p, h: {
+        "square_avgs": np.zeros_like(p),
+        "grad_avgs": np.zeros_like(p) if h.get("centered") else None,
+        "momentum_buffers": np.zeros_like(p) if h.get("momentum", 0) != 0 else None},
+    obj_kwargs=dict(lr=0.1, alpha=0.9, momentum=0.5, centered=True),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(alpha=-0.1), dict(eps=-1.0),
+             dict(weight_decay=-1e-3), dict(momentum=-0.5), dict(alpha=float("inf")),
+             dict(eps="tiny")],
+)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP]
 CASE_IDS = [c.name for c in CASES]

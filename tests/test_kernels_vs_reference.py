@@ -17,6 +17,9 @@ def bits(a):
 
 
 def assert_bitwise(got, want, what):
+    if got is None or want is None:  # a gated state buffer these hyper-parameters don't use
+        assert got is None and want is None, what
+        return
     assert got.dtype == want.dtype, what
     if not np.array_equal(bits(got), bits(want)):
         bad = np.flatnonzero(bits(got) != bits(want))
@@ -91,7 +94,8 @@ def test_isa_paths_agree_on_special_values(case):
                         case.run(case.functional, [q], [g], {k: [v] for k, v in state.items()},
                                  1, hyper)
                     results.setdefault((dtype, str(hyper)), []).append(
-                        (path, bits(q).copy(), [bits(v).copy() for v in state.values()]))
+                        (path, bits(q).copy(),
+                         [bits(v).copy() for v in state.values() if v is not None]))
     finally:
         _kernels._set_isa(before)
     for key, runs in results.items():

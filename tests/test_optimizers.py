@@ -93,7 +93,7 @@ def test_state_dict_round_trip_continues_identically(case):
 def test_load_state_dict_rejects_what_does_not_fit(case):
     p = np.zeros((2, 3), np.float32)
     q = np.zeros(4, np.float64)
-    opt = case.cls([{"params": [p]}, {"params": [q]}])
+    opt = case.cls([{"params": [p]}, {"params": [q]}], **case.obj_kwargs)
     opt.step([np.ones_like(p), np.ones_like(q)])
     good = opt.state_dict()
     key = next(k for k, v in good["state"][0].items() if isinstance(v, np.ndarray))
@@ -131,7 +131,7 @@ def test_load_state_dict_rejects_what_does_not_fit(case):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_load_state_dict_casts_to_the_param_dtype(case):
     p = np.zeros(3, np.float32)
-    opt = case.cls([p])
+    opt = case.cls([p], **case.obj_kwargs)
     opt.step([np.ones(3, np.float32)])
     sd = opt.state_dict()
     for key, value in sd["state"][0].items():
