@@ -83,7 +83,7 @@ class RMSprop(Optimizer):
             b = b * momentum + g / d
             p = p - lr * b
         else:
-            p = p - lr * (g / d)
+            p = p - lr * g / d                  ((lr * g) / d)
 
     With ``eps_inside_sqrt=False`` this is torch.optim.RMSprop (2.13), state names included;
     with ``eps_inside_sqrt=True`` and no momentum it is the textbook

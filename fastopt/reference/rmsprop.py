@@ -27,7 +27,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
             b[...] = b * momentum + g / d
             p -= lr * b
         else:
-            p -= lr * (g / d)
+            p -= lr * g / d                           # (lr * g) / d
     """
     k = len(params)
     if grad_avgs is None:
@@ -58,4 +58,4 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
             b[...] = b * t(momentum) + g / d
             p -= t(lr) * b
         else:
-            p -= t(lr) * (g / d)
+            p -= t(lr) * g / d

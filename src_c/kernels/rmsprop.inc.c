@@ -3,7 +3,9 @@
  * Included by isa_body.h once per (ISA, dtype), with FO_T the element type, FO_SQRT its square
  * root and FO_NAME(x) the symbol for this ISA and dtype. The NumPy twin is
  * fastopt/reference/rmsprop.py; both compute in this order, so results are bitwise equal. The
- * order is torch.optim.RMSprop's for-loop one (mul_/addcmul_, lerp_, add_(eps), addcdiv_).
+ * order is torch.optim.RMSprop's for-loop one (mul_/addcmul_, lerp_, add_(eps), addcdiv_;
+ * torch's addcmul/addcdiv compute self + value * t1 * t2 and self + value * t1 / t2 left to
+ * right).
  *
  * hyper = [lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt]
  * state = [square_avg, grad_avg, momentum_buffer]
@@ -23,7 +25,7 @@
  *       b = b * momentum + g / d
  *       p = p - lr * b
  *   else
- *       p = p - lr * (g / d)
+ *       p = p - lr * g / d                            (left to right: (lr * g) / d)
  */
 
 /* The per-call scalars, already in the element type. */
@@ -64,8 +66,8 @@ FO_INLINE void FO_NAME(rmsprop_loop)(
             b[i] = bi;
             p[i] = p[i] - k.lr * bi;
         } else {
-            /* p -= lr * (g / d) */
-            p[i] = p[i] - k.lr * (gi / di);
+            /* p -= lr * g / d */
+            p[i] = p[i] - k.lr * gi / di;
         }
     }
 }
