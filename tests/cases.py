@@ -94,7 +94,6 @@ ADAM, ADAMW = (
     for name, cls in (("adam", fastopt.Adam), ("adamw", fastopt.AdamW)))
 
 
-
 def _sgd_valid(h):
     return not h["nesterov"] or (h["momentum"] > 0 and h["dampening"] == 0)
 

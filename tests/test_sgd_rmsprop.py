@@ -141,17 +141,28 @@ def test_rmsprop_load_state_dict_optional_buffers():
     bad["state"][0]["momentum_buffer"] = None
     with pytest.raises(ValueError, match="momentum_buffer' is None"):
         opt.load_state_dict(bad)
-    # a buffer kept while its hyper-parameter is off (as torch keeps it) loads, fitted
-    kept = copy.deepcopy(good)
-    kept["param_groups"][0]["momentum"] = 0.0
-    kept["state"][0]["momentum_buffer"] = np.ones(3)
-    opt.load_state_dict(kept)
+    # keys follow the group's settings: a buffer its hyper-parameters do not use is refused
+    extra = copy.deepcopy(good)
+    extra["param_groups"][0]["momentum"] = 0.0
+    with pytest.raises(ValueError, match="saved state has keys"):
+        opt.load_state_dict(extra)
+    assert set(opt.state[0]) == {"step", "square_avg", "momentum_buffer"}
+
+
+def test_sgd_load_state_dict_buffer_without_momentum():
+    """SGD keeps the key either way: None, or a buffer kept after momentum was set to 0."""
+    opt = fastopt.SGD([np.zeros(3, np.float32)], lr=0.1, momentum=0.9)
+    opt.step([np.ones(3, np.float32)])
+    sd = opt.state_dict()
+    sd["param_groups"][0]["momentum"] = 0.0
+    sd["state"][0]["momentum_buffer"] = np.ones(3)
+    opt.load_state_dict(sd)
     assert opt.state[0]["momentum_buffer"].dtype == np.float32
     opt.step([np.ones(3, np.float32)])
     assert np.array_equal(opt.state[0]["momentum_buffer"], np.ones(3, np.float32))
-    kept["state"][0]["momentum_buffer"] = np.ones(4)
+    sd["state"][0]["momentum_buffer"] = np.ones(4)
     with pytest.raises(ValueError, match="shape"):
-        opt.load_state_dict(kept)
+        opt.load_state_dict(sd)
 
 
 def test_rmsprop_functional_takes_none_for_unused_buffers():

@@ -221,22 +221,22 @@ class Optimizer:
         if not isinstance(saved, dict):
             raise ValueError(f"fastopt: param {i}: saved state must be a dict")
         fresh = self._new_state(p, group)
-        # A gated buffer (registry "name?gate") is optional: None or kept (as torch keeps it)
-        # while its hyper-parameter is off; an array whenever the fresh state has one.
-        optional = self._optional_keys()
         missing = set(fresh) - set(saved)
-        extra = set(saved) - set(fresh) - optional
+        extra = set(saved) - set(fresh)
         if missing or extra:
             raise ValueError(f"fastopt: param {i}: saved state has keys {sorted(saved)}, "
                              f"expected {sorted(fresh)}")
+        # A gated buffer (registry "name?gate") that a fresh state holds as None (SGD's
+        # momentum_buffer without momentum) loads as None or, if saved, as a checked array.
+        optional = self._optional_keys()
         out = {}
-        for key in list(fresh) + sorted(set(saved) - set(fresh)):
-            ref, value = fresh.get(key), saved[key]
+        for key, ref in fresh.items():
+            value = saved[key]
             if key == "step":
                 out[key] = _load_step(value, i)
-            elif value is None and key in optional and ref is None:
-                out[key] = None
-            elif isinstance(ref, np.ndarray) or key in optional:
+            elif ref is None and key in optional:
+                out[key] = None if value is None else _load_buffer(value, p, i, key)
+            elif isinstance(ref, np.ndarray):
                 out[key] = _load_buffer(value, p, i, key)
             else:
                 out[key] = copy.deepcopy(value)
