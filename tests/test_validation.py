@@ -175,12 +175,12 @@ def test_one_array_instead_of_a_list(case):
         call(case, params[0], grads[0], [{k: v for k, v in states[0].items()}], hyper)
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-@pytest.mark.parametrize("bad", range(max(len(c.invalid) for c in CASES)))
-def test_invalid_hyper_parameters(case, bad):
-    if bad >= len(case.invalid):
-        pytest.skip("fewer invalid settings listed for this algorithm")
-    kwargs = case.invalid[bad]
+INVALID = [(case, kwargs) for case in CASES for kwargs in case.invalid]
+
+
+@pytest.mark.parametrize("case, kwargs", INVALID,
+                         ids=[f"{c.name}-{k}" for c, k in INVALID])
+def test_invalid_hyper_parameters(case, kwargs):
     p = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=f"{next(iter(kwargs))}"):
         case.cls([p], **kwargs)
