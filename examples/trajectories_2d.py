@@ -61,7 +61,7 @@ def plot(name, points, directory):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
     x1, x2 = np.meshgrid(np.arange(-5.5, 1.0, 0.1), np.arange(-3.0, 1.0, 0.1))
-    ax.contour(x1, x2, f(x1, x2), colors="#1f77b4")
+    ax.contour(x1, x2, f(x1, x2), levels=15, colors="#1f77b4", linewidths=0.8)
     ax.plot(*points.T, "-o", color="#ff7f0e", markersize=3)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
