@@ -31,6 +31,30 @@ def test_converges_on_the_quadratic(case, dtype):
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
 
 
+def rosenbrock(v):
+    x, y = v
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def rosenbrock_grad(v):
+    x, y = v
+    return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_makes_progress_on_rosenbrock(case):
+    """The curved valley: every optimizer, with its listed settings, at least halves f in
+    2000 steps and ends nearer the minimum (1, 1) than it started."""
+    v = np.array([-1.5, 2.0])
+    start = rosenbrock(v)
+    opt = case.cls([v], **case.rosenbrock_kwargs)
+    for _ in range(2000):
+        opt.step([rosenbrock_grad(v)])
+    assert np.all(np.isfinite(v))
+    assert rosenbrock(v) < 0.5 * start, v
+    assert np.hypot(*(v - 1)) < np.hypot(-2.5, 1.0), v
+
+
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_object_equals_reference_with_groups_and_skips(case, isa):
     """Two groups with different hyper-parameters, a param skipped (None grad) on some steps:

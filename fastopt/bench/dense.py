@@ -96,6 +96,39 @@ def _adamw_inplace(p, g, st, tmp, lr=1e-3, wd=1e-2, **kw):
     _adam_inplace(p, g, st, tmp, lr=lr, **kw)
 
 
+def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
+    v = st[0]
+    v[...] = momentum * v + g
+    p -= lr * v
+
+
+def _sgd_inplace(p, g, st, tmp, lr=1e-3, momentum=0.9):
+    v = st[0]
+    v *= momentum
+    v += g
+    np.multiply(v, lr, out=tmp)
+    p -= tmp
+
+
+def _rmsprop_textbook(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8):
+    s = st[0]
+    s[...] = alpha * s + (1 - alpha) * g * g
+    p -= lr * g / (np.sqrt(s) + eps)
+
+
+def _rmsprop_inplace(p, g, st, tmp, lr=1e-2, alpha=0.99, eps=1e-8):
+    s = st[0]
+    s *= alpha
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - alpha
+    s += tmp
+    np.sqrt(s, out=tmp)
+    tmp += eps
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
+
+
 ALGORITHMS = {
     "adagrad": dict(
         n_state=1,
@@ -103,6 +136,21 @@ ALGORITHMS = {
         textbook=_adagrad_textbook,
         inplace=_adagrad_inplace,
         torch=("Adagrad", dict(lr=1e-2)),
+    ),
+    "sgd-momentum": dict(
+        n_state=1,
+        # step 2: the buffer is read and written (step 1 only writes it)
+        fastopt=lambda p, g, st: functional.sgd([p], [g], [st[0]], 2, lr=1e-3, momentum=0.9),
+        textbook=_sgd_textbook,
+        inplace=_sgd_inplace,
+        torch=("SGD", dict(lr=1e-3, momentum=0.9)),
+    ),
+    "rmsprop": dict(
+        n_state=1,
+        fastopt=lambda p, g, st: functional.rmsprop([p], [g], [st[0]], None, None, 1),
+        textbook=_rmsprop_textbook,
+        inplace=_rmsprop_inplace,
+        torch=("RMSprop", dict()),
     ),
     "adadelta": dict(
         n_state=2,
