@@ -2,7 +2,13 @@
 
 This is the stable seam under the optimizer objects (as torch.optim.adagrad.adagrad is under
 torch.optim.Adagrad); each function has a NumPy twin of the same name in fastopt.reference.
-"""
-from fastopt.optim.adagrad import adagrad
 
-__all__ = ["adagrad"]
+Row-sparse steps take :class:`fastopt.SparseRows` gradients: ``adagrad_rows``, ``sgd_rows``,
+``sparse_adam`` (SparseRows only) and ``rowwise_adagrad`` (dense or SparseRows).
+"""
+from fastopt.optim.adagrad import adagrad, adagrad_rows
+from fastopt.optim.rowwise_adagrad import rowwise_adagrad
+from fastopt.optim.sgd_rows import sgd_rows
+from fastopt.optim.sparse_adam import sparse_adam
+
+__all__ = ["adagrad", "adagrad_rows", "rowwise_adagrad", "sgd_rows", "sparse_adam"]
