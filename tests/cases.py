@@ -58,5 +58,19 @@ ADAGRAD = Case(
              dict(initial_accumulator_value=-0.5), dict(lr="fast")],
 )
 
-CASES = [ADAGRAD]
+ROWWISE_ADAGRAD = Case(
+    name="rowwise_adagrad",
+    functional=functional.rowwise_adagrad,
+    reference=reference.rowwise_adagrad,
+    cls=fastopt.RowwiseAdagrad,
+    state_keys=("sums",),
+    grid=ADAGRAD.grid,
+    # one accumulator per row: shape (rows,); a 1-D param is rows of one element
+    init=lambda p, h: {"sums": np.full(p.shape[:1], h.get("initial_accumulator_value", 0.0),
+                                       p.dtype)},
+    obj_kwargs=dict(lr=0.4),
+    invalid=ADAGRAD.invalid,
+)
+
+CASES = [ADAGRAD, ROWWISE_ADAGRAD]
 CASE_IDS = [c.name for c in CASES]

@@ -6,7 +6,8 @@
  * coalesce: one pass over the k indices with an open-addressing hash of row -> slot (load
  * <= 1/2, linear probing), no sorting and nothing proportional to the table. A row seen once
  * keeps pointing at its row of `values` (no copy); a repeated row gets a scratch row holding
- * (((0 + v_first) + v_second) + ...) in order of appearance, which is what
+ * ((v_first + v_second) + ...) in order of appearance. Read by a kernel as 0 + g, that is
+ * what
  *     G = np.zeros((n_rows, dim)); np.add.at(G, index, values)
  * computes for that row, bit for bit.
  */
@@ -41,11 +42,13 @@ FO_INLINE size_t FO_NAME(coalesce_any)(size_t k, size_t dim, const int32_t *idx3
             }
             if (w->rows[s] == r) {
                 if (w->dup[s] == FO_EMPTY) {
-                    /* second time: acc = (0 + first) + v, in a fresh scratch row */
+                    /* second time: acc = first + v, in a fresh scratch row (np.add.at's
+                     * (0 + first) + v differs only for an all -0.0 sum, which the kernels'
+                     * 0 + g read turns into +0.0 as well) */
                     const FO_T *first = (const FO_T *)w->grad[s];
                     FO_T *acc = scratch + n_dup * dim;
                     w->dup[s] = (uint32_t)n_dup++;
-                    for (size_t d = 0; d < dim; d++) acc[d] = ((FO_T)0 + first[d]) + v[d];
+                    for (size_t d = 0; d < dim; d++) acc[d] = first[d] + v[d];
                     w->grad[s] = acc;
                 } else {
                     /* later times: acc += v */
