@@ -23,6 +23,12 @@ void FO_NAME(adagrad_rows)(const fo_row_set *rs, void *p_, void *const *state,
 
     for (size_t j = 0; j < rs->m; j++) {
         const size_t off = fo_row_index(rs, j) * dim;
+        if (j + FO_PREFETCH_AHEAD < rs->m) {
+            /* rows are random: ask for a later row of p and s while this one computes */
+            const size_t ahead = fo_row_index(rs, j + FO_PREFETCH_AHEAD) * dim;
+            FO_PREFETCH_ROW(p + ahead, dim * sizeof(FO_T));
+            FO_PREFETCH_ROW(s + ahead, dim * sizeof(FO_T));
+        }
         const FO_T *g = FO_NAME(row_grad)(rs, j);
         /* the dense loop on this row: s[r] += g * g; p[r] -= clr * g / (sqrt(s[r]) + eps) */
         if (inside) FO_NAME(adagrad_loop)(dim, p + off, g, s + off, sign, 0, clr, eps, 0, 1, 1);

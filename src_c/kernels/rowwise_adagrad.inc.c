@@ -57,6 +57,9 @@ FO_INLINE void FO_NAME(rowwise_adagrad_all)(
 {
     for (size_t j = 0; j < rs->m; j++) {
         const size_t r = fo_row_index(rs, j);
+        if (rs->rows && j + FO_PREFETCH_AHEAD < rs->m)
+            FO_PREFETCH_ROW(p + (size_t)rs->rows[j + FO_PREFETCH_AHEAD] * rs->dim,
+                            rs->dim * sizeof(FO_T));
         FO_NAME(rowwise_adagrad_row)(rs->dim, p + r * rs->dim, FO_NAME(row_grad)(rs, j), s + r,
                                      sign, weight_decay, clr, eps, use_weight_decay,
                                      eps_inside_sqrt);

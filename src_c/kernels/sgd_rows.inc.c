@@ -28,7 +28,11 @@ void FO_NAME(sgd_rows)(const fo_row_set *rs, void *p_, void *const *state, const
     const FO_T sign = hyper[1] != 0.0 ? (FO_T)-1 : (FO_T)1;
     (void)state;
     (void)step;
-    for (size_t j = 0; j < rs->m; j++)
+    for (size_t j = 0; j < rs->m; j++) {
+        if (j + FO_PREFETCH_AHEAD < rs->m)
+            FO_PREFETCH_ROW(p + fo_row_index(rs, j + FO_PREFETCH_AHEAD) * rs->dim,
+                            rs->dim * sizeof(FO_T));
         FO_NAME(sgd_row)(rs->dim, p + fo_row_index(rs, j) * rs->dim, FO_NAME(row_grad)(rs, j),
                          sign, lr);
+    }
 }

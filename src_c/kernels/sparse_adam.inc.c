@@ -51,6 +51,12 @@ void FO_NAME(sparse_adam)(const fo_row_set *rs, void *p_, void *const *state,
 
     for (size_t j = 0; j < rs->m; j++) {
         const size_t off = fo_row_index(rs, j) * dim;
+        if (j + FO_PREFETCH_AHEAD < rs->m) {
+            const size_t ahead = fo_row_index(rs, j + FO_PREFETCH_AHEAD) * dim;
+            FO_PREFETCH_ROW(p + ahead, dim * sizeof(FO_T));
+            FO_PREFETCH_ROW(m + ahead, dim * sizeof(FO_T));
+            FO_PREFETCH_ROW(v + ahead, dim * sizeof(FO_T));
+        }
         FO_NAME(sparse_adam_row)(dim, p + off, FO_NAME(row_grad)(rs, j), m + off, v + off, sign,
                                  omb1, omb2, eps, step_size);
     }
