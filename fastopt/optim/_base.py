@@ -87,8 +87,14 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
-        self._algo = _kernels.algorithm(self._kernel)[0] if self._kernel else -1
-        self._row_algo = _kernels.row_algorithm(self._row_kernel)[0] if self._row_kernel else -1
+        # -1: no dense kernel (sparse-only or row-wise objects) / no row kernel
+        self._algo, self._state_keys = (_kernels.algorithm(self._kernel) if self._kernel
+                                        else (-1, ()))
+        self._row_algo = -1
+        if self._row_kernel:
+            self._row_algo, row_keys = _kernels.row_algorithm(self._row_kernel)
+            if self._algo < 0:
+                self._state_keys = row_keys
         self.param_groups = []
         self.state = {}
         if isinstance(params, np.ndarray):
