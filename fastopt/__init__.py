@@ -5,15 +5,21 @@
     >>> opt = fastopt.Adagrad([w], lr=0.1)
     >>> opt.step([np.ones(3, dtype=np.float32)])
 
+Embedding tables (2-D params) also take row-sparse gradients, ``fastopt.SparseRows(indices,
+values)``, in Adagrad, SGD (no momentum), RowwiseAdagrad and SparseAdam.
+
 ``fastopt.functional`` has the same steps as functions, ``fastopt.reference`` the NumPy
 specification of each, ``fastopt.show_config()`` the build and the CPU path in use, and
 ``python -m fastopt.bench`` the benchmark report.
 """
 from fastopt import functional, reference
 from fastopt._config import show_config
-from fastopt.optim import SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from fastopt._kernels import SparseRows
+from fastopt.optim import (SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop,
+                           RowwiseAdagrad, SparseAdam)
 
 __version__ = "0.1.0"
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "functional",
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "RowwiseAdagrad",
+           "SGD", "SparseAdam", "SparseRows", "functional",
            "reference", "show_config", "__version__"]

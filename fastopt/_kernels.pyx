@@ -4,13 +4,17 @@
 Every public entry point validates *all* of its buffers before it writes anything: dtype,
 byte order, shape, C-contiguity, alignment, writeability and memory overlap, each error naming
 the parameter index. Only then does it make one C call that updates every parameter
-(``fo_run_dense``). The GIL is released when the call has enough elements to amortize it.
+(``fo_run_dense``; row-sparse gradients, :class:`SparseRows`, go to ``fo_run_rows`` first,
+whose only failure, out of memory, happens before it writes). The GIL is released when the
+call has enough elements to amortize it.
 
 This module is private; ``fastopt.optim.*`` (the functional steps) are its only callers, and
 tests use the ISA helpers at the bottom.
 """
 import os
 import warnings
+
+import numpy as np
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uintptr_t
@@ -47,8 +51,30 @@ cdef extern from "fastopt.h" nogil:
                          int n_state) noexcept
     int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b) noexcept
 
+    ctypedef struct fo_rows_job:
+        int dtype
+        int index_type
+        size_t n_rows, dim, k
+        const void *index
+        const void *values
+        void *p
+        void *const *state
+        const double *hyper
+        int64_t step
+
+    int fo_n_row_algorithms() noexcept
+    const char *fo_row_algorithm_name(int algo) noexcept
+    int fo_row_algorithm_n_state(int algo) noexcept
+    int fo_row_algorithm_n_hyper(int algo) noexcept
+    const char *fo_row_algorithm_state_names(int algo) noexcept
+    int fo_run_rows(int algo, size_t n_jobs, const fo_rows_job *jobs) noexcept
+    int64_t fo_check_index(int index_type, const void *index, size_t k, size_t n_rows) noexcept
+
     enum:
         FO_N_ISAS
+        FO_INDEX_NONE
+        FO_INDEX_I32
+        FO_INDEX_I64
 
 cdef extern from *:
     """
@@ -68,19 +94,27 @@ ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 # ---- the registry ---------------------------------------------------------------------------
 
-def _parse_states(int a):
-    """Names and gates of an algorithm's state buffers, from its registry string.
+def _parse_state_names(str text):
+    """Names, gates and per-row flags of state buffers, from a registry string.
 
     "square_avg,momentum_buffer?4" declares two buffers: square_avg, always written, and
     momentum_buffer, written only when hyper[4] != 0 (gate 4); gate -1 means always.
+    "sum:row" (row kernels only) declares a buffer of one element per row of the param.
     """
-    names, gates = [], []
-    text = fo_algorithm_state_names(a).decode()
+    names, gates, per_row = [], [], []
     for item in (text.split(",") if text else ()):
         name, _, gate = item.partition("?")
+        name, colon, kind = name.partition(":")
+        row = colon != "" and kind == "row"
         names.append(name)
         gates.append(int(gate) if gate else -1)
-    return tuple(names), tuple(gates)
+        per_row.append(row)
+    return tuple(names), tuple(gates), tuple(per_row)
+
+
+def _parse_states(int a):
+    """Names and gates of dense kernel a's state buffers (see _parse_state_names)."""
+    return _parse_state_names(fo_algorithm_state_names(a).decode())[:2]
 
 
 def algorithm(str name):
@@ -98,14 +132,89 @@ _STATE_GATES = [_parse_states(a)[1] for a in range(fo_n_algorithms())]
 #: Per algorithm, how errors name its state buffers: ("state 'sum'",) for Adagrad.
 _STATE_WHAT = [tuple(f"state {k!r}" for k in keys) for keys in _STATE_KEYS]
 
+_ROW_STATES = [_parse_state_names(fo_row_algorithm_state_names(a).decode())
+               for a in range(fo_n_row_algorithms())]
+#: Per row kernel: state keys, gates, per-row flags and how errors name the buffers.
+_ROW_STATE_KEYS = [st[0] for st in _ROW_STATES]
+_ROW_STATE_GATES = [st[1] for st in _ROW_STATES]
+_ROW_STATE_PER_ROW = [st[2] for st in _ROW_STATES]
+_ROW_STATE_WHAT = [tuple(f"state {k!r}" for k in keys) for keys in _ROW_STATE_KEYS]
+
+
+def row_algorithm(str name):
+    """``(index, state names)`` of the row kernel registered as ``name`` in registry.h."""
+    for a in range(fo_n_row_algorithms()):
+        if fo_row_algorithm_name(a).decode() == name:
+            return a, _ROW_STATE_KEYS[a]
+    raise KeyError(f"fastopt: no row kernel named {name!r}")
+
+
+# ---- row-sparse gradients ---------------------------------------------------------------------
+
+cdef class SparseRows:
+    """A row-sparse gradient of a 2-D param (``rows x dim``): ``values[j]`` is the gradient
+    of row ``indices[j]``; every other row's gradient is zero.
+
+    Args:
+        indices: int32 or int64 array of shape ``(k,)``, each in ``[0, rows)``. Repeats are
+            allowed and summed, as ``torch.Tensor.coalesce`` and ``np.add.at`` do.
+        values: array of shape ``(k, dim)`` with the param's dtype, C-contiguous.
+
+    Pass one in place of a dense gradient to ``opt.step(...)`` of an optimizer that supports
+    it (Adagrad, SGD without momentum, RowwiseAdagrad, SparseAdam). Nothing is copied here:
+    the arrays are checked at the step, before anything is written. Lists are converted with
+    ``np.asarray``.
+
+    A step costs in proportion to ``k * dim`` and never reads untouched rows. The folded
+    gradient of a repeated row is ``((0 + v_first) + v_second) + ...`` in order of
+    appearance: bit for bit what ``to_dense`` (``np.add.at`` into zeros) gives. So a sparse
+    step equals the optimizer's dense step on ``to_dense(rows)`` exactly, on every row (the
+    untouched rows it leaves alone are rows the dense step would not change, except where
+    the dense step itself makes NaN of them, e.g. Adagrad with eps=0 and a zero accumulator).
+    Against torch, which folds repeats in its own order, results agree to float rounding.
+    """
+    cdef readonly object indices
+    cdef readonly object values
+
+    def __init__(self, indices, values):
+        self.indices = indices if cnp.PyArray_Check(indices) else np.asarray(indices)
+        self.values = values if cnp.PyArray_Check(values) else np.asarray(values)
+
+    def to_dense(self, n_rows):
+        """The dense gradient: zeros of shape ``(n_rows, dim)``, then ``np.add.at``."""
+        out = np.zeros((n_rows,) + self.values.shape[1:], self.values.dtype)
+        np.add.at(out, self.indices, self.values)
+        return out
+
+    def __reduce__(self):
+        return (SparseRows, (self.indices, self.values))
+
+    def __repr__(self):
+        return (f"SparseRows(k={self.indices.shape[0] if self.indices.ndim else '?'}, "
+                f"dim={self.values.shape[1] if self.values.ndim == 2 else '?'}, "
+                f"indices={self.indices.dtype}, values={self.values.dtype})")
+
 
 # ---- validation -----------------------------------------------------------------------------
 
-cdef str _role_name(int role, tuple state_what):
+# span roles: 0 param, 1 grad, 2 + j dense state j, ROLE_ROWS + j row state j, and:
+cdef enum:
+    ROLE_INDEX = -1
+    ROLE_VALUES = -2
+    ROLE_ROWS = 1000
+
+
+cdef str _role_name(int role, tuple state_what, tuple row_state_what):
     if role == 0:
         return "param"
     if role == 1:
         return "grad"
+    if role == ROLE_INDEX:
+        return "SparseRows indices"
+    if role == ROLE_VALUES:
+        return "SparseRows values"
+    if role >= ROLE_ROWS:
+        return row_state_what[role - ROLE_ROWS]
     return state_what[role - 2]
 
 
@@ -162,21 +271,14 @@ cdef int _check_like(cnp.ndarray ref, object a, Py_ssize_t i, str what, int code
     return 0
 
 
-cdef inline void _span(fo_span *s, cnp.ndarray a, int writable, int param, int role) noexcept:
-    s.start = <uintptr_t>cnp.PyArray_DATA(a)
-    s.end = s.start + <uintptr_t>cnp.PyArray_NBYTES(a)
-    s.writable = writable
-    s.param = param
-    s.role = role
-
-
-# ---- the dense step ------------------------------------------------------------------------
+# ---- the plan: everything one step will do, checked before anything runs ------------------
 
 cdef struct Plan:
-    # one block of memory for everything fo_run_dense needs about k params
+    # one block of memory for everything fo_run_dense / fo_run_rows need about k params
     void *block
     Py_ssize_t k, n_state, n_hyper, total
-    fo_span *spans      # k * (2 + n_state)
+    fo_span *spans      # up to k * (3 + max(n_state, r_n_state)), appended (n_spans)
+    Py_ssize_t n_spans
     void **p            # k
     const void **g      # k
     void **state        # k * n_state
@@ -184,30 +286,62 @@ cdef struct Plan:
     int64_t *step       # k
     size_t *n           # k
     int *dtype          # k
+    # row steps (SparseRows, or dense gradients through a row kernel)
+    Py_ssize_t r_n_state, r_n_hyper, r_used
+    fo_rows_job *jobs   # k
+    void **r_state      # k * r_n_state
+    double *r_hyper     # k * r_n_hyper
 
 
-cdef int _plan_alloc(Plan *plan, int algo, Py_ssize_t k) except -1:
+cdef int _plan_alloc(Plan *plan, int algo, Py_ssize_t k, int row_algo=-1) except -1:
     plan.k = k
-    plan.n_state = fo_algorithm_n_state(algo)
-    plan.n_hyper = fo_algorithm_n_hyper(algo)
+    plan.n_state = fo_algorithm_n_state(algo) if algo >= 0 else 0
+    plan.n_hyper = fo_algorithm_n_hyper(algo) if algo >= 0 else 0
+    plan.r_n_state = fo_row_algorithm_n_state(row_algo) if row_algo >= 0 else 0
+    plan.r_n_hyper = fo_row_algorithm_n_hyper(row_algo) if row_algo >= 0 else 0
     plan.total = 0
+    plan.n_spans = 0
+    plan.r_used = 0
     cdef Py_ssize_t ns = plan.n_state, nh = plan.n_hyper
-    cdef size_t size = (k * (2 + ns) * sizeof(fo_span) + 2 * k * sizeof(void *)
+    cdef Py_ssize_t rns = plan.r_n_state, rnh = plan.r_n_hyper
+    cdef Py_ssize_t per = 3 + (ns if ns > rns else rns)
+    cdef size_t size = (k * per * sizeof(fo_span) + 2 * k * sizeof(void *)
                         + k * ns * sizeof(void *) + k * nh * sizeof(double)
-                        + k * sizeof(int64_t) + k * sizeof(size_t) + k * sizeof(int) + 64)
+                        + k * sizeof(int64_t) + k * sizeof(size_t) + k * sizeof(int)
+                        + k * sizeof(fo_rows_job) + k * rns * sizeof(void *)
+                        + k * rnh * sizeof(double) + 64)
     plan.block = PyMem_Malloc(size)
     if plan.block == NULL:
         raise MemoryError()
     cdef char *c = <char *>plan.block
-    plan.spans = <fo_span *>c;   c += k * (2 + ns) * sizeof(fo_span)
+    plan.spans = <fo_span *>c;   c += k * per * sizeof(fo_span)
     plan.p = <void **>c;         c += k * sizeof(void *)
     plan.g = <const void **>c;   c += k * sizeof(void *)
     plan.state = <void **>c;     c += k * ns * sizeof(void *)
     plan.hyper = <double *>c;    c += k * nh * sizeof(double)
     plan.step = <int64_t *>c;    c += k * sizeof(int64_t)
+    plan.r_state = <void **>c;   c += k * rns * sizeof(void *)
+    plan.r_hyper = <double *>c;  c += k * rnh * sizeof(double)
+    plan.jobs = <fo_rows_job *>c; c += k * sizeof(fo_rows_job)
     plan.n = <size_t *>c;        c += k * sizeof(size_t)
     plan.dtype = <int *>c
     return 0
+
+
+cdef inline void _add_span(Plan *plan, const void *data, size_t nbytes, int writable, int param,
+                           int role) noexcept:
+    cdef fo_span *s = &plan.spans[plan.n_spans]
+    s.start = <uintptr_t>data
+    s.end = s.start + <uintptr_t>nbytes
+    s.writable = writable
+    s.param = param
+    s.role = role
+    plan.n_spans += 1
+
+
+cdef inline void _add_array_span(Plan *plan, cnp.ndarray a, int writable, int param,
+                                 int role) noexcept:
+    _add_span(plan, cnp.PyArray_DATA(a), <size_t>cnp.PyArray_NBYTES(a), writable, param, role)
 
 
 cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, object grad,
@@ -223,14 +357,13 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
     _check_like(p, grad, i, "grad", code, False)
     cdef cnp.ndarray g = <cnp.ndarray>grad
     cdef Py_ssize_t j, ns = plan.n_state
-    cdef fo_span *spans = &plan.spans[slot * (2 + ns)]
     plan.dtype[slot] = code
     plan.n[slot] = <size_t>cnp.PyArray_SIZE(p)
     plan.p[slot] = cnp.PyArray_DATA(p)
     plan.g[slot] = cnp.PyArray_DATA(g)
     plan.total += cnp.PyArray_SIZE(p)
-    _span(&spans[0], p, 1, <int>i, 0)
-    _span(&spans[1], g, 0, <int>i, 1)
+    _add_array_span(plan, p, 1, <int>i, 0)
+    _add_array_span(plan, g, 0, <int>i, 1)
     cdef cnp.ndarray s
     cdef int gate
     for j in range(ns):
@@ -238,7 +371,6 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
         gate = gates[j]
         if gate >= 0 and plan.hyper[slot * plan.n_hyper + gate] == 0.0:
             plan.state[slot * ns + j] = NULL
-            spans[2 + j].start = spans[2 + j].end = 0
             continue
         if buf is None:
             raise ValueError(f"fastopt: param {i}: {state_what[j]} is needed by these "
@@ -246,7 +378,7 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
         _check_like(p, buf, i, state_what[j], code, True)
         s = <cnp.ndarray>buf
         plan.state[slot * ns + j] = cnp.PyArray_DATA(s)
-        _span(&spans[2 + j], s, 1, <int>i, <int>(2 + j))
+        _add_array_span(plan, s, 1, <int>i, <int>(2 + j))
     return 0
 
 
@@ -278,21 +410,157 @@ cdef int _plan_scalars(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object hyper,
     return 0
 
 
-cdef int _plan_run(Plan *plan, int algo, Py_ssize_t used, tuple state_what) except -1:
-    """Check the recorded buffers for overlap, then update them all in one C call."""
+cdef int _index_type(object a, Py_ssize_t i) except -1:
+    """FO_INDEX_I32 / FO_INDEX_I64 for a valid SparseRows index array; raises otherwise."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    cdef int size = cnp.PyArray_ITEMSIZE(arr)
+    if not cnp.PyArray_ISSIGNED(arr) or (size != 4 and size != 8):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have dtype {arr.dtype}; "
+                        f"expected int32 or int64")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have non-native byte order "
+                        f"({arr.dtype})")
+    if cnp.PyArray_NDIM(arr) != 1:
+        raise ValueError(f"fastopt: param {i}: SparseRows indices must be 1-D, got shape "
+                         f"{(<object>arr).shape}")
+    _check_layout(arr, i, "SparseRows indices", False)
+    return FO_INDEX_I32 if size == 4 else FO_INDEX_I64
+
+
+cdef int _plan_rows(Plan *plan, Py_ssize_t i, object param, object grad, object buffers,
+                    object hyper, long long step, tuple state_what, tuple gates,
+                    tuple per_row) except -1:
+    """Validate param i for a row step (grad a SparseRows, or a dense array meaning every
+    row) and record it as the next row job. Range-checks every index."""
+    cdef Py_ssize_t slot = plan.r_used, j, nh = plan.r_n_hyper, ns = plan.r_n_state
+    cdef int code = _dtype_code(param, i, "param")
+    cdef cnp.ndarray p = <cnp.ndarray>param
+    _check_layout(p, i, "param", True)
+    if len(hyper) != nh:
+        raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, got {len(hyper)}")
+    for j in range(nh):
+        plan.r_hyper[slot * nh + j] = <double>hyper[j]
+    if step < 1:
+        raise ValueError(f"fastopt: param {i}: step must be >= 1, got {step}")
+    cdef fo_rows_job *job = &plan.jobs[slot]
+    cdef SparseRows sr
+    cdef cnp.ndarray idx, vals, g
+    cdef Py_ssize_t n_rows, dim, k
+    cdef int64_t bad
+    if type(grad) is SparseRows:
+        sr = <SparseRows>grad
+        if cnp.PyArray_NDIM(p) != 2:
+            raise ValueError(f"fastopt: param {i}: a SparseRows gradient needs a 2-D param "
+                             f"(rows x dim), got shape {(<object>p).shape}")
+        n_rows = cnp.PyArray_DIM(p, 0)
+        dim = cnp.PyArray_DIM(p, 1)
+        job.index_type = _index_type(sr.indices, i)
+        idx = <cnp.ndarray>sr.indices
+        k = cnp.PyArray_DIM(idx, 0)
+        if k > 0x7fffffff:
+            raise ValueError(f"fastopt: param {i}: SparseRows with {k} rows; at most 2**31 - 1")
+        if _dtype_code(sr.values, i, "SparseRows values") != code:
+            raise TypeError(f"fastopt: param {i}: SparseRows values have dtype "
+                            f"{sr.values.dtype} but the param has dtype {p.dtype}")
+        vals = <cnp.ndarray>sr.values
+        if (cnp.PyArray_NDIM(vals) != 2 or cnp.PyArray_DIM(vals, 0) != k
+                or cnp.PyArray_DIM(vals, 1) != dim):
+            raise ValueError(f"fastopt: param {i}: SparseRows values have shape "
+                             f"{sr.values.shape}; expected {(k, dim)} for {k} indices into "
+                             f"a param of shape {(<object>p).shape}")
+        _check_layout(vals, i, "SparseRows values", False)
+        bad = fo_check_index(job.index_type, cnp.PyArray_DATA(idx), <size_t>k, <size_t>n_rows)
+        if bad >= 0:
+            raise IndexError(f"fastopt: param {i}: SparseRows index {sr.indices[bad]} (at "
+                             f"position {bad}) is out of range for a param with {n_rows} rows")
+        job.k = <size_t>k
+        job.index = cnp.PyArray_DATA(idx)
+        job.values = cnp.PyArray_DATA(vals)
+        _add_array_span(plan, idx, 0, <int>i, ROLE_INDEX)
+        _add_array_span(plan, vals, 0, <int>i, ROLE_VALUES)
+        plan.total += k * dim
+    else:
+        if cnp.PyArray_NDIM(p) < 1:
+            raise ValueError(f"fastopt: param {i}: a row-wise step needs a param with at least "
+                             f"1 dimension (rows first), got shape ()")
+        _check_like(p, grad, i, "grad", code, False)
+        g = <cnp.ndarray>grad
+        n_rows = cnp.PyArray_DIM(p, 0)
+        dim = cnp.PyArray_SIZE(p) // n_rows if n_rows else 0
+        job.index_type = FO_INDEX_NONE
+        job.k = <size_t>n_rows
+        job.index = NULL
+        job.values = cnp.PyArray_DATA(g)
+        _add_array_span(plan, g, 0, <int>i, 1)
+        plan.total += cnp.PyArray_SIZE(p)
+    job.dtype = code
+    job.n_rows = <size_t>n_rows
+    job.dim = <size_t>dim
+    job.p = cnp.PyArray_DATA(p)
+    job.state = &plan.r_state[slot * ns]
+    job.hyper = &plan.r_hyper[slot * nh]
+    job.step = step
+    _add_array_span(plan, p, 1, <int>i, 0)
+    cdef cnp.ndarray s
+    cdef int gate
+    for j in range(ns):
+        buf = buffers[j]
+        gate = gates[j]
+        if gate >= 0 and plan.r_hyper[slot * nh + gate] == 0.0:
+            plan.r_state[slot * ns + j] = NULL
+            continue
+        if buf is None:
+            raise ValueError(f"fastopt: param {i}: {state_what[j]} is needed by these "
+                             f"hyper-parameters but is None")
+        if per_row[j]:
+            if _dtype_code(buf, i, state_what[j]) != code:
+                raise TypeError(f"fastopt: param {i}: {state_what[j]} has dtype {buf.dtype} "
+                                f"but the param has dtype {p.dtype}")
+            if buf.shape != (n_rows,):
+                raise ValueError(f"fastopt: param {i}: {state_what[j]} has shape {buf.shape} "
+                                 f"but expected {(n_rows,)}, one per row of the param")
+            _check_layout(<cnp.ndarray>buf, i, state_what[j], True)
+        else:
+            _check_like(p, buf, i, state_what[j], code, True)
+        s = <cnp.ndarray>buf
+        plan.r_state[slot * ns + j] = cnp.PyArray_DATA(s)
+        _add_array_span(plan, s, 1, <int>i, <int>(ROLE_ROWS + j))
+    plan.r_used += 1
+    return 0
+
+
+cdef int _plan_run(Plan *plan, int algo, Py_ssize_t used, tuple state_what, int row_algo=-1,
+                   tuple row_state_what=()) except -1:
+    """Check every recorded buffer for overlap, then run the row steps and the dense steps."""
     cdef fo_span sa, sb
-    if fo_find_overlap(<size_t>(used * (2 + plan.n_state)), plan.spans, &sa, &sb):
+    cdef int failed = 0
+    cdef Py_ssize_t r_used = plan.r_used
+    if fo_find_overlap(<size_t>plan.n_spans, plan.spans, &sa, &sb):
         raise ValueError(
-            f"fastopt: param {sa.param}'s {_role_name(sa.role, state_what)} and "
-            f"param {sb.param}'s {_role_name(sb.role, state_what)} overlap in memory; "
-            f"fastopt needs separate buffers")
+            f"fastopt: param {sa.param}'s {_role_name(sa.role, state_what, row_state_what)} and "
+            f"param {sb.param}'s {_role_name(sb.role, state_what, row_state_what)} overlap in "
+            f"memory; fastopt needs separate buffers")
+    # rows first: fo_run_rows can only fail (out of memory) before it writes anything
     if plan.total >= _nogil_min:
         with nogil:
+            if r_used:
+                failed = fo_run_rows(row_algo, <size_t>r_used, plan.jobs)
+            if used and not failed:
+                fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g,
+                             plan.state, plan.hyper, plan.step)
+    else:
+        if r_used:
+            failed = fo_run_rows(row_algo, <size_t>r_used, plan.jobs)
+        if used and not failed:
             fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g, plan.state,
                          plan.hyper, plan.step)
-    else:
-        fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g, plan.state,
-                     plan.hyper, plan.step)
+    if failed:
+        raise MemoryError("fastopt: no memory for folding the SparseRows indices; nothing "
+                          "was written")
     return 0
 
 
@@ -307,6 +575,12 @@ cdef list _as_list(object seq, str what):
 cdef int _check_algo(int algo) except -1:
     if algo < 0 or algo >= fo_n_algorithms():
         raise ValueError(f"fastopt: no kernel {algo}")
+    return 0
+
+
+cdef int _check_row_algo(int algo) except -1:
+    if algo < 0 or algo >= fo_n_row_algorithms():
+        raise ValueError(f"fastopt: no row kernel {algo}")
     return 0
 
 
@@ -359,46 +633,117 @@ def dense_step(int algo, params, grads, states, hypers, steps):
         PyMem_Free(plan.block)
 
 
-def state_step(int algo, list params, grads, dict state, hypers):
+def rows_step(int row_algo, params, grads, states, hypers, steps, *, bint dense_ok=True,
+              str owner="this step"):
+    """Like dense_step, with row kernel ``row_algo``: each grad is a :class:`SparseRows` (its
+    rows only) or, if ``dense_ok``, a dense array of the param's shape (every row); otherwise
+    a TypeError names ``owner``. All-or-nothing."""
+    _check_row_algo(row_algo)
+    cdef list ps = _as_list(params, "params")
+    cdef list gs = _as_list(grads, "grads")
+    cdef Py_ssize_t k = len(ps), i, j
+    cdef int n_state = fo_row_algorithm_n_state(row_algo)
+    cdef tuple state_what = _ROW_STATE_WHAT[row_algo]
+    cdef tuple gates = _ROW_STATE_GATES[row_algo]
+    cdef tuple per_row = _ROW_STATE_PER_ROW[row_algo]
+    cdef bint shared_hyper = type(hypers) is tuple
+    cdef bint shared_step = not isinstance(steps, list)
+    if len(gs) != k:
+        raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
+    if len(states) != n_state:
+        raise ValueError(f"fastopt: row kernel {fo_row_algorithm_name(row_algo).decode()!r} "
+                         f"takes {n_state} state lists, got {len(states)}")
+    cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
+    for j in range(n_state):
+        if len(state_lists[j]) != k:
+            raise ValueError(f"fastopt: state list {j} has {len(state_lists[j])} arrays "
+                             f"for {k} params")
+    if not shared_hyper and len(hypers) != k:
+        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
+    if not shared_step and len(steps) != k:
+        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    if k == 0:
+        return
+    cdef Plan plan
+    _plan_alloc(&plan, -1, k, row_algo)
+    try:
+        for i in range(k):
+            if not dense_ok and type(gs[i]) is not SparseRows:
+                raise TypeError(f"fastopt: param {i}: {owner} takes SparseRows gradients, "
+                                f"got {type(gs[i]).__name__}")
+            _plan_rows(&plan, i, ps[i], gs[i], [sl[i] for sl in state_lists],
+                       hypers if shared_hyper else hypers[i],
+                       steps if shared_step else steps[i], state_what, gates, per_row)
+        _plan_run(&plan, -1, 0, (), row_algo, state_what)
+    finally:
+        PyMem_Free(plan.block)
+
+
+def state_step(int algo, list params, grads, dict state, hypers, int row_algo=-1,
+               row_hyper=None, str owner="this optimizer"):
     """The optimizer objects' step: like dense_step, with buffers and counts from ``state``.
 
     ``state[i]`` is param i's dict: ``"step"`` (int) and one array per state name of the
     kernel. A ``None`` grad skips its param. After the update, each stepped param's
     ``"step"`` is incremented; nothing is written if anything is invalid.
+
+    Row-sparse gradients: a :class:`SparseRows` grad goes to row kernel ``row_algo`` with
+    hyper-parameters ``row_hyper(i, True)``; with no row kernel (-1) it raises TypeError
+    naming ``owner``. A dense grad goes to dense kernel ``algo``, or, if ``algo`` is -1, to
+    the row kernel (every row) with ``row_hyper(i, False)``, which may raise to refuse it.
     """
-    _check_algo(algo)
+    if algo >= 0:
+        _check_algo(algo)
+    if row_algo >= 0:
+        _check_row_algo(row_algo)
+    elif algo < 0:
+        raise ValueError("fastopt: state_step needs a dense or a row kernel")
     cdef list gs = _as_list(grads, "grads")
     cdef Py_ssize_t k = len(params), i, j, used = 0
-    cdef int n_state = fo_algorithm_n_state(algo)
-    cdef tuple state_what = _STATE_WHAT[algo]
-    cdef tuple keys = _STATE_KEYS[algo]
-    cdef tuple gates = _STATE_GATES[algo]
+    cdef int n_state = fo_algorithm_n_state(algo) if algo >= 0 else 0
+    cdef tuple state_what = _STATE_WHAT[algo] if algo >= 0 else ()
+    cdef tuple keys = _STATE_KEYS[algo] if algo >= 0 else ()
+    cdef tuple gates = _STATE_GATES[algo] if algo >= 0 else ()
+    cdef tuple r_what = _ROW_STATE_WHAT[row_algo] if row_algo >= 0 else ()
+    cdef tuple r_keys = _ROW_STATE_KEYS[row_algo] if row_algo >= 0 else ()
+    cdef tuple r_gates = _ROW_STATE_GATES[row_algo] if row_algo >= 0 else ()
+    cdef tuple r_per_row = _ROW_STATE_PER_ROW[row_algo] if row_algo >= 0 else ()
     cdef bint shared_hyper = type(hypers) is tuple
     if len(gs) != k:
         raise ValueError(f"fastopt: step() got {len(gs)} grads for {k} params")
-    if not shared_hyper and len(hypers) != k:
+    if algo >= 0 and not shared_hyper and len(hypers) != k:
         raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
     cdef Plan plan
     cdef dict st
     cdef list stepped = []
-    _plan_alloc(&plan, algo, k)
+    _plan_alloc(&plan, algo, k, row_algo)
     try:
         for i in range(k):
             g = gs[i]
             if g is None:
                 continue
             st = state[i]
-            if n_state == 1:
-                bufs = (st.get(keys[0]),)
+            if type(g) is SparseRows or algo < 0:
+                if row_algo < 0:
+                    raise TypeError(
+                        f"fastopt: param {i}: {owner} does not take SparseRows gradients; "
+                        f"row-sparse steps are supported by Adagrad, SGD (no momentum), "
+                        f"RowwiseAdagrad and SparseAdam")
+                _plan_rows(&plan, i, params[i], g, [st.get(key) for key in r_keys],
+                           row_hyper(i, type(g) is SparseRows), st["step"] + 1, r_what,
+                           r_gates, r_per_row)
             else:
-                bufs = [st.get(key) for key in keys]
-            _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
-                          st["step"] + 1, shared_hyper)
-            _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates)
+                if n_state == 1:
+                    bufs = (st.get(keys[0]),)
+                else:
+                    bufs = [st.get(key) for key in keys]
+                _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
+                              st["step"] + 1, shared_hyper)
+                _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates)
+                used += 1
             stepped.append(st)
-            used += 1
-        if used:
-            _plan_run(&plan, algo, used, state_what)
+        if stepped:
+            _plan_run(&plan, algo, used, state_what, row_algo, r_what)
     finally:
         PyMem_Free(plan.block)
     for st in stepped:

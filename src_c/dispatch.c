@@ -32,6 +32,27 @@ static const char *const algo_state_names[FO_N_ALGOS] = {
 };
 #undef FO_ALGORITHM
 
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) #name,
+static const char *const row_algo_names[FO_N_ROW_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ROW_ALGORITHM
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) n_state,
+static const int row_algo_n_state[FO_N_ROW_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ROW_ALGORITHM
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) n_hyper,
+static const int row_algo_n_hyper[FO_N_ROW_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ROW_ALGORITHM
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) state_names,
+static const char *const row_algo_state_names[FO_N_ROW_ALGOS] = {
+#include "kernels/registry.h"
+};
+#undef FO_ROW_ALGORITHM
+
 int fo_n_algorithms(void) { return FO_N_ALGOS; }
 const char *fo_algorithm_name(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_names[a] : NULL; }
 int fo_algorithm_n_state(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_n_state[a] : -1; }
@@ -41,16 +62,29 @@ const char *fo_algorithm_state_names(int a)
     return (a >= 0 && a < FO_N_ALGOS) ? algo_state_names[a] : NULL;
 }
 
+#define FO_ROW_OK(a) ((a) >= 0 && (a) < FO_N_ROW_ALGOS)
+int fo_n_row_algorithms(void) { return FO_N_ROW_ALGOS; }
+const char *fo_row_algorithm_name(int a) { return FO_ROW_OK(a) ? row_algo_names[a] : NULL; }
+int fo_row_algorithm_n_state(int a) { return FO_ROW_OK(a) ? row_algo_n_state[a] : -1; }
+int fo_row_algorithm_n_hyper(int a) { return FO_ROW_OK(a) ? row_algo_n_hyper[a] : -1; }
+const char *fo_row_algorithm_state_names(int a)
+{
+    return FO_ROW_OK(a) ? row_algo_state_names[a] : NULL;
+}
+
 /* ---- the ISA paths --------------------------------------------------------------------- */
 
 typedef void (*fo_probe_fn)(int, size_t, void *, const void *, void *const *, int);
-typedef void (*fo_fill_fn)(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+#define FO_FILL_ARGS                                                                    \
+    fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe, fo_rows_fn rows[][FO_N_DTYPES], \
+        fo_coalesce_fn coalesce[FO_N_DTYPES]
+typedef void (*fo_fill_fn)(FO_FILL_ARGS);
 
-void fo_fill_table_baseline(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+void fo_fill_table_baseline(FO_FILL_ARGS);
 #define FO_HAVE_X86_PATHS (FO_X86 && (defined(__GNUC__) || defined(__clang__)))
 #if FO_HAVE_X86_PATHS
-void fo_fill_table_avx2(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
-void fo_fill_table_avx512(fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe);
+void fo_fill_table_avx2(FO_FILL_ARGS);
+void fo_fill_table_avx512(FO_FILL_ARGS);
 #endif
 
 static const char *const isa_names[FO_N_ISAS] = {"baseline", "avx2", "avx512"};
@@ -94,13 +128,15 @@ int fo_best_isa(void)
 /* The table in use. Written by fo_set_isa (at import, or by tests under the GIL), read by
  * every step. */
 static fo_dense_fn table[FO_N_ALGOS][FO_N_DTYPES];
+static fo_rows_fn rows_table[FO_N_ROW_ALGOS][FO_N_DTYPES];
+static fo_coalesce_fn coalesce_table[FO_N_DTYPES];
 static fo_probe_fn probe_fn;
 static int current_isa = -1;
 
 int fo_set_isa(int isa)
 {
     if (!fo_isa_supported(isa)) return -1;
-    isa_filler(isa)(table, &probe_fn);
+    isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table);
     current_isa = isa;
     return 0;
 }
@@ -120,6 +156,95 @@ void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *c
         table[algo][dtype[i]](n[i], p[i], g[i], state + i * n_state, hyper + i * n_hyper,
                               step[i]);
     }
+}
+
+/* ---- row-sparse steps ------------------------------------------------------------------ */
+
+/* Lays out the fold workspace for k indices at base (NULL: only measure); returns its size. */
+static size_t rows_work_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
+{
+    size_t cap = 16, off = 0;
+    unsigned bits = 4;
+    while (cap < 2 * k) { cap <<= 1; bits++; }
+#define FO_TAKE(ptr, type, count, align)                                       \
+    off = (off + (align) - 1) / (align) * (align);                             \
+    if (base) (ptr) = (type)(base + off);                                      \
+    off += (count);
+    FO_TAKE(w->table, uint32_t *, cap * sizeof(uint32_t), 64)
+    FO_TAKE(w->rows, int64_t *, k * sizeof(int64_t), 8)
+    FO_TAKE(w->grad, const void **, k * sizeof(void *), 8)
+    FO_TAKE(w->dup, uint32_t *, k * sizeof(uint32_t), 8)
+    FO_TAKE(w->scratch, void *, (k / 2) * dim * item, 64)
+#undef FO_TAKE
+    w->mask = cap - 1;
+    w->shift = 64 - bits;
+    return off + 64; /* + slack to align base itself */
+}
+
+int fo_run_rows(int algo, size_t n_jobs, const fo_rows_job *jobs)
+{
+    size_t need = 0;
+    fo_rows_work w;
+    /* one workspace, big enough for the largest job, allocated before anything is written */
+    for (size_t i = 0; i < n_jobs; i++) {
+        const fo_rows_job *job = &jobs[i];
+        if (job->index_type == FO_INDEX_NONE || job->k == 0) continue;
+        const size_t item = job->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+        const size_t size = rows_work_layout(job->k, job->dim, item, NULL, &w);
+        if (size > need) need = size;
+    }
+    void *block = NULL;
+    char *base = NULL;
+    if (need) {
+        block = malloc(need);
+        if (!block) return -1;
+        base = (char *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+    }
+    for (size_t i = 0; i < n_jobs; i++) {
+        const fo_rows_job *job = &jobs[i];
+        fo_row_set rs;
+        rs.dim = job->dim;
+        if (job->index_type == FO_INDEX_NONE) {
+            /* a dense gradient: every row, in order */
+            rs.m = job->n_rows;
+            rs.rows = NULL;
+            rs.grad = NULL;
+            rs.dense = job->values;
+        } else {
+            if (job->k == 0) continue;
+            const size_t item = job->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+            rows_work_layout(job->k, job->dim, item, base, &w);
+            rs.m = coalesce_table[job->dtype](job->k, job->dim, job->index_type, job->index,
+                                              job->values, &w);
+            rs.rows = w.rows;
+            rs.grad = (const void *const *)w.grad;
+            rs.dense = NULL;
+        }
+        if (rs.m == 0 || rs.dim == 0) continue;
+        rows_table[algo][job->dtype](&rs, job->p, job->state, job->hyper, job->step);
+    }
+    free(block);
+    return 0;
+}
+
+int64_t fo_check_index(int index_type, const void *index, size_t k, size_t n_rows)
+{
+    /* one branch-free pass (a negative index is a huge unsigned one), then find the culprit */
+    uint64_t bad = 0;
+    if (index_type == FO_INDEX_I32) {
+        const int32_t *x = (const int32_t *)index;
+        for (size_t i = 0; i < k; i++) bad |= (uint64_t)(int64_t)x[i] >= (uint64_t)n_rows;
+        if (bad)
+            for (size_t i = 0; i < k; i++)
+                if ((uint64_t)(int64_t)x[i] >= (uint64_t)n_rows) return (int64_t)i;
+    } else {
+        const int64_t *x = (const int64_t *)index;
+        for (size_t i = 0; i < k; i++) bad |= (uint64_t)x[i] >= (uint64_t)n_rows;
+        if (bad)
+            for (size_t i = 0; i < k; i++)
+                if ((uint64_t)x[i] >= (uint64_t)n_rows) return (int64_t)i;
+    }
+    return -1;
 }
 
 void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,

@@ -75,6 +75,93 @@ void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *c
 void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
                      int n_state);
 
+/* ---- row-sparse steps ----------------------------------------------------------------------
+ *
+ * A 2-D parameter (n_rows x dim, C order) can be stepped from a row-sparse gradient: k row
+ * indices and k x dim values (fastopt.SparseRows). fo_run_rows first folds repeated indices
+ * into one gradient row each (their sum, in order of appearance, starting from +0.0: exactly
+ * what np.add.at into a zero array computes; no sorting, cost O(k * dim)), then calls the
+ * algorithm's row kernel on the distinct rows only. Rows not in the batch are never read.
+ */
+enum { FO_INDEX_NONE = 0, FO_INDEX_I32 = 1, FO_INDEX_I64 = 2 };
+
+/*
+ * The rows one row-kernel call updates.
+ *   m      number of rows to update
+ *   dim    elements per row
+ *   rows   the m distinct row indices; NULL means rows 0, 1, ..., m-1 (a dense gradient)
+ *   grad   m pointers, grad[j] -> the (summed) gradient of rows[j], dim elements; NULL means
+ *          row j's gradient is dense + j * dim
+ * A kernel reads each gradient element as 0 + g (so -0.0 reads as +0.0, as np.add.at does).
+ */
+typedef struct {
+    size_t m, dim;
+    const int64_t *rows;
+    const void *const *grad;
+    const void *dense;
+} fo_row_set;
+
+/*
+ * A row kernel: one fused pass over the rows of rs. p and the state buffers are the whole
+ * tables (row r of p at p + r * dim; a state buffer named "x:row" in the registry holds one
+ * element per row, at + r); hyper and step as for a dense kernel.
+ */
+typedef void (*fo_rows_fn)(const fo_row_set *rs, void *p, void *const *state,
+                           const double *hyper, int64_t step);
+
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) FO_ROWS_##name,
+enum {
+#include "kernels/registry.h"
+    FO_N_ROW_ALGOS
+};
+#undef FO_ROW_ALGORITHM
+
+int fo_n_row_algorithms(void);
+const char *fo_row_algorithm_name(int algo);
+int fo_row_algorithm_n_state(int algo);
+int fo_row_algorithm_n_hyper(int algo);
+const char *fo_row_algorithm_state_names(int algo);
+
+/* One parameter's row step, as fastopt._kernels hands it over (after checking everything). */
+typedef struct {
+    int dtype;           /* FO_F32 / FO_F64 */
+    int index_type;      /* FO_INDEX_I32 / FO_INDEX_I64, or FO_INDEX_NONE: dense, every row */
+    size_t n_rows, dim;  /* the param's shape */
+    size_t k;            /* gradient rows given (n_rows for FO_INDEX_NONE) */
+    const void *index;   /* k indices, each in [0, n_rows) */
+    const void *values;  /* k x dim gradient rows (only read) */
+    void *p;
+    void *const *state;
+    const double *hyper;
+    int64_t step;
+} fo_rows_job;
+
+/*
+ * Run n_jobs row steps of row kernel algo. Returns 0, or -1 if the workspace (about
+ * 2.5 * k * 8 bytes plus k / 2 rows) cannot be allocated; it is allocated before anything
+ * is written, so -1 means nothing changed.
+ */
+int fo_run_rows(int algo, size_t n_jobs, const fo_rows_job *jobs);
+
+/* The position of the first index outside [0, n_rows) (negative included), or -1. */
+int64_t fo_check_index(int index_type, const void *index, size_t k, size_t n_rows);
+
+/* Scratch for folding repeated indices (dispatch.c lays it out, the kernels fill it). */
+typedef struct {
+    uint32_t *table;     /* open addressing, mask + 1 slots, FO_EMPTY when free */
+    size_t mask;
+    unsigned shift;      /* 64 - log2(mask + 1), for Fibonacci hashing */
+    int64_t *rows;       /* k: the distinct rows, in order of first appearance */
+    const void **grad;   /* k: each distinct row's gradient (in values, or in scratch) */
+    uint32_t *dup;       /* k: a repeated row's scratch row, or FO_EMPTY */
+    void *scratch;       /* (k / 2) x dim: sums of repeated rows */
+} fo_rows_work;
+#define FO_EMPTY 0xffffffffu
+
+/* Folds k indexed rows into w; returns the number of distinct rows. */
+typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, int index_type, const void *index,
+                                 const void *values, fo_rows_work *w);
+
 /* A byte range of one buffer, for the overlap check. */
 typedef struct {
     uintptr_t start, end; /* [start, end) */

@@ -150,5 +150,21 @@ ADAMW.rosenbrock_kwargs = dict(lr=0.05)
 SGD.rosenbrock_kwargs = dict(lr=1e-3, momentum=0.9)
 RMSPROP.rosenbrock_kwargs = dict(lr=1e-2)
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP]
+ROWWISE_ADAGRAD = Case(
+    name="rowwise_adagrad",
+    functional=functional.rowwise_adagrad,
+    reference=reference.rowwise_adagrad,
+    cls=fastopt.RowwiseAdagrad,
+    state_keys=("sums",),
+    grid=ADAGRAD.grid,
+    # one accumulator per row: shape (rows,); a 1-D param is rows of one element
+    init=lambda p, h: {"sums": np.full(p.shape[:1], h.get("initial_accumulator_value", 0.0),
+                                       p.dtype)},
+    obj_kwargs=dict(lr=0.4),
+    invalid=ADAGRAD.invalid,
+)
+
+ROWWISE_ADAGRAD.rosenbrock_kwargs = dict(lr=0.5)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD]
 CASE_IDS = [c.name for c in CASES]

@@ -7,7 +7,17 @@ rest the way ``torch.optim.Optimizer`` does:
 - ``_kernel_hyper(group)``: the group's hyper-parameters as the kernel's tuple of floats,
   raising ``ValueError`` for invalid ones (the functional step uses the same translation);
 - ``_new_state(p, group)``: a fresh state dict for param ``p`` (``step`` and its buffers);
-- optionally ``_check_group(group)`` for hyper-parameters the kernel never sees.
+- optionally ``_check_group(group)`` for hyper-parameters the kernel never sees;
+- optionally ``_row_kernel`` and ``_row_hyper(group, sparse)``, to take row-sparse gradients
+  (``fastopt.SparseRows``) for 2-D params: the name of its row kernel in registry.h and the
+  group's hyper-parameters as that kernel's tuple, raising ``TypeError`` / ``ValueError`` for
+  settings the row step cannot honour (e.g. Adagrad's weight_decay). ``sparse`` is False
+  when the object has no dense kernel (``_kernel = None``) and a dense gradient is to run
+  through the row kernel over every row (RowwiseAdagrad); refusing it there (raising
+  TypeError) makes the object sparse-only (SparseAdam).
+
+A step's gradient list may mix dense arrays, ``None`` and ``SparseRows``; it is still one
+all-or-nothing call: every gradient, index and buffer is checked before anything is written.
 
 The layout follows torch.optim: ``param_groups`` is a list of dicts holding ``params`` and the
 group's hyper-parameters; ``state`` maps a param's index (its position across all groups, in
@@ -72,11 +82,19 @@ class Optimizer:
     """Base class of fastopt's NumPy optimizers; see the module docstring."""
 
     _kernel = None
+    _row_kernel = None
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
-        self._algo, self._state_keys = _kernels.algorithm(self._kernel)
+        # -1: no dense kernel (sparse-only or row-wise objects) / no row kernel
+        self._algo, self._state_keys = (_kernels.algorithm(self._kernel) if self._kernel
+                                        else (-1, ()))
+        self._row_algo = -1
+        if self._row_kernel:
+            self._row_algo, row_keys = _kernels.row_algorithm(self._row_kernel)
+            if self._algo < 0:
+                self._state_keys = row_keys
         self.param_groups = []
         self.state = {}
         if isinstance(params, np.ndarray):
@@ -101,6 +119,23 @@ class Optimizer:
     def _check_group(self, group):
         """Validate a group's hyper-parameters (by default: those the kernel takes)."""
         self._kernel_hyper(group)
+
+    def _row_hyper(self, group, sparse):
+        raise NotImplementedError
+
+    def _row_hyper_of(self, i, sparse):
+        """_row_hyper for param i's group; errors name param i. Called by the step only for
+        params whose gradient goes through the row kernel."""
+        start = 0
+        for group in self.param_groups:
+            if i < start + len(group["params"]):
+                break
+            start += len(group["params"])
+        try:
+            return self._row_hyper(group, sparse)
+        except (TypeError, ValueError) as e:
+            message = str(e).removeprefix("fastopt: ")
+            raise type(e)(f"fastopt: param {i}: {message}") from None
 
     # ---- param groups ----
 
@@ -137,12 +172,16 @@ class Optimizer:
     def step(self, grads):
         """Update every param in place from its gradient (``grads`` in param order).
 
-        A ``None`` gradient skips its param (its state and step count stay). The step is
+        A ``None`` gradient skips its param (its state and step count stay). Optimizers with
+        a row kernel also take ``fastopt.SparseRows`` for 2-D params. The step is
         all-or-nothing: every param, gradient and state buffer of every group is validated
         before anything is written.
         """
         groups = self.param_groups
-        if len(groups) == 1:
+        if self._algo < 0:
+            params = self._all_params() if len(groups) > 1 else groups[0]["params"]
+            hypers = None
+        elif len(groups) == 1:
             params = groups[0]["params"]
             hypers = self._kernel_hyper(groups[0])
         else:
@@ -151,7 +190,12 @@ class Optimizer:
                 h = self._kernel_hyper(group)
                 params.extend(group["params"])
                 hypers.extend([h] * len(group["params"]))
-        _kernels.state_step(self._algo, params, grads, self.state, hypers)
+        if self._row_algo < 0:
+            _kernels.state_step(self._algo, params, grads, self.state, hypers, -1, None,
+                                type(self).__name__)
+        else:
+            _kernels.state_step(self._algo, params, grads, self.state, hypers, self._row_algo,
+                                self._row_hyper_of, type(self).__name__)
 
     # ---- state dicts ----
 
@@ -237,7 +281,7 @@ class Optimizer:
             elif ref is None and key in optional:
                 out[key] = None if value is None else _load_buffer(value, p, i, key)
             elif isinstance(ref, np.ndarray):
-                out[key] = _load_buffer(value, p, i, key)
+                out[key] = _load_buffer(value, ref, i, key)
             else:
                 out[key] = copy.deepcopy(value)
         return out
@@ -268,7 +312,8 @@ def _load_step(value, i):
     return int(v)
 
 
-def _load_buffer(value, p, i, key):
+def _load_buffer(value, ref, i, key):
+    """value as a fresh C-contiguous copy with ref's dtype; ref's shape is required."""
     if value is None:
         raise ValueError(f"fastopt: param {i}: saved {key!r} is None, but the group's "
                          f"hyper-parameters need it")
@@ -280,7 +325,7 @@ def _load_buffer(value, p, i, key):
     if a.dtype.kind != "f":
         raise ValueError(f"fastopt: param {i}: saved {key!r} has dtype {a.dtype}, "
                          f"expected floating point")
-    if a.shape != p.shape:
-        raise ValueError(f"fastopt: param {i}: saved {key!r} has shape {a.shape}, the param "
-                         f"has shape {p.shape}")
-    return np.array(a, dtype=p.dtype, order="C", copy=True)
+    if a.shape != ref.shape:
+        raise ValueError(f"fastopt: param {i}: saved {key!r} has shape {a.shape}, expected "
+                         f"{ref.shape}")
+    return np.array(a, dtype=ref.dtype, order="C", copy=True)

@@ -11,6 +11,7 @@ from fastopt.optim._base import Optimizer, check_hyper
 from fastopt.optim._docs import params_doc, step_doc
 
 _ALGO, _ = _kernels.algorithm("adagrad")
+_ROW_ALGO, _ = _kernels.row_algorithm("adagrad_rows")
 _INF = math.inf
 
 
@@ -48,6 +49,38 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
                                      maximize), steps)
 
 
+def sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize):
+    """The row kernel's hyper tuple (src_c/kernels/adagrad_rows.inc.c); weight_decay must be 0."""
+    hyper = kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)
+    if weight_decay != 0:
+        raise ValueError(f"fastopt: weight_decay={weight_decay!r} is not compatible with "
+                         f"sparse gradients (it would change every row); use 0, as torch "
+                         f"requires")
+    return hyper
+
+
+def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 eps=1e-10, eps_inside_sqrt=False, maximize=False):
+    """Adagrad on the touched rows of row-sparse gradients, in place (torch's sparse path).
+
+    Args:
+        params: list of 2-D float32/float64 C-contiguous writeable arrays (rows x dim).
+        grads: list of :class:`fastopt.SparseRows`, one per param.
+        sums: list of the accumulators (``state["sum"]``, like each param).
+        steps: the 1-based number of this step: one int, or a list with one per param.
+        lr, lr_decay, eps, eps_inside_sqrt, maximize: as in :class:`Adagrad`.
+        weight_decay: must be 0.
+
+    Repeated indices are summed first (in order of appearance, as ``np.add.at``); then each
+    touched row gets exactly what :func:`adagrad` gives it on the densified gradient, bit for
+    bit, and no other row is read. All buffers and indices are validated before anything is
+    written; see :func:`fastopt.reference.adagrad_rows`.
+    """
+    _kernels.rows_step(_ROW_ALGO, params, grads, (sums,),
+                       sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize),
+                       steps, dense_ok=False, owner="adagrad_rows")
+
+
 class Adagrad(Optimizer):
     __doc__ = r"""Adagrad (Duchi, Hazan & Singer, 2011), fused into one pass per param.
 
@@ -77,6 +110,13 @@ class Adagrad(Optimizer):
 
     State per param: ``step`` (int), ``sum`` (array like the param).
 
+    Row-sparse gradients: a 2-D param (an embedding table) may get a
+    :class:`fastopt.SparseRows` instead of a dense gradient, as torch's sparse path does:
+    repeated rows are summed, then only the touched rows of ``sum`` and the param change,
+    at a cost proportional to the rows in the batch (``weight_decay`` must be 0 then). The
+    result equals the dense step on ``grad.to_dense(rows)`` bit for bit; ``step`` counts
+    every step the param got a gradient, empty or not, as torch counts.
+
     {step_doc}
 
     Example::
@@ -97,6 +137,7 @@ class Adagrad(Optimizer):
     """.format(params_doc=params_doc, step_doc=step_doc)
 
     _kernel = "adagrad"
+    _row_kernel = "adagrad_rows"
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
@@ -108,6 +149,10 @@ class Adagrad(Optimizer):
 
     def _kernel_hyper(self, group):
         return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
+                            group["eps_inside_sqrt"], group["maximize"])
+
+    def _row_hyper(self, group, sparse):
+        return sparse_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
                             group["eps_inside_sqrt"], group["maximize"])
 
     def _check_group(self, group):

@@ -5,11 +5,18 @@ operation order of the C kernel, in the array's own dtype (float32 stays float32
 scalars are computed in double and rounded once). With contraction off in the C build, every
 ISA path of fastopt is bitwise equal to these. Tests use them as the ground truth and the
 benchmark as the baseline; read them as the definition of what a step does.
+
+Row-sparse steps (``fastopt.SparseRows`` gradients) are in :mod:`fastopt.reference.sparse`:
+``coalesce`` (np.unique + np.add.at), ``adagrad_rows``, ``sgd_rows``, ``rowwise_adagrad``
+and ``sparse_adam``.
 """
 from fastopt.reference.adadelta import adadelta
 from fastopt.reference.adagrad import adagrad
 from fastopt.reference.adam import adam, adamw
 from fastopt.reference.rmsprop import rmsprop
 from fastopt.reference.sgd import sgd
+from fastopt.reference.sparse import (adagrad_rows, coalesce, rowwise_adagrad, sgd_rows,
+                                      sparse_adam)
 
-__all__ = ["adadelta", "adagrad", "adam", "adamw", "rmsprop", "sgd"]
+__all__ = ["adadelta", "adagrad", "adagrad_rows", "adam", "adamw", "coalesce", "rmsprop",
+           "rowwise_adagrad", "sgd", "sgd_rows", "sparse_adam"]

@@ -12,16 +12,18 @@
  *   g   = g + weight_decay * p                         (only if weight_decay != 0)
  *   s   = s + g * g
  *   p   = p - clr * g / (sqrt(s) + eps)                (eps_inside_sqrt: / sqrt(s + eps))
+ *
+ * The row-sparse twin, adagrad_rows.inc.c, runs this same loop on each touched row.
  */
 
 FO_INLINE void FO_NAME(adagrad_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
     const FO_T sign, const FO_T weight_decay, const FO_T clr, const FO_T eps,
-    const int use_weight_decay, const int eps_inside_sqrt)
+    const int use_weight_decay, const int eps_inside_sqrt, const int from_rows)
 {
     for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact) */
-        FO_T gi = sign * g[i];
+        /* g = sign * g  (sign is -1 under maximize: exact); a row kernel reads 0 + g */
+        FO_T gi = sign * (from_rows ? FO_ROW_READ(g[i]) : g[i]);
         /* g = g + weight_decay * p */
         if (use_weight_decay) gi = gi + weight_decay * p[i];
         /* s += g * g */
@@ -48,8 +50,8 @@ void FO_NAME(adagrad)(size_t n, void *p_, const void *g_, void *const *state,
     const int inside = hyper[5] != 0.0;
 
     /* Each branch is the same loop with the flags fixed, so each vectorizes on its own. */
-    if (use_wd && inside)  FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 1);
-    else if (use_wd)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 0);
-    else if (inside)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 1);
-    else                   FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 0);
+    if (use_wd && inside)  FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 1, 0);
+    else if (use_wd)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 1, 0, 0);
+    else if (inside)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 1, 0);
+    else                   FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 0, 0);
 }

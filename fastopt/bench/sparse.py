@@ -1,0 +1,158 @@
+"""Benchmark section "sparse": row-sparse steps on embedding tables (issue 6).
+
+Tables of 1e5, 1e6, 1e7 rows x 64 float32 (``--quick``: no 1e7), batches of 1024 and 8192
+ids drawn Zipf-like (many repeats of hot rows, scattered over the table). Per step:
+
+- fastopt: Adagrad, RowwiseAdagrad and SparseAdam on ``SparseRows`` (functional steps);
+- torch.optim.Adagrad and torch.optim.SparseAdam on ``torch.sparse_coo_tensor`` grads
+  (1 thread), sharing the very same param and state memory;
+- the NumPy reference (``np.unique`` + ``np.add.at``, then the step on the gathered rows).
+
+Each contender cycles through the same 8 batches. The bytes a step must move are those of
+its touched rows (read and write the param and each state row) plus the batch (ids and
+values); GB/s is those bytes over fastopt's time. Tables are zero-filled lazily (calloc): a
+row becomes resident when first touched, so a 1e7-row table costs only the pages the
+batches reach (each contender first runs every batch once, untimed).
+"""
+import numpy as np
+
+from fastopt import SparseRows, functional, reference
+from fastopt.bench._timing import fmt_time, seconds_per_call, try_torch
+
+DIM = 64
+N_BATCHES = 8
+_SCATTER = 2654435761  # odd, not a multiple of 5: a bijection on 10**k rows
+
+
+def zipf_batches(n_rows, k, rng, n_batches=N_BATCHES, a=1.2):
+    """Batches of k ids: Zipf(a) ranks, scattered over the table by a multiplicative hash."""
+    out = []
+    for _ in range(n_batches):
+        ranks = (rng.zipf(a, size=k) - 1) % n_rows
+        ids = (ranks * _SCATTER) % n_rows
+        out.append(SparseRows(ids.astype(np.int64),
+                              rng.standard_normal((k, DIM)).astype(np.float32)))
+    return out
+
+
+def _cycle(batches, step_fn):
+    """A no-argument callable stepping through the batches in turn, already run once over
+    every batch: the first touch of a row of a lazily mapped table is a page fault (slow on
+    VMs), which is set-up, not the step."""
+    state = {"i": 0, "step": 0}
+
+    def fn():
+        state["step"] += 1
+        step_fn(batches[state["i"] % len(batches)], state["step"])
+        state["i"] += 1
+    for _ in batches:
+        fn()
+    return fn
+
+
+def _row_bytes(batches, per_row_elems, per_row_extra=0):
+    """Mean bytes a step must move: touched rows x (per_row_elems floats + extra) + batch."""
+    total = 0
+    for g in batches:
+        m = np.unique(g.indices).size
+        total += m * (per_row_elems * DIM * 4 + per_row_extra)
+        total += g.values.nbytes + g.indices.nbytes
+    return total / len(batches)
+
+
+def run(args):
+    sizes = (10**5, 10**6) if args.quick else (10**5, 10**6, 10**7)
+    budget = 0.1 if args.quick else 0.25
+    torch = try_torch()
+    rng = np.random.default_rng(0)
+    print("== sparse: row-sparse steps on embedding tables (rows x 64 float32, Zipf ids) ==")
+    print("time per step (best of 5); ratios = other / fastopt for the same algorithm")
+    cols = ["rows", "ids", "distinct", "fo adagrad", "fo rowwise", "fo sparseadam",
+            "torch adagrad", "torch sadam", "numpy adagrad", "t.ada/fo", "t.sadam/fo",
+            "np/fo", "MB/step", "GB/s"]
+    print(" | ".join(cols))
+    results = []
+    for n_rows in sizes:
+        p = np.zeros((n_rows, DIM), np.float32)       # lazily zero-mapped
+        s = np.zeros((n_rows, DIM), np.float32)
+        rs = np.zeros(n_rows, np.float32)
+        m1 = np.zeros((n_rows, DIM), np.float32)
+        m2 = np.zeros((n_rows, DIM), np.float32)
+        for k in (1024, 8192):
+            batches = zipf_batches(n_rows, k, rng)
+            distinct = np.mean([np.unique(g.indices).size for g in batches])
+            row = {"rows": n_rows, "ids": k, "distinct": distinct}
+            row["fo_adagrad"] = seconds_per_call(_cycle(
+                batches, lambda g, t: functional.adagrad_rows([p], [g], [s], t)), budget=budget)
+            row["fo_rowwise"] = seconds_per_call(_cycle(
+                batches, lambda g, t: functional.rowwise_adagrad([p], [g], [rs], t)),
+                budget=budget)
+            row["fo_sparse_adam"] = seconds_per_call(_cycle(
+                batches, lambda g, t: functional.sparse_adam([p], [g], [m1], [m2], t)),
+                budget=budget)
+            row["numpy_adagrad"] = seconds_per_call(_cycle(
+                batches, lambda g, t: reference.adagrad_rows([p], [g], [s], t)),
+                budget=budget, repeat=3)
+            row["torch_adagrad"] = row["torch_sparse_adam"] = float("nan")
+            if torch is not None:
+                row.update(_torch_times(torch, p, s, m1, m2, batches, budget))
+            row["bytes_adagrad"] = _row_bytes(batches, 4)
+            row["bytes_rowwise"] = _row_bytes(batches, 2, 8)
+            row["bytes_sparse_adam"] = _row_bytes(batches, 6)
+            row["gbs_adagrad"] = row["bytes_adagrad"] / row["fo_adagrad"] / 1e9
+            results.append(row)
+            print(" | ".join([
+                f"{n_rows:.0e}", f"{k}", f"{distinct:.0f}", fmt_time(row["fo_adagrad"]),
+                fmt_time(row["fo_rowwise"]), fmt_time(row["fo_sparse_adam"]),
+                fmt_time(row["torch_adagrad"]) if torch else "   n/a",
+                fmt_time(row["torch_sparse_adam"]) if torch else "   n/a",
+                fmt_time(row["numpy_adagrad"]),
+                f"{row['torch_adagrad'] / row['fo_adagrad']:5.1f}x",
+                f"{row['torch_sparse_adam'] / row['fo_sparse_adam']:5.1f}x",
+                f"{row['numpy_adagrad'] / row['fo_adagrad']:5.1f}x",
+                f"{row['bytes_adagrad'] / 1e6:6.2f}", f"{row['gbs_adagrad']:5.1f}"]))
+        del p, s, rs, m1, m2
+    _summary(results, sizes)
+    return {"rows": results}
+
+
+def _torch_times(torch, p, s, m1, m2, batches, budget):
+    """torch.optim.Adagrad / SparseAdam on sparse COO grads, on the same memory as fastopt."""
+    shape = p.shape
+    tp = torch.from_numpy(p).requires_grad_()
+    out = {}
+    # invariant checks off, explicitly (torch warns otherwise): as in a training loop
+    with torch.sparse.check_sparse_tensor_invariants(False):
+        grads = [torch.sparse_coo_tensor(torch.from_numpy(g.indices).reshape(1, -1),
+                                         torch.from_numpy(g.values), shape)
+                 for g in batches]
+        ada = torch.optim.Adagrad([tp], lr=1e-2)
+        ada.state[tp]["sum"] = torch.from_numpy(s)      # share fastopt's (lazily mapped) sum
+        out["torch_adagrad"] = seconds_per_call(_cycle(grads, lambda g, t: _tstep(tp, g, ada)),
+                                                budget=budget)
+        del ada
+        sadam = torch.optim.SparseAdam([tp], lr=1e-3)
+        sadam.state[tp] = {"step": 0, "exp_avg": torch.from_numpy(m1),
+                           "exp_avg_sq": torch.from_numpy(m2)}
+        out["torch_sparse_adam"] = seconds_per_call(
+            _cycle(grads, lambda g, t: _tstep(tp, g, sadam)), budget=budget)
+    return out
+
+
+def _tstep(tp, g, opt):
+    tp.grad = g
+    opt.step()
+
+
+def _summary(results, sizes):
+    by = {(r["rows"], r["ids"]): r for r in results}
+    print()
+    for k in (1024, 8192):
+        lo, hi = by[(sizes[0], k)], by[(sizes[-1], k)]
+        print(f"  {k} ids: fastopt Adagrad {hi['fo_adagrad'] / lo['fo_adagrad']:.2f}x slower at "
+              f"{sizes[-1]:.0e} rows than at {sizes[0]:.0e} (target <= 1.5x); vs torch sparse "
+              f"Adagrad {lo['torch_adagrad'] / lo['fo_adagrad']:.1f}x .. "
+              f"{hi['torch_adagrad'] / hi['fo_adagrad']:.1f}x (target >= 5x at 8192 ids)")
+    print(f"  RowwiseAdagrad state: {DIM * 4} bytes per row for Adagrad vs 4 for RowwiseAdagrad "
+          f"(float32): {sizes[-1] * 4 / 1e6:.0f} MB instead of {sizes[-1] * DIM * 4 / 1e6:.0f} MB "
+          f"at {sizes[-1]:.0e} rows")

@@ -1,0 +1,116 @@
+"""SparseAdam: lazy Adam for row-sparse gradients (torch.optim.SparseAdam's semantics).
+
+Kernel: src_c/kernels/sparse_adam.inc.c. Reference: fastopt/reference/sparse.py.
+"""
+import numpy as np
+
+from fastopt import _kernels
+from fastopt.optim._base import Optimizer, check_hyper
+from fastopt.optim._docs import params_doc
+
+_ROW_ALGO, _ = _kernels.row_algorithm("sparse_adam")
+
+
+def kernel_hyper(lr, betas, eps, maximize):
+    """The kernel's hyper tuple (src_c/kernels/sparse_adam.inc.c); ValueError if invalid.
+
+    As torch: lr > 0, eps > 0, 0 <= beta < 1.
+    """
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"fastopt: betas must be a pair of numbers, got {betas!r}") from None
+    try:
+        ok = 0.0 < lr < 1e308 and 0.0 < eps < 1e308 and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0
+    except TypeError:
+        ok = False
+    if not ok:
+        check_hyper("lr", lr, low_open=True)
+        check_hyper("eps", eps, low_open=True)
+        check_hyper("betas[0]", beta1, 0.0, 1.0)
+        check_hyper("betas[1]", beta2, 0.0, 1.0)
+    return (lr, beta1, beta2, eps, maximize)
+
+
+def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
+                eps=1e-8, maximize=False):
+    """One lazy-Adam step on row-sparse gradients, in place; the math is :class:`SparseAdam`'s.
+
+    Args:
+        params: list of 2-D float32/float64 C-contiguous writeable arrays (rows x dim).
+        grads: list of :class:`fastopt.SparseRows`, one per param (dense ones are refused).
+        exp_avgs, exp_avg_sqs: lists of the moments (like each param), updated on touched rows.
+        steps: the 1-based number of this step: one int, or a list with one per param.
+        lr, betas, eps, maximize: as in :class:`SparseAdam`.
+
+    All buffers and indices are validated before anything is written.
+    """
+    _kernels.rows_step(_ROW_ALGO, params, grads, (exp_avgs, exp_avg_sqs),
+                       kernel_hyper(lr, betas, eps, maximize), steps, dense_ok=False,
+                       owner="sparse_adam")
+
+
+class SparseAdam(Optimizer):
+    __doc__ = r"""Lazy Adam for row-sparse gradients (torch.optim.SparseAdam, 2.13).
+
+    Only the rows a gradient touches change: their moments and their param. Rows not in the
+    batch keep their (stale) moments, which is what makes the step cost proportional to the
+    batch and not to the table. For the rows :math:`r` of a :class:`fastopt.SparseRows`
+    gradient (repeated rows summed first, in order of appearance) at step :math:`t`, in the
+    kernel's order::
+
+        step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)     (double, once)
+        g     = -g                                    if maximize
+        m[r]  = m[r] + (g - m[r]) * (1 - beta1)
+        v[r]  = v[r] + (g * g - v[r]) * (1 - beta2)
+        p[r]  = p[r] - step_size * (m[r] / (sqrt(v[r]) + eps))
+
+    These are torch's values (it adds the update ``(g - m) * (1 - beta1)`` to ``m``); ``t``
+    counts every step the param got a gradient, empty or not, as torch counts.
+
+    {params_doc}
+        lr: learning rate (default 1e-3; must be > 0).
+        betas: coefficients of the running averages of the gradient and its square
+            (default (0.9, 0.999)).
+        eps: added to the denominator for stability (default 1e-8; must be > 0).
+        maximize: maximize the objective instead of minimizing (default False).
+
+    State per param: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` (arrays like the param).
+
+    ``opt.step(grads)`` takes one :class:`fastopt.SparseRows` per param (or ``None`` to skip
+    it); a dense gradient raises ``TypeError``, as torch refuses it (use Adam). Everything is
+    validated before anything is written.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.ones((100, 4), np.float32)
+        >>> opt = fastopt.SparseAdam([table], lr=0.1)
+        >>> opt.step([fastopt.SparseRows(np.array([5]), np.ones((1, 4), np.float32))])
+        >>> float(table[5, 0]), float(table[6, 0])
+        (0.9000000357627869, 1.0)
+
+    .. warning:: Lazy: a row's moments decay only when the row is touched, so this is not
+       Adam on the dense gradient; it is the usual choice for huge embedding tables.
+
+    Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
+    the lazy variant as in torch.optim.SparseAdam.
+    """.format(params_doc=params_doc)
+
+    _kernel = None
+    _row_kernel = "sparse_adam"
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["maximize"])
+
+    def _row_hyper(self, group, sparse):
+        if not sparse:
+            raise TypeError("fastopt: SparseAdam does not take dense gradients (as torch); "
+                            "pass fastopt.SparseRows, or use Adam")
+        return self._kernel_hyper(group)
+
+    def _new_state(self, p, group):
+        return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
