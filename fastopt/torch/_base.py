@@ -83,6 +83,16 @@ def _holds_tensor(v):
     return isinstance(v, (tuple, list)) and any(isinstance(x, torch.Tensor) for x in v)
 
 
+def _all_numbers(hypers):
+    """Every value a Python float, int or bool (not a tensor, not a NumPy number)."""
+    for h in hypers:
+        for x in h:
+            t = type(x)
+            if t is not float and t is not int and t is not bool:
+                return False
+    return True
+
+
 def _message(e):
     text = str(e)
     return text[len("fastopt: "):] if text.startswith("fastopt: ") else text
@@ -268,22 +278,25 @@ class Optimizer(torch.optim.Optimizer):
 
     def _hypers(self, groups):
         """One kernel hyper tuple per group, read afresh each step (schedulers change lr)."""
-        try:
-            hypers = [self._kernel_hyper(g) for g in groups]
-        except (ValueError, TypeError):
-            hypers = None
-        else:
-            for h in hypers:
-                for x in h:
-                    t = type(x)
-                    if t is not float and t is not bool and t is not int:
-                        hypers = None  # a tensor, or a NumPy number: take the careful path
-                        break
-                if hypers is None:
-                    break
-        if hypers is None:
-            hypers = [self._validate_group(g, gi) for gi, g in enumerate(groups)]
-        return hypers
+        if self._plain_groups(groups):
+            try:
+                hypers = [self._kernel_hyper(g) for g in groups]
+            except (ValueError, TypeError):
+                pass
+            else:
+                if _all_numbers(hypers):
+                    return hypers
+        # something is off (or NumPy numbers): find what and say so, naming the group
+        return [self._validate_group(g, gi) for gi, g in enumerate(groups)]
+
+    @staticmethod
+    def _plain_groups(groups):
+        """No implementation flag switched on in any group (cheap, each step)."""
+        for g in groups:
+            if g.get("foreach") or g.get("fused") or g.get("capturable") or \
+                    g.get("differentiable"):
+                return False
+        return True
 
     # ---- param groups ----
 
