@@ -338,3 +338,57 @@ def test_constructor_matches_torch(case):
     for name in pa:
         assert pa[name].kind == pb[name].kind, name
         assert pa[name].default == pb[name].default, name
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_default_dtype_float64_keeps_float64_step_counters(case):
+    """torch.optim makes step counters float64 when the default dtype is float64; so do we
+    (the plan then reads and writes them as doubles)."""
+    torch = torch_or_skip()
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        m1, o1, m2, o2 = _pair(case, torch.float64, **case.settings[-1])
+        data = make_data(12, torch.float64)
+        train(m1, o1, data)
+        train(m2, o2, data)
+    finally:
+        torch.set_default_dtype(before)
+    assert_same_training(m1, o1, m2, o2)
+    assert all(st["step"].dtype == torch.float64 for st in o1.state.values())
+
+
+def test_algorithms_without_a_step_counter_see_step_1_then_2():
+    """The plumbing for SGD-like classes (``_step_key = None``): the kernel gets step 1 on a
+    param's first step (its buffers just created) and 2 afterwards, also after a reload.
+    Checked with an Adagrad variant, whose lr_decay makes the step visible."""
+    torch = torch_or_skip()
+    import numpy as np
+
+    import fastopt.torch
+    from fastopt import reference
+
+    class NoStep(fastopt.torch.Adagrad):
+        _step_key = None
+        _eager_state = False    # SGD's state appears at a param's first step with a grad
+
+        def _init_state(self, p, group):
+            return {"sum": torch.zeros_like(p)}
+
+    kw = dict(lr=0.1, lr_decay=0.5)
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 3.0]))
+    opt = NoStep([p], **kw)
+    x, s = p.detach().numpy().copy(), np.zeros(3, np.float32)
+    grads = [np.array([0.5, -1.0, 2.0], np.float32) * (k + 1) for k in range(4)]
+    for k, g in enumerate(grads[:3]):
+        p.grad = torch.from_numpy(g.copy())
+        opt.step()
+        reference.adagrad([x], [g], [s], 1 if k == 0 else 2, **kw)
+    assert "step" not in opt.state[p]
+    np.testing.assert_array_equal(p.detach().numpy(), x)
+    opt.load_state_dict(opt.state_dict())       # a rebuilt plan: existing state, step 2
+    p.grad = torch.from_numpy(grads[3].copy())
+    opt.step()
+    reference.adagrad([x], [grads[3]], [s], 2, **kw)
+    np.testing.assert_array_equal(p.detach().numpy(), x)
+    np.testing.assert_array_equal(opt.state[p]["sum"].numpy(), s)

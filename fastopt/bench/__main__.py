@@ -15,7 +15,7 @@ import sys
 
 #: The report's sections, in order: each module has run(args) -> dict of results, printing
 #: its own tables.
-SECTIONS = ("dense",)
+SECTIONS = ("dense", "torch_models")
 
 
 def main(argv=None):

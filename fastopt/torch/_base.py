@@ -31,8 +31,9 @@ and, where the algorithm differs from the defaults below:
     torch creates the state in ``__init__`` (Adagrad) rather than at a param's first step with
     a grad (the default, as SGD, RMSprop, Adadelta, Adam, AdamW do).
 ``_step_key = None``
-    torch's state has no step counter (SGD). The kernel then gets step 1 when a needed buffer
-    was just created and 2 afterwards, so it can tell the first step (SGD sets
+    torch's state has no step counter (SGD). The kernel then gets step 1 when the param's
+    state or a needed buffer was created for this step (lazily, so not with
+    ``_eager_state``) and 2 afterwards, so it can tell the first step (SGD sets
     ``momentum_buffer = grad`` on it).
 ``_init_buffer(p, key, group)``
     A buffer created when an optional (gated) buffer is needed but absent, e.g. SGD's
