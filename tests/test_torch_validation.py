@@ -113,6 +113,19 @@ def test_overlapping_params_are_refused(case):
     assert torch.equal(base, torch.zeros(10))
 
 
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_a_param_listed_twice_is_refused(case):
+    torch = torch_or_skip()
+    ours_cls, _ = classes(case)
+    p = torch.nn.Parameter(torch.ones(3))
+    with pytest.warns(UserWarning, match="duplicate parameters"):   # torch's own warning
+        opt = ours_cls([p, p])
+    p.grad = torch.ones(3)
+    with pytest.raises(ValueError, match="param 1 is the same tensor as param 0"):
+        opt.step()
+    assert torch.equal(p.detach(), torch.ones(3))
+
+
 def _bad_params(torch):
     return [
         ("complex", torch.zeros(3, dtype=torch.complex64), TypeError, r"param 1 .*complex64"),

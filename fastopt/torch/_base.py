@@ -357,6 +357,7 @@ class Optimizer(torch.optim.Optimizer):
         for gi, group in enumerate(groups):
             self._validate_group(group, gi)
         slots, sizes, commits, keepalive = [], [], [], []
+        seen = {}
         index = 0
         with torch.no_grad():
             for gi, group in enumerate(groups):
@@ -364,6 +365,9 @@ class Optimizer(torch.optim.Optimizer):
                 sizes.append(len(params))
                 for p in params:
                     code, pptr = check_tensor(p, f"param {index}")
+                    if seen.setdefault(id(p), index) != index:
+                        raise ValueError(f"fastopt: param {index} is the same tensor as param "
+                                         f"{seen[id(p)]}; list each param once")
                     keepalive.append(p.untyped_storage())
                     g = p.grad
                     if g is None:
