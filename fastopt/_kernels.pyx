@@ -470,7 +470,8 @@ cdef class TensorPlan:
         shape, state_dict, state_tensors, state_ptrs, step_tensor, step_ptr, step_kind,
         fixed_step, grad_ptr)``: ``index`` names the param in errors; ``state_dict`` is None
         when the slot's state is not part of the plan (then run() wants a rebuild as soon as
-        the param has a grad); ``state_tensors``/``state_ptrs`` follow ``state_keys`` (the
+        the param has a grad), and an empty dict when the step needs no state at all (then
+        it is not looked up); ``state_tensors``/``state_ptrs`` follow ``state_keys`` (the
         kernel's buffer order), None/0 for an optional buffer not in use; ``grad_ptr`` is 0
         for no grad. ``hypers`` holds one kernel hyper tuple per group.
         """
@@ -540,14 +541,19 @@ cdef class TensorPlan:
                 self.plan.n[s] = <size_t>n
                 self.plan.p[s] = <void *><uintptr_t>pptr
                 self.plan.g[s] = NULL
-                self.has_state[s] = st is not None
+                # 1: a state dict to check each run; 2: nothing to keep (e.g. SGD without
+                # momentum: torch keeps no state entry), so no dict to check
+                self.has_state[s] = 0 if st is None else (2 if type(st) is dict and not st
+                                                          else 1)
+                if self.has_state[s] == 2:
+                    st = None
                 nb = _add_span(spans, nb, <uintptr_t>pptr, n * _ITEMSIZE[code], 1, index, 0)
                 if gptr:
                     nb = _add_span(spans, nb, <uintptr_t>gptr, n * _ITEMSIZE[code], 0, index, 1)
                 for j in range(ns):
                     on = self.gates[j] < 0 or self.ghyper[gi * nh + self.gates[j]] != 0.0
                     self.gate_on[s * ns + j] = on
-                    if st is not None and on:
+                    if self.has_state[s] == 1 and on:
                         ptr = <uintptr_t>sptrs[j]
                         self.plan.state[s * ns + j] = <void *>ptr
                         self.tensors.append(tens[j])
@@ -555,7 +561,7 @@ cdef class TensorPlan:
                     else:
                         self.plan.state[s * ns + j] = NULL
                         self.tensors.append(None)
-                if st is None:
+                if self.has_state[s] != 1:
                     kind = STEP_NONE
                     step_t = None
                     step_ptr = 0
@@ -638,9 +644,10 @@ cdef class TensorPlan:
                 if <uintptr_t>p.data_ptr() != <uintptr_t>self.plan.p[s] or not p.is_contiguous():
                     return None
                 st = self.dicts[s]
-                cur = PyDict_GetItem(state, p)
-                if cur == NULL or <object>cur is not st:
-                    return None
+                if self.has_state[s] == 1:
+                    cur = PyDict_GetItem(state, p)
+                    if cur == NULL or <object>cur is not st:
+                        return None
                 for j in range(ns):
                     on = self.gates[j] < 0 or self.ghyper[gi * nh + self.gates[j]] != 0.0
                     if on != self.gate_on[s * ns + j]:

@@ -424,7 +424,7 @@ class Optimizer(torch.optim.Optimizer):
             step_t = st[self._step_key]
             kind, sptr = check_step(step_t, f"param {index}'s state {self._step_key!r}")
             keepalive.append(step_t.untyped_storage())
-        if changed:
+        if changed and st:  # torch keeps no entry for a param without state (SGD, no momentum)
             commits.append((p, st))
         return (gi, index, p, pptr, p.numel(), code, p.dtype, p.shape, st, tuple(tensors),
                 tuple(ptrs), step_t, sptr, kind, 1 if fresh else 2, gptr)
