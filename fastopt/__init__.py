@@ -10,7 +10,8 @@ values)``, in Adagrad, SGD (no momentum), RowwiseAdagrad and SparseAdam.
 
 ``fastopt.functional`` has the same steps as functions, ``fastopt.reference`` the NumPy
 specification of each, ``fastopt.show_config()`` the build and the CPU path in use, and
-``python -m fastopt.bench`` the benchmark report.
+``python -m fastopt.bench`` the benchmark report. ``fastopt.torch`` (needs PyTorch; never
+imported by ``import fastopt``) has drop-in ``torch.optim`` classes on the same kernels.
 """
 from fastopt import functional, reference
 from fastopt._config import show_config

@@ -8,16 +8,20 @@ the parameter index. Only then does it make one C call that updates every parame
 whose only failure, out of memory, happens before it writes). The GIL is released when the
 call has enough elements to amortize it.
 
-This module is private; ``fastopt.optim.*`` (the functional steps) are its only callers, and
-tests use the ISA helpers at the bottom.
+This module is private; ``fastopt.optim.*`` (the functional steps) and ``fastopt.torch``
+(through ``TensorPlan``, the pointer-based entry) are its only callers, and tests use the ISA
+helpers at the bottom. It never imports torch.
 """
 import os
 import warnings
 
 import numpy as np
 
+from cpython.dict cimport PyDict_Check, PyDict_GetItem
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uintptr_t
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 
@@ -748,6 +752,354 @@ def state_step(int algo, list params, grads, dict state, hypers, int row_algo=-1
         PyMem_Free(plan.block)
     for st in stepped:
         st["step"] += 1
+
+
+# ---- the pointer step (fastopt.torch) -------------------------------------------------------
+
+cdef inline bint _hits_written(const fo_span *w, Py_ssize_t m, uintptr_t start,
+                               uintptr_t end) noexcept nogil:
+    """Does [start, end) overlap a span of w (sorted by start, disjoint, none empty)?"""
+    cdef Py_ssize_t lo = 0, hi = m, mid
+    # first span that ends after start (ends are sorted too, as the spans are disjoint)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w[mid].end <= start:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < m and w[lo].start < end
+
+
+#: TensorPlan step kinds: how a slot's step count is kept.
+STEP_NONE = 0      # no step tensor: the kernel gets the slot's fixed step (1 when fresh, then 2)
+STEP_F32 = 1       # a float32 scalar tensor, incremented in float32 as torch does
+STEP_F64 = 2       # a float64 scalar tensor
+
+cdef int _ITEMSIZE[2]
+_ITEMSIZE[0] = 4
+_ITEMSIZE[1] = 8
+
+
+cdef class TensorPlan:
+    """One optimizer's step over tensors, through their data pointers: fastopt.torch's entry.
+
+    The caller (fastopt/torch/_base.py) validates every tensor, then builds a plan with one
+    *slot* per param of every group, in order. The plan records each slot's pointers (param,
+    state buffers, step counter), sizes and dtypes once, and checks them, together with the
+    grads of the moment, for memory overlap (fo_find_overlap) before it accepts them.
+
+    ``run`` is the step. Without writing anything it re-checks, cheaply, that what it cached
+    still holds: the same groups and params (by identity), each param's data pointer and
+    contiguity, the same state dict and state tensors (by identity) at the same data
+    pointers, the gates of optional buffers; and that each grad is a dense, contiguous CPU
+    tensor of the param's dtype and shape whose memory overlaps nothing written (a binary
+    search in the sorted written spans). If anything differs it returns None and the caller
+    rebuilds (and reports what is wrong). Otherwise it reads each step counter through its
+    pointer, makes one C call (fo_run_dense) for every param that has a grad, writes the
+    incremented counters back and returns the list of params it stepped.
+
+    Duck-typed: it calls ``.grad``, ``.data_ptr()``, ``.is_contiguous()``, ``.layout``,
+    ``.is_cpu``, ``.dtype`` and ``.shape`` on the objects; this module never imports torch.
+    """
+    cdef Plan plan                # every slot, in order (g and hyper filled per run)
+    cdef Plan packed              # the stepped slots only, when some grads are None
+    cdef int algo
+    cdef Py_ssize_t k, ns, nh, n_groups, m
+    cdef void *block
+    cdef fo_span *written         # m non-empty written spans, sorted by start
+    cdef void **step_ptr          # k
+    cdef int *step_kind           # k: STEP_NONE / STEP_F32 / STEP_F64
+    cdef int64_t *fixed_step      # k: the step STEP_NONE slots pass
+    cdef double *new_step         # k: scratch
+    cdef double *ghyper           # n_groups * nh
+    cdef unsigned char *used      # k: scratch
+    cdef unsigned char *gate_on   # k * ns: the optional buffer is in use
+    cdef unsigned char *has_state # k: the slot's state is part of the plan
+    cdef int *group_of            # k
+    cdef int *gates               # ns: the gating hyper-parameter of each buffer, -1 if none
+    cdef list params, shapes, dtypes, dicts, tensors, group_sizes
+    cdef tuple keys
+    cdef object step_key, strided, keepalive
+    cdef readonly tuple state_what
+
+    def __cinit__(self, int algo, list slots, list group_sizes, list hypers, object strided,
+                  object step_key, tuple state_keys, object keepalive=None):
+        """Record ``slots`` (already validated by the caller) and check them for overlap.
+
+        Each slot is a tuple ``(group, index, param, param_ptr, numel, dtype_code, dtype,
+        shape, state_dict, state_tensors, state_ptrs, step_tensor, step_ptr, step_kind,
+        fixed_step, grad_ptr)``: ``index`` names the param in errors; ``state_dict`` is None
+        when the slot's state is not part of the plan (then run() wants a rebuild as soon as
+        the param has a grad), and an empty dict when the step needs no state at all (then
+        it is not looked up); ``state_tensors``/``state_ptrs`` follow ``state_keys`` (the
+        kernel's buffer order), None/0 for an optional buffer not in use; ``grad_ptr`` is 0
+        for no grad. ``hypers`` holds one kernel hyper tuple per group.
+        """
+        _check_algo(algo)
+        cdef Py_ssize_t k = len(slots), ns = fo_algorithm_n_state(algo)
+        cdef Py_ssize_t nh = fo_algorithm_n_hyper(algo), ng = len(group_sizes)
+        cdef Py_ssize_t s, j, gi, nb = 0, nw = 0
+        if len(state_keys) != ns:
+            raise ValueError(f"fastopt: kernel {fo_algorithm_name(algo).decode()!r} has {ns} "
+                             f"state buffers, got {len(state_keys)} keys")
+        if len(hypers) != ng or sum(group_sizes) != k:
+            raise ValueError("fastopt: group sizes and hyper tuples do not match the slots")
+        self.algo, self.k, self.ns, self.nh, self.n_groups = algo, k, ns, nh, ng
+        self.keys = state_keys
+        self.step_key = step_key
+        self.strided = strided
+        self.keepalive = keepalive
+        self.group_sizes = list(group_sizes)
+        self.state_what = _STATE_WHAT[algo] + ("state 'step'",)
+        _plan_alloc(&self.plan, algo, k)
+        _plan_alloc(&self.packed, algo, k)
+        cdef size_t size = (k * (3 + ns) * sizeof(fo_span) + k * sizeof(void *)
+                            + k * sizeof(int) + k * sizeof(int64_t) + k * sizeof(double)
+                            + ng * nh * sizeof(double) + 2 * k + k * ns + k * sizeof(int)
+                            + ns * sizeof(int) + 64)
+        self.block = PyMem_Malloc(size)
+        if self.block == NULL:
+            raise MemoryError()
+        memset(self.block, 0, size)
+        cdef char *c = <char *>self.block
+        self.written = <fo_span *>c;        c += k * (3 + ns) * sizeof(fo_span)
+        self.step_ptr = <void **>c;         c += k * sizeof(void *)
+        self.fixed_step = <int64_t *>c;     c += k * sizeof(int64_t)
+        self.new_step = <double *>c;        c += k * sizeof(double)
+        self.ghyper = <double *>c;          c += ng * nh * sizeof(double)
+        self.step_kind = <int *>c;          c += k * sizeof(int)
+        self.group_of = <int *>c;           c += k * sizeof(int)
+        self.gates = <int *>c;              c += ns * sizeof(int)
+        self.used = <unsigned char *>c;     c += k
+        self.has_state = <unsigned char *>c; c += k
+        self.gate_on = <unsigned char *>c
+        for j in range(ns):
+            self.gates[j] = _STATE_GATES[algo][j]
+        self._set_hypers(hypers)
+
+        # all spans of the build, grads included; written ones are copied to self.written
+        cdef fo_span *spans = <fo_span *>PyMem_Malloc(k * (3 + ns) * sizeof(fo_span) + 1)
+        if spans == NULL:
+            raise MemoryError()
+        cdef fo_span sa, sb
+        cdef uintptr_t ptr
+        cdef int code, kind
+        cdef Py_ssize_t n, index
+        self.params, self.shapes, self.dtypes, self.dicts, self.tensors = [], [], [], [], []
+        try:
+            for s in range(k):
+                (gi, index, param, pptr, n, code, dtype, shape, st, tens, sptrs, step_t,
+                 step_ptr, kind, fixed, gptr) = slots[s]
+                if code != 0 and code != 1:
+                    raise ValueError(f"fastopt: param {index}: bad dtype code {code}")
+                self.params.append(param)
+                self.shapes.append(shape)
+                self.dtypes.append(dtype)
+                self.dicts.append(st)
+                self.group_of[s] = <int>gi
+                self.plan.dtype[s] = code
+                self.plan.n[s] = <size_t>n
+                self.plan.p[s] = <void *><uintptr_t>pptr
+                self.plan.g[s] = NULL
+                # 1: a state dict to check each run; 2: nothing to keep (e.g. SGD without
+                # momentum: torch keeps no state entry), so no dict to check
+                self.has_state[s] = 0 if st is None else (2 if type(st) is dict and not st
+                                                          else 1)
+                if self.has_state[s] == 2:
+                    st = None
+                nb = _put_span(spans, nb, <uintptr_t>pptr, n * _ITEMSIZE[code], 1, index, 0)
+                if gptr:
+                    nb = _put_span(spans, nb, <uintptr_t>gptr, n * _ITEMSIZE[code], 0, index, 1)
+                for j in range(ns):
+                    on = self.gates[j] < 0 or self.ghyper[gi * nh + self.gates[j]] != 0.0
+                    self.gate_on[s * ns + j] = on
+                    if self.has_state[s] == 1 and on:
+                        ptr = <uintptr_t>sptrs[j]
+                        self.plan.state[s * ns + j] = <void *>ptr
+                        self.tensors.append(tens[j])
+                        nb = _put_span(spans, nb, ptr, n * _ITEMSIZE[code], 1, index, 2 + j)
+                    else:
+                        self.plan.state[s * ns + j] = NULL
+                        self.tensors.append(None)
+                if self.has_state[s] != 1:
+                    kind = STEP_NONE
+                    step_t = None
+                    step_ptr = 0
+                if kind != STEP_NONE and kind != STEP_F32 and kind != STEP_F64:
+                    raise ValueError(f"fastopt: param {index}: bad step kind {kind}")
+                self.tensors.append(step_t)
+                self.step_kind[s] = kind
+                self.step_ptr[s] = <void *><uintptr_t>step_ptr
+                self.fixed_step[s] = fixed
+                if kind != STEP_NONE:
+                    nb = _put_span(spans, nb, <uintptr_t>step_ptr, 4 if kind == STEP_F32 else 8,
+                                   1, index, 2 + ns)
+            if fo_find_overlap(<size_t>nb, spans, &sa, &sb):
+                raise ValueError(
+                    f"fastopt: param {sa.param}'s {_role_name(sa.role, self.state_what, ())} and "
+                    f"param {sb.param}'s {_role_name(sb.role, self.state_what, ())} overlap in "
+                    f"memory; fastopt needs separate buffers")
+            for s in range(nb):
+                if spans[s].writable and spans[s].end > spans[s].start:
+                    self.written[nw] = spans[s]
+                    nw += 1
+            self.m = nw   # spans was sorted by start, so self.written is too
+        finally:
+            PyMem_Free(spans)
+
+    def __dealloc__(self):
+        PyMem_Free(self.plan.block)
+        PyMem_Free(self.packed.block)
+        PyMem_Free(self.block)
+
+    cdef int _set_hypers(self, list hypers) except -1:
+        cdef Py_ssize_t gi, j, nh = self.nh
+        for gi in range(self.n_groups):
+            h = hypers[gi]
+            if len(h) != nh:
+                raise ValueError(f"fastopt: group {gi}: expected {nh} hyper-parameters, "
+                                 f"got {len(h)}")
+            for j in range(nh):
+                self.ghyper[gi * nh + j] = <double>h[j]
+        return 0
+
+    def run(self, list param_groups, object state, list hypers):
+        """Step every param that has a grad, in one C call; see the class docstring.
+
+        Returns the list of params stepped, or None (nothing written) if the plan no longer
+        fits: the caller then rebuilds it, which validates everything and names what is wrong.
+        """
+        cdef Py_ssize_t k = self.k, ns = self.ns, nh = self.nh
+        cdef Py_ssize_t gi, s = 0, j, u = 0, total = 0, size
+        cdef uintptr_t gptr
+        cdef PyObject *cur
+        cdef double v
+        cdef bint on
+        cdef int kind
+        if (len(param_groups) != self.n_groups or len(hypers) != self.n_groups
+                or not PyDict_Check(state)):
+            return None
+        self._set_hypers(hypers)
+        strided = self.strided
+        keys = self.keys
+        cdef list stepped = []
+        for gi in range(self.n_groups):
+            params = param_groups[gi]["params"]
+            if len(params) != <Py_ssize_t>self.group_sizes[gi]:
+                return None
+            for p in params:
+                if p is not self.params[s]:
+                    return None
+                g = p.grad
+                if g is None:
+                    self.used[s] = 0
+                    s += 1
+                    continue
+                if not self.has_state[s]:
+                    return None
+                if (g.layout is not strided or not g.is_cpu or g.dtype is not self.dtypes[s]
+                        or not g.is_contiguous() or g.shape != self.shapes[s]):
+                    return None
+                gptr = <uintptr_t>g.data_ptr()
+                if <uintptr_t>p.data_ptr() != <uintptr_t>self.plan.p[s] or not p.is_contiguous():
+                    return None
+                st = self.dicts[s]
+                if self.has_state[s] == 1:
+                    cur = PyDict_GetItem(state, p)
+                    if cur == NULL or <object>cur is not st:
+                        return None
+                for j in range(ns):
+                    on = self.gates[j] < 0 or self.ghyper[gi * nh + self.gates[j]] != 0.0
+                    if on != self.gate_on[s * ns + j]:
+                        return None
+                    if on:
+                        t = self.tensors[s * (ns + 1) + j]
+                        cur = PyDict_GetItem(st, keys[j])
+                        if (cur == NULL or <object>cur is not t
+                                or <uintptr_t>t.data_ptr() != <uintptr_t>self.plan.state[s * ns + j]):
+                            return None
+                kind = self.step_kind[s]
+                if kind == STEP_NONE:
+                    self.plan.step[s] = self.fixed_step[s]
+                else:
+                    t = self.tensors[s * (ns + 1) + ns]
+                    cur = PyDict_GetItem(st, self.step_key)
+                    if (cur == NULL or <object>cur is not t
+                            or <uintptr_t>t.data_ptr() != <uintptr_t>self.step_ptr[s]):
+                        return None
+                    # step_t += 1, in the counter's own dtype (as torch does)
+                    if kind == STEP_F32:
+                        v = <double>(<float>((<float *>self.step_ptr[s])[0] + 1.0))
+                    else:
+                        v = (<double *>self.step_ptr[s])[0] + 1.0
+                    if not (v >= 1.0 and v <= 9007199254740992.0):
+                        return None
+                    self.new_step[s] = v
+                    self.plan.step[s] = <int64_t>v
+                size = <Py_ssize_t>self.plan.n[s] * _ITEMSIZE[self.plan.dtype[s]]
+                if size and _hits_written(self.written, self.m, gptr, gptr + <uintptr_t>size):
+                    return None
+                self.plan.g[s] = <const void *>gptr
+                self.used[s] = 1
+                stepped.append(p)
+                total += <Py_ssize_t>self.plan.n[s]
+                u += 1
+                s += 1
+        if s != k:
+            return None
+
+        # ---- everything checked: from here on, write ----
+        for s in range(k):
+            memcpy(&self.plan.hyper[s * nh], &self.ghyper[self.group_of[s] * nh],
+                   nh * sizeof(double))
+        cdef Plan *run = &self.plan
+        if u < k:
+            run = &self.packed
+            j = 0
+            for s in range(k):
+                if not self.used[s]:
+                    continue
+                run.p[j] = self.plan.p[s]
+                run.g[j] = self.plan.g[s]
+                run.n[j] = self.plan.n[s]
+                run.dtype[j] = self.plan.dtype[s]
+                run.step[j] = self.plan.step[s]
+                memcpy(&run.state[j * ns], &self.plan.state[s * ns], ns * sizeof(void *))
+                memcpy(&run.hyper[j * nh], &self.plan.hyper[s * nh], nh * sizeof(double))
+                j += 1
+        if u:
+            if total >= _nogil_min:
+                with nogil:
+                    fo_run_dense(self.algo, <size_t>u, run.dtype, run.n, run.p, run.g,
+                                 run.state, run.hyper, run.step)
+            else:
+                fo_run_dense(self.algo, <size_t>u, run.dtype, run.n, run.p, run.g, run.state,
+                             run.hyper, run.step)
+        for s in range(k):
+            if not self.used[s]:
+                continue
+            kind = self.step_kind[s]
+            if kind == STEP_F32:
+                (<float *>self.step_ptr[s])[0] = <float>self.new_step[s]
+            elif kind == STEP_F64:
+                (<double *>self.step_ptr[s])[0] = self.new_step[s]
+            else:
+                self.fixed_step[s] = 2
+        return stepped
+
+    @property
+    def n_slots(self):
+        return self.k
+
+
+cdef Py_ssize_t _put_span(fo_span *spans, Py_ssize_t nb, uintptr_t start, Py_ssize_t nbytes,
+                          int writable, Py_ssize_t index, int role) noexcept:
+    spans[nb].start = start
+    spans[nb].end = start + <uintptr_t>nbytes
+    spans[nb].writable = writable
+    spans[nb].param = <int>index
+    spans[nb].role = role
+    return nb + 1
 
 
 def stream_probe(cnp.ndarray p, cnp.ndarray g, list states):

@@ -15,7 +15,7 @@ import sys
 
 #: The report's sections, in order: each module has run(args) -> dict of results, printing
 #: its own tables.
-SECTIONS = ("dense", "sparse")
+SECTIONS = ("dense", "torch_models", "sparse")
 
 
 def main(argv=None):

@@ -1,0 +1,99 @@
+"""fastopt.torch.Adagrad: torch.optim.Adagrad's interface on fastopt's Adagrad kernel.
+
+Kernel: src_c/kernels/adagrad.inc.c. Hyper-parameters: fastopt/optim/adagrad.py.
+"""
+import torch
+
+from fastopt.optim._base import check_hyper
+from fastopt.optim.adagrad import kernel_hyper
+from fastopt.torch._base import Optimizer
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``, fused and zero-copy.
+
+    A drop-in replacement for ``torch.optim.Adagrad`` (2.13) on CPU tensors: same arguments,
+    defaults, param groups, state (``step``, ``sum``) and state dicts, which load both ways.
+    For each param :math:`p` with gradient :math:`g`, accumulator :math:`s` and step
+    :math:`t`, in the kernel's order (``clr`` in double, the rest in the param's dtype)::
+
+        t   = t + 1                                 (the float32 step tensor, as torch)
+        clr = lr / (1 + (t - 1) * lr_decay)
+        g   = -g                       if maximize
+        g   = g + weight_decay * p     if weight_decay != 0
+        s   = s + g * g
+        p   = p - clr * g / (sqrt(s) + eps)
+
+    where ``s`` starts at ``initial_accumulator_value``. One C call updates every param of
+    every group that has a grad, reading and writing the tensors' own memory.
+
+    Args:
+        params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
+            must be contiguous float32 or float64 CPU tensors.
+        lr (float): learning rate (default: 1e-2). A Python number: tensor lrs are refused.
+        lr_decay (float): learning rate decay (default: 0).
+        weight_decay (float): L2 penalty added to the gradient (default: 0).
+        initial_accumulator_value (float): initial value of ``sum`` (default: 0). As in
+            torch.optim.Adagrad, the constructor's value initializes every param's ``sum``;
+            a param group's own value is kept in the group but not used.
+        eps (float): added to the denominator for numerical stability (default: 1e-10).
+        foreach (None or False): accepted for compatibility; fastopt always runs one fused
+            kernel call (default: None).
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+        differentiable (False): accepted for compatibility; must stay False.
+        fused (None or False): accepted for compatibility; must stay None or False.
+
+    State per param: ``step`` (a 0-d float32 tensor, float64 if torch's default dtype is
+    float64) and ``sum`` (a tensor like the param), created in the constructor as torch does.
+
+    The step validates params, grads, state and every group's hyper-parameters before writing
+    anything, and raises naming the param (its index across groups) for a CUDA or meta
+    tensor, a non-contiguous, complex or half-precision param or grad, a sparse grad, a
+    tensor hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
+
+    .. warning:: The accumulator only grows, so the effective step size shrinks for ever;
+       RMSprop, Adadelta and Adam are the usual cures. Sparse gradients (``nn.Embedding(...,
+       sparse=True)``) are not supported yet.
+
+    Reference: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
+    Learning and Stochastic Optimization", JMLR 12 (2011).
+    """
+
+    _kernel = "adagrad"
+    _eager_state = True
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
+                 initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
+                            False, group["maximize"])
+
+    def _check_group(self, group):
+        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
+
+    def _init_state(self, p, group):
+        # torch.optim.Adagrad uses the constructor's value for every group (self.defaults)
+        return {"step": self._new_step(),
+                "sum": torch.full_like(p, self.defaults["initial_accumulator_value"],
+                                       memory_format=torch.contiguous_format)}
+
+    def share_memory(self):
+        """Move every ``sum`` to shared memory (torch.optim.Adagrad.share_memory)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].share_memory_()
+        self._plan = None
