@@ -588,6 +588,26 @@ cdef int _check_row_algo(int algo) except -1:
     return 0
 
 
+cdef list _check_counts(Py_ssize_t k, list gs, object states, int n_state, object hypers,
+                        bint shared_hyper, object steps, bint shared_step, str kernel):
+    """Check that every per-param list has k entries; return the state lists as lists."""
+    if len(gs) != k:
+        raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
+    if len(states) != n_state:
+        raise ValueError(f"fastopt: {kernel} takes {n_state} state lists, got {len(states)}")
+    cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
+    cdef Py_ssize_t j
+    for j in range(n_state):
+        if len(state_lists[j]) != k:
+            raise ValueError(f"fastopt: state list {j} has {len(state_lists[j])} arrays "
+                             f"for {k} params")
+    if not shared_hyper and len(hypers) != k:
+        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
+    if not shared_step and len(steps) != k:
+        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    return state_lists
+
+
 def dense_step(int algo, params, grads, states, hypers, steps):
     """Update ``params`` in place with kernel ``algo``; all-or-nothing.
 
@@ -608,20 +628,9 @@ def dense_step(int algo, params, grads, states, hypers, steps):
     cdef tuple gates = _STATE_GATES[algo]
     cdef bint shared_hyper = type(hypers) is tuple
     cdef bint shared_step = not isinstance(steps, list)
-    if len(gs) != k:
-        raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
-    if len(states) != n_state:
-        raise ValueError(f"fastopt: kernel {fo_algorithm_name(algo).decode()!r} takes "
-                         f"{n_state} state lists, got {len(states)}")
-    cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
-    for j in range(n_state):
-        if len(state_lists[j]) != k:
-            raise ValueError(f"fastopt: state list {j} has {len(state_lists[j])} arrays "
-                             f"for {k} params")
-    if not shared_hyper and len(hypers) != k:
-        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
-    if not shared_step and len(steps) != k:
-        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    cdef list state_lists = _check_counts(
+        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step,
+        f"kernel {fo_algorithm_name(algo).decode()!r}")
     if k == 0:
         return
     cdef Plan plan
@@ -652,20 +661,9 @@ def rows_step(int row_algo, params, grads, states, hypers, steps, *, bint dense_
     cdef tuple per_row = _ROW_STATE_PER_ROW[row_algo]
     cdef bint shared_hyper = type(hypers) is tuple
     cdef bint shared_step = not isinstance(steps, list)
-    if len(gs) != k:
-        raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
-    if len(states) != n_state:
-        raise ValueError(f"fastopt: row kernel {fo_row_algorithm_name(row_algo).decode()!r} "
-                         f"takes {n_state} state lists, got {len(states)}")
-    cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
-    for j in range(n_state):
-        if len(state_lists[j]) != k:
-            raise ValueError(f"fastopt: state list {j} has {len(state_lists[j])} arrays "
-                             f"for {k} params")
-    if not shared_hyper and len(hypers) != k:
-        raise ValueError(f"fastopt: {len(hypers)} hyper-parameter tuples for {k} params")
-    if not shared_step and len(steps) != k:
-        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    cdef list state_lists = _check_counts(
+        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step,
+        f"row kernel {fo_row_algorithm_name(row_algo).decode()!r}")
     if k == 0:
         return
     cdef Plan plan
