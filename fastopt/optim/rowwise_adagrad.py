@@ -5,9 +5,8 @@ Kernel: src_c/kernels/rowwise_adagrad.inc.c. Reference: fastopt/reference/sparse
 import numpy as np
 
 from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
 from fastopt.optim._docs import params_doc, step_doc
-from fastopt.optim.adagrad import kernel_hyper, sparse_hyper
+from fastopt.optim.adagrad import Adagrad, kernel_hyper, sparse_hyper
 
 _ROW_ALGO, _ = _kernels.row_algorithm("rowwise_adagrad")
 
@@ -33,7 +32,7 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
     _kernels.rows_step(_ROW_ALGO, params, grads, (sums,), hyper, steps)
 
 
-class RowwiseAdagrad(Optimizer):
+class RowwiseAdagrad(Adagrad):
     __doc__ = r"""Row-wise Adagrad: Adagrad with one accumulator per row, for embedding tables.
 
     For a param of shape ``(rows, dim)`` (or ``(rows, ...)``, flattened per row) with
@@ -93,30 +92,15 @@ class RowwiseAdagrad(Optimizer):
     Y. Singer, JMLR 12 (2011).
     """.format(params_doc=params_doc, step_doc=step_doc)
 
+    # Adagrad's constructor, hyper-parameters and their checks; a row kernel only (dense
+    # grads step every row through it), and one accumulator per row.
     _kernel = None
     _row_kernel = "rowwise_adagrad"
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
-                 maximize=False):
-        super().__init__(params, dict(
-            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, eps=eps,
-            eps_inside_sqrt=eps_inside_sqrt, maximize=maximize))
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
-                            group["eps_inside_sqrt"], group["maximize"])
-
     def _row_hyper(self, group, sparse):
         if sparse:
-            return sparse_hyper(group["lr"], group["lr_decay"], group["weight_decay"],
-                                group["eps"], group["eps_inside_sqrt"], group["maximize"])
+            return super()._row_hyper(group, sparse)
         return self._kernel_hyper(group)
-
-    def _check_group(self, group):
-        self._kernel_hyper(group)
-        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
 
     def _new_state(self, p, group):
         if p.ndim < 1:
