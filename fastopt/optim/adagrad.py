@@ -44,9 +44,16 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
     """
+    # kernel_hyper's check, inlined: this call is the per-step cost at small n
+    try:
+        ok = (0.0 <= lr < _INF and 0.0 <= lr_decay < _INF and 0.0 <= weight_decay < _INF
+              and 0.0 <= eps < _INF)
+    except TypeError:
+        ok = False
+    if not ok:
+        kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)  # raises
     _kernels.dense_step(_ALGO, params, grads, (sums,),
-                        kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt,
-                                     maximize), steps)
+                        (lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt), steps)
 
 
 def sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize):
