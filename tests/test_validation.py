@@ -237,3 +237,19 @@ def test_object_rejects_bad_params(case):
     with pytest.raises(ValueError, match="share memory"):
         opt.add_param_group({"params": [a]})
     assert len(opt.param_groups) == 1
+
+
+FUNCTIONAL_INVALID = [(case, kwargs) for case, kwargs in INVALID
+                      if not set(kwargs) & {"initial_accumulator_value"}]
+
+
+@pytest.mark.parametrize("case, kwargs", FUNCTIONAL_INVALID,
+                         ids=[f"{c.name}-{k}" for c, k in FUNCTIONAL_INVALID])
+def test_functional_rejects_invalid_hyper_parameters(case, kwargs):
+    """The functional steps check hyper-parameters too (the invalid setting on top of the
+    functional's defaults, as for the constructor), before writing anything."""
+    hyper, params, grads, states = make(case)
+    before = snapshot(params, states)
+    with pytest.raises(ValueError):
+        call(case, params, grads, states, kwargs)
+    assert unchanged(before, params, states)
