@@ -481,9 +481,7 @@ class Optimizer(torch.optim.Optimizer):
         """The step when a grad is sparse (or the class has no dense kernel); see the module
         docstring. Validated afresh each step (sparse grads are new tensors every step, and
         their indices need a range check anyway); returns the params stepped."""
-        groups = self.param_groups
-        for gi, group in enumerate(groups):
-            self._validate_group(group, gi)
+        groups = self.param_groups   # hypers: checked by _hypers, as for a TensorPlan run
         arrays, grads, states, hyper_list, group_of = [], [], {}, [], []
         commits, counters, stepped = [], [], []
         seen = {}
