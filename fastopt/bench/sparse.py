@@ -4,8 +4,11 @@ Tables of 1e5, 1e6, 1e7 rows x 64 float32 (``--quick``: no 1e7), batches of 1024
 ids drawn Zipf-like (many repeats of hot rows, scattered over the table). Per step:
 
 - fastopt: Adagrad, RowwiseAdagrad and SparseAdam on ``SparseRows`` (functional steps);
-- torch.optim.Adagrad and torch.optim.SparseAdam on ``torch.sparse_coo_tensor`` grads
-  (1 thread), sharing the very same param and state memory;
+- torch.optim.Adagrad and torch.optim.SparseAdam on the sparse COO grads of an embedding
+  lookup (``F.embedding(ids, table, sparse=True)``, as ``nn.Embedding(sparse=True)``;
+  uncoalesced, 1 thread), sharing the very same param and state memory;
+- fastopt.torch.Adagrad and fastopt.torch.SparseAdam on those same grads (the drop-in
+  classes: the whole ``opt.step()``, validation included);
 - the NumPy reference (``np.unique`` + ``np.add.at``, then the step on the gathered rows).
 
 Each contender cycles through the same 8 batches. The bytes a step must move are those of
@@ -68,8 +71,8 @@ def run(args):
     print("== sparse: row-sparse steps on embedding tables (rows x 64 float32, Zipf ids) ==")
     print("time per step (best of 5); ratios = other / fastopt for the same algorithm")
     cols = ["rows", "ids", "distinct", "fo adagrad", "fo rowwise", "fo sparseadam",
-            "torch adagrad", "torch sadam", "numpy adagrad", "t.ada/fo", "t.sadam/fo",
-            "np/fo", "MB/step", "GB/s"]
+            "torch adagrad", "torch sadam", "numpy adagrad", "ft adagrad", "ft sadam",
+            "t.ada/fo", "t.sadam/fo", "np/fo", "t.ada/ft", "t.sadam/ft", "MB/step", "GB/s"]
     print(" | ".join(cols))
     results = []
     for n_rows in sizes:
@@ -94,6 +97,7 @@ def run(args):
                 batches, lambda g, t: reference.adagrad_rows([p], [g], [s], t)),
                 budget=budget, repeat=3)
             row["torch_adagrad"] = row["torch_sparse_adam"] = float("nan")
+            row["ft_adagrad"] = row["ft_sparse_adam"] = float("nan")
             if torch is not None:
                 row.update(_torch_times(torch, p, s, m1, m2, batches, budget))
             row["bytes_adagrad"] = _row_bytes(batches, 4)
@@ -107,9 +111,13 @@ def run(args):
                 fmt_time(row["torch_adagrad"]) if torch else "   n/a",
                 fmt_time(row["torch_sparse_adam"]) if torch else "   n/a",
                 fmt_time(row["numpy_adagrad"]),
+                fmt_time(row["ft_adagrad"]) if torch else "   n/a",
+                fmt_time(row["ft_sparse_adam"]) if torch else "   n/a",
                 f"{row['torch_adagrad'] / row['fo_adagrad']:5.1f}x",
                 f"{row['torch_sparse_adam'] / row['fo_sparse_adam']:5.1f}x",
                 f"{row['numpy_adagrad'] / row['fo_adagrad']:5.1f}x",
+                f"{row['torch_adagrad'] / row['ft_adagrad']:5.1f}x",
+                f"{row['torch_sparse_adam'] / row['ft_sparse_adam']:5.1f}x",
                 f"{row['bytes_adagrad'] / 1e6:6.2f}", f"{row['gbs_adagrad']:5.1f}"]))
         del p, s, rs, m1, m2
     _summary(results, sizes)
@@ -117,25 +125,35 @@ def run(args):
 
 
 def _torch_times(torch, p, s, m1, m2, batches, budget):
-    """torch.optim.Adagrad / SparseAdam on sparse COO grads, on the same memory as fastopt."""
-    shape = p.shape
+    """torch.optim.Adagrad / SparseAdam, then fastopt.torch's, on an embedding lookup's sparse
+    COO grads, all on the same memory as fastopt."""
+    import fastopt.torch
     tp = torch.from_numpy(p).requires_grad_()
+    grads = []
+    for g in batches:      # nn.Embedding(sparse=True)'s backward: uncoalesced (1, k) / (k, 64)
+        tp.grad = None
+        out = torch.nn.functional.embedding(torch.from_numpy(g.indices), tp, sparse=True)
+        out.backward(torch.from_numpy(g.values))
+        grads.append(tp.grad)
+    tp.grad = None
     out = {}
     # invariant checks off, explicitly (torch warns otherwise): as in a training loop
     with torch.sparse.check_sparse_tensor_invariants(False):
-        grads = [torch.sparse_coo_tensor(torch.from_numpy(g.indices).reshape(1, -1),
-                                         torch.from_numpy(g.values), shape)
-                 for g in batches]
-        ada = torch.optim.Adagrad([tp], lr=1e-2)
-        ada.state[tp]["sum"] = torch.from_numpy(s)      # share fastopt's (lazily mapped) sum
-        out["torch_adagrad"] = seconds_per_call(_cycle(grads, lambda g, t: _tstep(tp, g, ada)),
-                                                budget=budget)
-        del ada
-        sadam = torch.optim.SparseAdam([tp], lr=1e-3)
-        sadam.state[tp] = {"step": 0, "exp_avg": torch.from_numpy(m1),
-                           "exp_avg_sq": torch.from_numpy(m2)}
-        out["torch_sparse_adam"] = seconds_per_call(
-            _cycle(grads, lambda g, t: _tstep(tp, g, sadam)), budget=budget)
+        for key, cls in (("torch_adagrad", torch.optim.Adagrad),
+                         ("ft_adagrad", fastopt.torch.Adagrad)):
+            ada = cls([tp], lr=1e-2)
+            ada.state[tp]["sum"] = torch.from_numpy(s)  # share fastopt's (lazily mapped) sum
+            out[key] = seconds_per_call(_cycle(grads, lambda g, t: _tstep(tp, g, ada)),
+                                        budget=budget)
+            del ada
+        for key, cls in (("torch_sparse_adam", torch.optim.SparseAdam),
+                         ("ft_sparse_adam", fastopt.torch.SparseAdam)):
+            sadam = cls([tp], lr=1e-3)
+            sadam.state[tp] = {"step": 0, "exp_avg": torch.from_numpy(m1),
+                               "exp_avg_sq": torch.from_numpy(m2)}
+            out[key] = seconds_per_call(_cycle(grads, lambda g, t: _tstep(tp, g, sadam)),
+                                        budget=budget)
+            del sadam
     return out
 
 
@@ -152,7 +170,11 @@ def _summary(results, sizes):
         print(f"  {k} ids: fastopt Adagrad {hi['fo_adagrad'] / lo['fo_adagrad']:.2f}x slower at "
               f"{sizes[-1]:.0e} rows than at {sizes[0]:.0e} (target <= 1.5x); vs torch sparse "
               f"Adagrad {lo['torch_adagrad'] / lo['fo_adagrad']:.1f}x .. "
-              f"{hi['torch_adagrad'] / hi['fo_adagrad']:.1f}x (target >= 5x at 8192 ids)")
+              f"{hi['torch_adagrad'] / hi['fo_adagrad']:.1f}x (target >= 5x at 8192 ids); "
+              f"fastopt.torch.Adagrad vs torch {lo['torch_adagrad'] / lo['ft_adagrad']:.1f}x .. "
+              f"{hi['torch_adagrad'] / hi['ft_adagrad']:.1f}x, SparseAdam "
+              f"{lo['torch_sparse_adam'] / lo['ft_sparse_adam']:.1f}x .. "
+              f"{hi['torch_sparse_adam'] / hi['ft_sparse_adam']:.1f}x")
     print(f"  RowwiseAdagrad state: {DIM * 4} bytes per row for Adagrad vs 4 for RowwiseAdagrad "
           f"(float32): {sizes[-1] * 4 / 1e6:.0f} MB instead of {sizes[-1] * DIM * 4 / 1e6:.0f} MB "
           f"at {sizes[-1]:.0e} rows")

@@ -21,5 +21,7 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
 
 from fastopt.torch._base import Optimizer
 from fastopt.torch.adagrad import Adagrad
+from fastopt.torch.rowwise_adagrad import RowwiseAdagrad
+from fastopt.torch.sparse_adam import SparseAdam
 
-__all__ = ["Optimizer", "Adagrad"]
+__all__ = ["Optimizer", "Adagrad", "RowwiseAdagrad", "SparseAdam"]

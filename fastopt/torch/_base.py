@@ -42,6 +42,34 @@ and, where the algorithm differs from the defaults below:
     Checks of hyper-parameters the kernel never sees (``initial_accumulator_value``); raise
     ValueError.
 
+Sparse gradients (``nn.Embedding(sparse=True)``, ``nn.EmbeddingBag(sparse=True)``): a class
+takes them by naming a row kernel (registry.h's FO_ROW_ALGORITHM table) and translating a
+group for it:
+
+``_row_kernel``
+    The row kernel's registry name (``"adagrad_rows"``). Its state names must be among the
+    dense kernel's (they name the same tensors); a class with no dense kernel (``_kernel =
+    None``: SparseAdam, RowwiseAdagrad) runs every step through it, dense grads as "every
+    row".
+``_row_hyper(group, sparse)``
+    The row kernel's hyper tuple for a group; raise (RuntimeError as torch, or ValueError)
+    for what the row step cannot do (Adagrad: weight_decay != 0 with a sparse grad).
+    ``sparse`` is False only for a dense grad of a class without a dense kernel; raising
+    then makes the class sparse-only (SparseAdam).
+``_step_tensor = False``
+    torch keeps the step counter as a Python int (SparseAdam), not a tensor.
+
+SGD (no momentum) opts in with ``_row_kernel = "sgd_rows"`` and ``def _row_hyper(self, group,
+sparse): return fastopt.optim.sgd.sgd_row_hyper(group)``.
+
+A step with a sparse COO grad (or of a class without a dense kernel) takes ``_step_rows``
+instead of the pointer plan: everything (every group, param, grad, index and state) is
+validated, then one all-or-nothing call (``fastopt._kernels.state_step``: the row kernel for
+sparse grads, the dense kernel for the rest) on NumPy views of the tensors' own memory; the
+COO ``_indices()`` and ``_values()`` go to C as they are (uncoalesced: repeats are summed in
+C, in order of appearance), nothing is densified or coalesced. Indices are range-checked
+every step.
+
 Everything else is here and generic: validation (with errors naming the param and the group,
 raised before anything is written, over all groups), the no-op-only ``foreach`` / ``fused`` /
 ``capturable`` / ``differentiable`` flags, tensor hyper-parameters refused, lazy state, the
@@ -56,12 +84,15 @@ import functools
 from collections import defaultdict
 from itertools import chain
 
+import numpy as np
 import torch
 from torch.optim import optimizer as _torch_optimizer
 
 from fastopt import _kernels
 
 _STRIDED = torch.strided
+_SPARSE_COO = torch.sparse_coo
+_STEP_INT = -1     # a Python int step counter (torch.optim.SparseAdam); never in a TensorPlan
 _DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
 _STEP_KINDS = {torch.float32: _kernels.STEP_F32, torch.float64: _kernels.STEP_F64}
 
@@ -134,8 +165,9 @@ def check_tensor(t, what):
 def check_grad(p, g, what):
     """The grad's data pointer if it fits param p; else raise (``what`` names the grad)."""
     if isinstance(g, torch.Tensor) and g.layout is not _STRIDED:
-        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); fastopt.torch does not "
-                         f"step sparse gradients yet (use torch.optim for sparse embeddings)")
+        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); this optimizer steps "
+                         f"dense gradients only (sparse COO gradients: fastopt.torch.Adagrad, "
+                         f"SparseAdam, RowwiseAdagrad)")
     _, ptr = check_tensor(g, what)
     if g.dtype != p.dtype:
         raise TypeError(f"fastopt: {what} has dtype {g.dtype} but the param has dtype "
@@ -144,6 +176,41 @@ def check_grad(p, g, what):
         raise ValueError(f"fastopt: {what} has shape {tuple(g.shape)} but the param has shape "
                          f"{tuple(p.shape)}")
     return ptr
+
+
+def _array(t):
+    """A NumPy view of a CPU tensor's memory (no copy)."""
+    return (t.detach() if t.requires_grad else t).numpy()
+
+
+def sparse_rows(p, g, what):
+    """A ``fastopt.SparseRows`` viewing a sparse COO grad's own ``_indices()`` / ``_values()``
+    (uncoalesced as they are; no copy) for param p, seen as ``rows x dim``; else raise."""
+    if g.layout is not _SPARSE_COO:
+        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); fastopt.torch steps dense "
+                         f"and sparse COO gradients only (nn.Embedding(sparse=True))")
+    if g.device.type != "cpu":
+        raise ValueError(f"fastopt: {what} is on device {g.device}; fastopt.torch steps CPU "
+                         f"tensors only")
+    if g.dtype != p.dtype:
+        raise TypeError(f"fastopt: {what} has dtype {g.dtype} but the param has dtype "
+                        f"{p.dtype}")
+    if g.shape != p.shape:
+        raise ValueError(f"fastopt: {what} has shape {tuple(g.shape)} but the param has shape "
+                         f"{tuple(p.shape)}")
+    if g.sparse_dim() != 1:
+        raise ValueError(f"fastopt: {what} has sparse_dim {g.sparse_dim()}; fastopt steps "
+                         f"row-sparse gradients (sparse_dim 1: whole rows, as nn.Embedding "
+                         f"gives)")
+    idx, vals = g._indices(), g._values()
+    for t, name in ((idx, "indices"), (vals, "values")):
+        if not t.is_contiguous():
+            raise ValueError(f"fastopt: {what}'s {name} are not contiguous (strides "
+                             f"{t.stride()}); fastopt reads them in place and never copies")
+    rows = p.shape[0]
+    dim = p.numel() // rows if rows else int(np.prod(p.shape[1:]))
+    return _kernels.SparseRows(_array(idx).reshape(-1),
+                               _array(vals).reshape(vals.shape[0], dim))
 
 
 def check_step(t, what):
@@ -212,18 +279,38 @@ class Optimizer(torch.optim.Optimizer):
     """
 
     _kernel = None
+    _row_kernel = None
     _step_key = "step"
+    _step_tensor = True
     _eager_state = False
     _plan = None        # the TensorPlan in use; None until the first step or after a change
+    _algo = _row_algo = -1
+    _per_row = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("_kernel") is not None:
+        if "_kernel" not in cls.__dict__ and "_row_kernel" not in cls.__dict__:
+            return
+        if cls._kernel is not None:
             cls._algo, cls._buffer_keys = _kernels.algorithm(cls._kernel)
             cls._gates = _kernels._STATE_GATES[cls._algo]
+            cls._per_row = (False,) * len(cls._buffer_keys)
+        else:
+            cls._algo = -1
+        cls._row_algo = -1
+        if cls._row_kernel is not None:
+            cls._row_algo, row_keys = _kernels.row_algorithm(cls._row_kernel)
+            if cls._kernel is None:
+                cls._buffer_keys = row_keys
+                cls._gates = _kernels._ROW_STATE_GATES[cls._row_algo]
+                cls._per_row = _kernels._ROW_STATE_PER_ROW[cls._row_algo]
+            elif not set(row_keys) <= set(cls._buffer_keys):
+                raise TypeError(f"fastopt.torch.{cls.__name__}: row kernel "
+                                f"{cls._row_kernel!r} has state {row_keys}, not among kernel "
+                                f"{cls._kernel!r}'s {cls._buffer_keys}")
 
     def __init__(self, params, defaults):
-        if self._kernel is None:
+        if self._kernel is None and self._row_kernel is None:
             raise TypeError("fastopt.torch.Optimizer is abstract; use an algorithm's class")
         self._validate_group(defaults, None)
         super().__init__(params, defaults)
@@ -243,6 +330,9 @@ class Optimizer(torch.optim.Optimizer):
 
     def _check_group(self, group):
         """Check hyper-parameters the kernel never sees; raise ValueError."""
+
+    def _row_hyper(self, group, sparse):
+        raise NotImplementedError
 
     def _init_buffer(self, p, key, group):
         """A gated buffer that is needed but absent: zeros like p."""
@@ -336,7 +426,10 @@ class Optimizer(torch.optim.Optimizer):
         hypers = self._hypers(groups)
         plan = self._plan
         stepped = None if plan is None else plan.run(groups, self.state, hypers)
-        if stepped is None:
+        if stepped is None and self._row_algo >= 0 and (self._algo < 0
+                                                         or _any_sparse_grad(groups)):
+            stepped = self._step_rows(hypers)
+        elif stepped is None:
             self._rebuild(hypers)
             stepped = self._plan.run(groups, self.state, hypers)
             if stepped is None:
@@ -384,6 +477,91 @@ class Optimizer(torch.optim.Optimizer):
             self.state[p] = st
         self._plan = plan
 
+    def _step_rows(self, hypers):
+        """The step when a grad is sparse (or the class has no dense kernel); see the module
+        docstring. Validated afresh each step (sparse grads are new tensors every step, and
+        their indices need a range check anyway); returns the params stepped."""
+        groups = self.param_groups   # hypers: checked by _hypers, as for a TensorPlan run
+        arrays, grads, states, hyper_list, group_of = [], [], {}, [], []
+        commits, counters, stepped = [], [], []
+        seen = {}
+        index = 0
+        keys = self._buffer_keys
+        with torch.no_grad():
+            for gi, group in enumerate(groups):
+                for p in group["params"]:
+                    code, pptr = check_tensor(p, f"param {index}")
+                    if seen.setdefault(id(p), index) != index:
+                        raise ValueError(f"fastopt: param {index} is the same tensor as param "
+                                         f"{seen[id(p)]}; list each param once")
+                    hyper_list.append(hypers[gi])
+                    group_of.append(group)
+                    g = p.grad
+                    if g is None:
+                        arrays.append(None)
+                        grads.append(None)
+                        index += 1
+                        continue
+                    what = f"param {index}'s grad"
+                    sparse = isinstance(g, torch.Tensor) and g.layout is not _STRIDED
+                    if sparse:
+                        grad = sparse_rows(p, g, what)
+                    else:
+                        check_grad(p, g, what)
+                        grad = _array(g)
+                    slot = self._slot(gi, index, p, pptr, code, group, hypers[gi], 0, commits,
+                                      [])
+                    st, tensors, step_t, kind, fixed = slot[8], slot[9], slot[11], slot[13], \
+                        slot[14]
+                    a = p.detach().numpy()
+                    shape = grad.values.shape[1:] if sparse else None
+                    if sparse:
+                        a = a.reshape(a.shape[0], shape[0])
+                    bufs = {}
+                    for key, t, row in zip(keys, tensors, self._per_row):
+                        bufs[key] = None if t is None else (
+                            _array(t).reshape(a.shape) if sparse and not row else _array(t))
+                    if kind == _kernels.STEP_F32:
+                        new = float(np.float32(float(step_t) + 1.0))
+                    elif kind == _kernels.STEP_F64:
+                        new = float(step_t) + 1.0
+                    elif kind == _STEP_INT:
+                        new = step_t + 1
+                    else:
+                        new = fixed
+                    bufs["step"] = int(new) - 1
+                    states[index] = bufs
+                    counters.append((st, step_t, kind, new))
+                    arrays.append(a)
+                    grads.append(grad)
+                    stepped.append(p)
+                    index += 1
+
+            def row_hyper(i, sparse):
+                try:
+                    return self._row_hyper(group_of[i], sparse)
+                except (TypeError, ValueError, RuntimeError) as e:
+                    raise type(e)(f"fastopt: param {i}: {_message(e)}") from None
+
+            try:
+                _kernels.state_step(self._algo, arrays, grads, states,
+                                    hyper_list if self._algo >= 0 else None, self._row_algo,
+                                    row_hyper, type(self).__name__)
+            except (TypeError, ValueError, IndexError) as e:
+                if "SparseRows" not in str(e):
+                    raise
+                raise type(e)(str(e).replace("SparseRows", "sparse grad")) from None
+            # ---- written: commit new state and count the step, as torch does ----
+            for p, st in commits:
+                self.state[p] = st
+            for st, step_t, kind, new in counters:
+                if kind == _STEP_INT:
+                    st[self._step_key] = new
+                elif kind != _kernels.STEP_NONE:
+                    step_t.fill_(new)
+        self._plan = None
+        return stepped
+
     def _slot(self, gi, index, p, pptr, code, group, hyper, gptr, commits, keepalive):
         """The plan slot of a param with a grad: its state validated (created if absent)."""
         st = dict.get(self.state, p)
@@ -395,7 +573,7 @@ class Optimizer(torch.optim.Optimizer):
                             f"{type(st).__name__}")
         changed = fresh
         tensors, ptrs = [], []
-        for key, gate in zip(self._buffer_keys, self._gates):
+        for key, gate, row in zip(self._buffer_keys, self._gates, self._per_row):
             if gate >= 0 and hyper[gate] == 0:
                 tensors.append(None)
                 ptrs.append(0)
@@ -411,9 +589,10 @@ class Optimizer(torch.optim.Optimizer):
             if bcode != code:
                 raise TypeError(f"fastopt: {what} has dtype {buf.dtype} but the param has "
                                 f"dtype {p.dtype}")
-            if buf.shape != p.shape:
+            if buf.shape != (p.shape[:1] if row else p.shape):
                 raise ValueError(f"fastopt: {what} has shape {tuple(buf.shape)} but the param "
-                                 f"has shape {tuple(p.shape)}")
+                                 f"has shape {tuple(p.shape)}" + (" (one per row expected)"
+                                                                  if row else ""))
             tensors.append(buf)
             ptrs.append(bptr)
             keepalive.append(buf.untyped_storage())
@@ -422,8 +601,15 @@ class Optimizer(torch.optim.Optimizer):
             if self._step_key not in st:
                 raise ValueError(f"fastopt: param {index}: its state has no {self._step_key!r}")
             step_t = st[self._step_key]
-            kind, sptr = check_step(step_t, f"param {index}'s state {self._step_key!r}")
-            keepalive.append(step_t.untyped_storage())
+            if self._step_tensor:
+                kind, sptr = check_step(step_t, f"param {index}'s state {self._step_key!r}")
+                keepalive.append(step_t.untyped_storage())
+            else:
+                kind = _STEP_INT
+                if type(step_t) is not int or step_t < 0:
+                    raise TypeError(f"fastopt: param {index}'s state {self._step_key!r} must "
+                                    f"be an int >= 0 (as torch.optim keeps it), got "
+                                    f"{_describe(step_t)}")
         if changed and st:  # torch keeps no entry for a param without state (SGD, no momentum)
             commits.append((p, st))
         return (gi, index, p, pptr, p.numel(), code, p.dtype, p.shape, st, tuple(tensors),
@@ -465,7 +651,7 @@ class Optimizer(torch.optim.Optimizer):
         out = dict(st)
         for key, value in st.items():
             if key == self._step_key:
-                out[key] = _fit_step(value)
+                out[key] = _fit_step(value) if self._step_tensor else _fit_int_step(value)
             elif key in self._buffer_keys and isinstance(value, torch.Tensor):
                 dtype = p.dtype if p.is_floating_point() else value.dtype
                 out[key] = value.to(device=p.device, dtype=dtype).contiguous()
@@ -480,3 +666,20 @@ def _fit_step(value):
         return torch.tensor(float(value), dtype=_scalar_dtype())
     except (TypeError, ValueError, RuntimeError):
         return value  # the step reports it
+
+
+def _fit_int_step(value):
+    try:
+        v = float(value)
+        return int(v) if v == int(v) else value
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return value  # the step reports it
+
+
+def _any_sparse_grad(groups):
+    for group in groups:
+        for p in group["params"]:
+            g = p.grad
+            if g is not None and g.layout is not _STRIDED:
+                return True
+    return False

@@ -46,20 +46,30 @@ class Adagrad(Optimizer):
     State per param: ``step`` (a 0-d float32 tensor, float64 if torch's default dtype is
     float64) and ``sum`` (a tensor like the param), created in the constructor as torch does.
 
-    The step validates params, grads, state and every group's hyper-parameters before writing
-    anything, and raises naming the param (its index across groups) for a CUDA or meta
-    tensor, a non-contiguous, complex or half-precision param or grad, a sparse grad, a
-    tensor hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
+    Sparse gradients: a sparse COO grad with whole rows (``nn.Embedding(sparse=True)``,
+    ``nn.EmbeddingBag(sparse=True)``; any param whose grad has ``sparse_dim() == 1``) updates
+    only the rows it touches, at a cost proportional to the batch, never to the table: its
+    ``_indices()`` and ``_values()`` are read in place, uncoalesced, and repeated rows are
+    summed in C in order of appearance (torch coalesces, summing in its own order, so results
+    agree to float rounding). As in torch, ``weight_decay`` must then be 0 (RuntimeError
+    otherwise) and ``step`` counts every step the param had a grad. Dense and sparse grads
+    may be mixed in one optimizer; the step stays one all-or-nothing call.
+
+    The step validates params, grads (sparse indices range-checked), state and every group's
+    hyper-parameters before writing anything, and raises naming the param (its index across
+    groups) for a CUDA or meta tensor, a non-contiguous, complex or half-precision param or
+    grad, a sparse grad that is not row-sparse COO, a tensor hyper-parameter or overlapping
+    buffers. Params whose ``.grad`` is None are skipped.
 
     .. warning:: The accumulator only grows, so the effective step size shrinks for ever;
-       RMSprop, Adadelta and Adam are the usual cures. Sparse gradients (``nn.Embedding(...,
-       sparse=True)``) are not supported yet.
+       RMSprop, Adadelta and Adam are the usual cures.
 
     Reference: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
     Learning and Stochastic Optimization", JMLR 12 (2011).
     """
 
     _kernel = "adagrad"
+    _row_kernel = "adagrad_rows"
     _eager_state = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
@@ -81,6 +91,12 @@ class Adagrad(Optimizer):
     def _kernel_hyper(self, group):
         return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
                             False, group["maximize"])
+
+    def _row_hyper(self, group, sparse):
+        if group["weight_decay"] != 0:
+            raise RuntimeError(f"weight_decay={group['weight_decay']!r} is not compatible with "
+                               f"sparse gradients (as in torch.optim.Adagrad)")
+        return self._kernel_hyper(group)
 
     def _check_group(self, group):
         check_hyper("initial_accumulator_value", group["initial_accumulator_value"])

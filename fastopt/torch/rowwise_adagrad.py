@@ -1,0 +1,94 @@
+"""fastopt.torch.RowwiseAdagrad: Adagrad with one accumulator per row (no torch.optim twin).
+
+Kernel: src_c/kernels/rowwise_adagrad.inc.c. NumPy twin: fastopt/optim/rowwise_adagrad.py.
+"""
+import torch
+
+from fastopt.optim._base import check_hyper
+from fastopt.optim.adagrad import kernel_hyper
+from fastopt.torch._base import Optimizer
+
+
+class RowwiseAdagrad(Optimizer):
+    r"""Row-wise Adagrad for embedding tables: ``fastopt.RowwiseAdagrad`` on torch tensors.
+
+    torch.optim.Adagrad's interface (arguments, defaults, flags) with one scalar accumulator
+    per row of each param (shape ``(rows,)``: 4 bytes per row in float32 instead of
+    ``4 * dim``). For a param of shape ``(rows, ...)`` with gradient :math:`g`, at step
+    :math:`t`, per row :math:`r`, in the kernel's order::
+
+        t     = t + 1                                 (the float32 step tensor)
+        clr   = lr / (1 + (t - 1) * lr_decay)
+        g     = -g                          if maximize
+        g     = g + weight_decay * p        if weight_decay != 0   (dense grads only)
+        s[r]  = s[r] + mean(g[r] ** 2)
+        p[r]  = p[r] - clr * g[r] / (sqrt(s[r]) + eps)
+
+    ``mean`` in the fixed order :class:`fastopt.RowwiseAdagrad` documents; results equal
+    that NumPy optimizer's bit for bit. Grads may be dense (every row steps) or sparse COO
+    with whole rows (``nn.Embedding(sparse=True)``: only the touched rows are read and
+    written; repeated rows summed in order of appearance; ``weight_decay`` must be 0).
+
+    Args:
+        params: an iterable of tensors or of dicts (param groups); contiguous float32 or
+            float64 CPU tensors with at least one dimension (rows first).
+        lr (float): learning rate (default: 1e-2).
+        lr_decay (float): learning rate decay (default: 0).
+        weight_decay (float): L2 penalty added to dense gradients (default: 0).
+        initial_accumulator_value (float): initial value of ``sum`` (default: 0; the
+            constructor's value, as torch.optim.Adagrad does).
+        eps (float): added to the denominator for numerical stability (default: 1e-10).
+        foreach, differentiable, fused: accepted for compatibility with torch.optim.Adagrad;
+            must stay at their defaults.
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+
+    State per param: ``step`` (a 0-d float32 tensor) and ``sum`` (shape ``(rows,)``),
+    created in the constructor.
+
+    .. warning:: One accumulator per row assumes a row's coordinates have gradients of
+       similar scale (true of embedding rows); where they do not, use Adagrad.
+
+    Reference: M. Naumov et al., "Deep Learning Recommendation Model for Personalization and
+    Recommendation Systems", arXiv:1906.00091 (2019); J. Duchi, E. Hazan, Y. Singer, JMLR 12
+    (2011).
+    """
+
+    _row_kernel = "rowwise_adagrad"
+    _eager_state = True
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
+                 initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        super().__init__(params, defaults)
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
+                            False, group["maximize"])
+
+    def _row_hyper(self, group, sparse):
+        if sparse and group["weight_decay"] != 0:
+            raise RuntimeError(f"weight_decay={group['weight_decay']!r} is not compatible with "
+                               f"sparse gradients")
+        return self._kernel_hyper(group)
+
+    def _check_group(self, group):
+        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
+
+    def _init_state(self, p, group):
+        if p.dim() < 1:
+            raise ValueError("fastopt: RowwiseAdagrad needs params with at least 1 dimension "
+                             "(rows first); got a 0-d tensor")
+        return {"step": self._new_step(),
+                "sum": torch.full(p.shape[:1], self.defaults["initial_accumulator_value"],
+                                  dtype=p.dtype)}
