@@ -20,6 +20,10 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
                       ) from e
 
 from fastopt.torch._base import Optimizer
+from fastopt.torch.adadelta import Adadelta
 from fastopt.torch.adagrad import Adagrad
+from fastopt.torch.adam import Adam, AdamW
+from fastopt.torch.rmsprop import RMSprop
+from fastopt.torch.sgd import SGD
 
-__all__ = ["Optimizer", "Adagrad"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"]
