@@ -92,9 +92,9 @@ SGD = TorchCase(
         dict(lr=1e-2),
         dict(lr=0.05, momentum=0.9, weight_decay=0.1),
         # lr 0.05, or torch's 1e-3 for gradient ascent (which blows up the model otherwise)
-        *[{**({} if kw.get("maximize") else dict(lr=0.05)), **kw} for kw in _grid(momentum=[0, 0.9], dampening=[0, 0.5],
-                                              nesterov=[False, True], weight_decay=[0, 0.1],
-                                              maximize=[False, True])
+        *[{**({} if kw.get("maximize") else dict(lr=0.05)), **kw}
+          for kw in _grid(momentum=[0, 0.9], dampening=[0, 0.5], nesterov=[False, True],
+                          weight_decay=[0, 0.1], maximize=[False, True])
           if not (kw.get("nesterov") and (not kw.get("momentum") or kw.get("dampening")))],
         dict(lr=0.002, momentum=0.8, nesterov=True, weight_decay=0.05, maximize=True),
     ],
@@ -162,7 +162,8 @@ ADADELTA = TorchCase(
 _ADAM_REJECTED = [
     (dict(lr=-1.0), ValueError), (dict(eps=-1.0), ValueError),
     (dict(betas=(1.0, 0.999)), ValueError), (dict(betas=(0.9, -0.1)), ValueError),
-    (dict(betas=(0, 0.9)), ValueError),     # torch: "betas must be either both floats or both Tensors"
+    (dict(betas=(0, 0.9)), ValueError),   # torch: "betas must be either both floats or both
+                                          # Tensors"
     (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
     *_rejected_flags("foreach", "fused", "capturable", "differentiable"),
     (lambda torch: dict(betas=(torch.tensor(0.9), torch.tensor(0.999))), TypeError),
