@@ -100,9 +100,11 @@ SGD = TorchCase(
     ],
     state_keys=(),
     gated_keys={"momentum_buffer": "momentum"},
-    # the second group has no momentum, so no state: a partial state dict, as torch's
-    groups=[dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
-            dict(lr=0.001, momentum=0, nesterov=False)],
+    # torch checks nesterov against momentum and dampening in the constructor only: a group
+    # may mix them (the first here; the second, in the state-dict test, inherits nesterov
+    # with no momentum, so it has no state: a partial state dict, as torch's)
+    groups=[dict(lr=0.1, momentum=0.9, nesterov=True, dampening=0.2, weight_decay=0.1),
+            dict(lr=0.001, momentum=0)],
     rejected=[(dict(lr=-1.0), ValueError), (dict(momentum=-0.1), ValueError),
               (dict(weight_decay=-1e-3), ValueError), (dict(nesterov=True), ValueError),
               (dict(nesterov=True, momentum=0.9, dampening=0.1), ValueError),

@@ -35,8 +35,9 @@ class SGD(Optimizer):
         momentum (float): momentum factor (default: 0, plain SGD without a buffer).
         dampening (float): dampening of the gradient's share in the momentum (default: 0).
         weight_decay (float): L2 penalty added to the gradient (default: 0).
-        nesterov (bool): Nesterov momentum (default: False); needs momentum > 0 and
-            dampening == 0.
+        nesterov (bool): Nesterov momentum (default: False). As in torch, the constructor
+            requires momentum > 0 and dampening == 0 for it; a param group of its own may
+            set other values, which torch's formulas (above) then follow.
         maximize (bool): maximize the objective instead of minimizing (default: False).
         foreach (None or False): accepted for compatibility; fastopt always runs one fused
             kernel call (default: None).
@@ -78,11 +79,18 @@ class SGD(Optimizer):
             "differentiable": differentiable,
             "fused": fused,
         }
+        if nesterov and (momentum <= 0 or dampening != 0):   # torch checks the defaults only
+            raise ValueError(f"fastopt: invalid nesterov=True with momentum={momentum!r} and "
+                             f"dampening={dampening!r}: Nesterov momentum requires a "
+                             f"momentum and zero dampening")
         super().__init__(params, defaults)
 
     def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["momentum"], group["dampening"],
-                            group["weight_decay"], group["nesterov"], group["maximize"])
+        # nesterov is checked in the constructor only, as torch does: a group may combine
+        # it with dampening or no momentum (the kernel follows torch's formulas for any mix)
+        h = kernel_hyper(group["lr"], group["momentum"], group["dampening"],
+                         group["weight_decay"], False, group["maximize"])
+        return (h[0], h[1], h[2], h[3], group["nesterov"], h[5])
 
     def _init_state(self, p, group):
         # no step counter; momentum_buffer comes from _init_buffer once momentum != 0
