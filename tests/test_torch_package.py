@@ -44,7 +44,8 @@ def test_the_subpackage_does_not_shadow_torch():
     from fastopt.torch import _base, adagrad
     assert _base.torch is torch and adagrad.torch is torch
     assert fastopt.torch is not torch and fastopt.torch.__name__ == "fastopt.torch"
-    assert set(fastopt.torch.__all__) >= {"Optimizer", "Adagrad"}
+    assert set(fastopt.torch.__all__) >= {"Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta",
+                                          "Adam", "AdamW"}
     assert issubclass(fastopt.torch.Adagrad, torch.optim.Optimizer)
     # the NumPy optimizer of the same name is untouched
     assert fastopt.Adagrad is not fastopt.torch.Adagrad

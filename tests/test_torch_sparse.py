@@ -117,6 +117,42 @@ def test_adagrad_sparse_and_dense_params_match_torch(kwargs, dtype):
     _assert_same(ours_model, ours, theirs_model, theirs)
 
 
+SGD_SETTINGS = [dict(lr=0.1), dict(lr=0.05, maximize=True)]
+
+
+@pytest.mark.parametrize("kwargs", SGD_SETTINGS, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_sparse_and_dense_params_match_torch(kwargs, dtype):
+    """Plain SGD (no momentum, no weight decay: what torch.optim.SGD supports for sparse
+    grads) on the sparse embeddings plus the dense head, 25 steps."""
+    torch = torch_or_skip()
+    import fastopt.torch
+    dtype = getattr(torch, dtype)
+    ours_model = _model(dtype)
+    theirs_model = copy.deepcopy(ours_model)
+    ours = fastopt.torch.SGD(ours_model.parameters(), **kwargs)
+    theirs = torch.optim.SGD(theirs_model.parameters(), foreach=False, **kwargs)
+    data = _data(dtype, 25, empty_step=4)
+    _train(ours_model, ours, data)
+    _train(theirs_model, theirs, data)
+    _assert_same(ours_model, ours, theirs_model, theirs)
+
+
+def test_sgd_with_momentum_refuses_sparse_grads_and_writes_nothing():
+    torch = torch_or_skip()
+    import fastopt.torch
+    model = _model(torch.float32)
+    opt = fastopt.torch.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ids, bag_ids, offsets, y = _data(torch.float32, 1)[0]
+    torch.nn.functional.mse_loss(model(ids, bag_ids, offsets), y).backward()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="momentum"):
+        opt.step()
+    for a, b in zip(before, model.parameters()):
+        assert torch.equal(a, b)
+    assert not opt.state
+
+
 SPARSE_ADAM_SETTINGS = [
     {},
     dict(lr=0.01),

@@ -6,18 +6,52 @@ not classes: this module must import without torch (the tests skip, or fail unde
 FASTOPT_REQUIRE_TORCH=1, only once they run).
 """
 from dataclasses import dataclass, field
+from itertools import product
 
 
 @dataclass
 class TorchCase:
     name: str                   # the class name in fastopt.torch and in torch.optim
     settings: list              # constructor kwargs, each trained under both and compared
-    state_keys: tuple           # torch's state keys (after a step)
+    state_keys: tuple           # torch's state keys (after a step) in every setting
     groups: list                # per-group kwargs for the param-group test (2 groups)
-    rejected: list = field(default_factory=list)   # (kwargs, exception) the constructor raises
+    # (kwargs, exception) the constructor raises; kwargs may be "tensor lr" or a function of
+    # the torch module returning the kwargs (for tensors)
+    rejected: list = field(default_factory=list)
     eager_state: bool = False   # torch creates the state in the constructor
     one_cycle: bool = True      # OneCycleLR applies (cycle_momentum needs momentum or betas)
     one_cycle_kwargs: dict = field(default_factory=dict)
+    # optional state keys: key -> the kwarg that makes torch create it when truthy
+    gated_keys: dict = field(default_factory=dict)
+    # kwargs the generic tests with fixed settings (lr=0.05, ...) add, so that every class
+    # has state to check there (SGD: momentum; without it SGD keeps no state at all)
+    base: dict = field(default_factory=dict)
+    # multiplies the fixed lrs of those tests (RMSprop's first steps are ~10x lr: v starts
+    # at 0 without bias correction, and lr=0.1 sends this model to NaN)
+    lr_scale: float = 1.0
+
+    def keys_for(self, kwargs):
+        """torch's state keys after a step with these constructor kwargs."""
+        return self.state_keys + tuple(k for k, arg in self.gated_keys.items()
+                                       if kwargs.get(arg))
+
+    @property
+    def has_step(self):
+        return "step" in self.state_keys
+
+
+def _grid(**axes):
+    """Every combination of the axes' values, as kwargs without the default-valued ones
+    (the first value of each axis is torch's default)."""
+    names = list(axes)
+    out = []
+    for values in product(*axes.values()):
+        out.append({n: v for n, v in zip(names, values) if v != axes[n][0]})
+    return out
+
+
+def _rejected_flags(*flags):
+    return [(dict([(f, True)]), ValueError) for f in flags] + [("tensor lr", TypeError)]
 
 
 ADAGRAD = TorchCase(
@@ -50,7 +84,134 @@ ADAGRAD = TorchCase(
     one_cycle_kwargs=dict(cycle_momentum=False),
 )
 
-CASES = [ADAGRAD]
+SGD = TorchCase(
+    name="SGD",
+    # torch's optim_inputs_func_sgd (minus the tensor lr), then the full grid momentum x
+    # dampening x nesterov x weight decay x maximize (nesterov only where torch allows it)
+    settings=[
+        dict(lr=1e-2),
+        dict(lr=0.05, momentum=0.9, weight_decay=0.1),
+        # lr 0.05, or torch's 1e-3 for gradient ascent (which blows up the model otherwise)
+        *[{**({} if kw.get("maximize") else dict(lr=0.05)), **kw}
+          for kw in _grid(momentum=[0, 0.9], dampening=[0, 0.5], nesterov=[False, True],
+                          weight_decay=[0, 0.1], maximize=[False, True])
+          if not (kw.get("nesterov") and (not kw.get("momentum") or kw.get("dampening")))],
+        dict(lr=0.002, momentum=0.8, nesterov=True, weight_decay=0.05, maximize=True),
+    ],
+    state_keys=(),
+    gated_keys={"momentum_buffer": "momentum"},
+    # torch checks nesterov against momentum and dampening in the constructor only: a group
+    # may mix them (the first here; the second, in the state-dict test, inherits nesterov
+    # with no momentum, so it has no state: a partial state dict, as torch's)
+    groups=[dict(lr=0.1, momentum=0.9, nesterov=True, dampening=0.2, weight_decay=0.1),
+            dict(lr=0.001, momentum=0)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(momentum=-0.1), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(nesterov=True), ValueError),
+              (dict(nesterov=True, momentum=0.9, dampening=0.1), ValueError),
+              (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "fused", "differentiable")],
+    base=dict(momentum=0.9),
+)
+
+RMSPROP = TorchCase(
+    name="RMSprop",
+    # torch's optim_inputs_func_rmsprop (minus tensor lr and capturable), then the grid
+    # centered x momentum x weight decay x maximize, then alpha and eps on their own
+    settings=[
+        dict(lr=1e-3),
+        dict(weight_decay=0.1, centered=True, momentum=0.1),
+        *_grid(centered=[False, True], momentum=[0, 0.5], weight_decay=[0, 0.1],
+               maximize=[False, True]),
+        dict(alpha=0.9),
+        dict(eps=1e-4, lr=0.003),
+        dict(lr=0.005, alpha=0.95, eps=1e-6, weight_decay=0.05, momentum=0.3, centered=True,
+             maximize=True),
+    ],
+    state_keys=("step", "square_avg"),
+    gated_keys={"momentum_buffer": "momentum", "grad_avg": "centered"},
+    groups=[dict(centered=True, momentum=0.5), dict(lr=0.005, alpha=0.9, weight_decay=0.1)],
+    lr_scale=0.1,
+    rejected=[(dict(lr=-1.0), ValueError), (dict(alpha=-0.1), ValueError),
+              (dict(eps=-1.0), ValueError), (dict(momentum=-0.1), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+)
+
+ADADELTA = TorchCase(
+    name="Adadelta",
+    # torch's optim_inputs_func_adadelta (minus tensor lr and capturable), then the grid
+    # rho x eps x weight decay x maximize
+    settings=[
+        dict(lr=0.1),           # torch's is 0.01, which barely moves the params in 25 steps
+        dict(weight_decay=0.1),
+        dict(rho=0.95, weight_decay=0.9),
+        # eps 1e-4, not larger: with eps=1e-3 and maximize, this model's gradient ascent
+        # amplifies rounding differences (torch's inexact sqrt, its fused multiply-adds) to
+        # ~1e-4 in 25 steps, although each step agrees to an ulp
+        *_grid(rho=[0.9, 0.5], eps=[1e-6, 1e-4], weight_decay=[0, 0.1],
+               maximize=[False, True]),
+        dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.05, maximize=True),
+    ],
+    state_keys=("step", "square_avg", "acc_delta"),
+    groups=[dict(lr=0.5, rho=0.95), dict(eps=1e-4, weight_decay=0.1)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(rho=1.1), ValueError),
+              (dict(rho=-0.1), ValueError), (dict(eps=-1.0), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+    one_cycle_kwargs=dict(cycle_momentum=False),
+)
+
+_ADAM_REJECTED = [
+    (dict(lr=-1.0), ValueError), (dict(eps=-1.0), ValueError),
+    (dict(betas=(1.0, 0.999)), ValueError), (dict(betas=(0.9, -0.1)), ValueError),
+    (dict(betas=(0, 0.9)), ValueError),   # torch: "betas must be either both floats or both
+                                          # Tensors"
+    (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
+    *_rejected_flags("foreach", "fused", "capturable", "differentiable"),
+    (lambda torch: dict(betas=(torch.tensor(0.9), torch.tensor(0.999))), TypeError),
+]
+
+ADAM = TorchCase(
+    name="Adam",
+    # torch's optim_inputs_func_adam (minus tensor lr/betas and capturable/fused), then the
+    # grid amsgrad x weight decay x maximize x betas, then decoupled weight decay (= AdamW)
+    settings=[
+        dict(lr=0.01),
+        dict(weight_decay=0.1, amsgrad=True),
+        *_grid(amsgrad=[False, True], weight_decay=[0, 0.1], maximize=[False, True],
+               betas=[(0.9, 0.999), (0.8, 0.9)]),
+        dict(eps=1e-4, lr=0.005),
+        dict(decoupled_weight_decay=True, weight_decay=0.1),
+        dict(decoupled_weight_decay=True, weight_decay=0.1, amsgrad=True, maximize=True),
+        dict(lr=0.005, betas=(0.85, 0.95), eps=1e-6, weight_decay=0.05, amsgrad=True,
+             maximize=True),
+    ],
+    state_keys=("step", "exp_avg", "exp_avg_sq"),
+    gated_keys={"max_exp_avg_sq": "amsgrad"},
+    groups=[dict(lr=0.01, amsgrad=True), dict(lr=0.002, betas=(0.8, 0.9), weight_decay=0.1)],
+    rejected=_ADAM_REJECTED,
+)
+
+ADAMW = TorchCase(
+    name="AdamW",
+    # torch's optim_inputs_func_adamw, then the grid amsgrad x weight decay x maximize x betas
+    settings=[
+        dict(lr=0.01),
+        dict(weight_decay=0.1, amsgrad=True),
+        *_grid(amsgrad=[False, True], weight_decay=[1e-2, 0, 0.1], maximize=[False, True],
+               betas=[(0.9, 0.999), (0.8, 0.9)]),
+        dict(eps=1e-4, lr=0.005),
+        dict(lr=0.005, betas=(0.85, 0.95), eps=1e-6, weight_decay=0.05, amsgrad=True,
+             maximize=True),
+    ],
+    state_keys=("step", "exp_avg", "exp_avg_sq"),
+    gated_keys={"max_exp_avg_sq": "amsgrad"},
+    groups=[dict(lr=0.01, weight_decay=0.05), dict(lr=0.002, amsgrad=True, betas=(0.8, 0.9))],
+    rejected=_ADAM_REJECTED,
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW]
+ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]
 SETTING_IDS = [f"{c.name}-{kw}" for c, kw in SETTINGS]

@@ -106,7 +106,7 @@ def run(args):
             for variant in VARIANTS:
                 try:
                     opt = _make(torch, name, variant, params, kwargs)
-                except (RuntimeError, ValueError) as e:  # e.g. no fused CPU kernel
+                except (RuntimeError, ValueError, TypeError) as e:  # no fused kernel or flag
                     print(f"  ({variant}: not available: {e})")
                     continue
                 times[variant] = seconds_per_call(opt.step, budget=budget, repeat=repeat)

@@ -20,8 +20,13 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
                       ) from e
 
 from fastopt.torch._base import Optimizer
+from fastopt.torch.adadelta import Adadelta
 from fastopt.torch.adagrad import Adagrad
+from fastopt.torch.adam import Adam, AdamW
+from fastopt.torch.rmsprop import RMSprop
 from fastopt.torch.rowwise_adagrad import RowwiseAdagrad
+from fastopt.torch.sgd import SGD
 from fastopt.torch.sparse_adam import SparseAdam
 
-__all__ = ["Optimizer", "Adagrad", "RowwiseAdagrad", "SparseAdam"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
+           "RowwiseAdagrad", "SparseAdam"]

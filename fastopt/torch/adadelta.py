@@ -1,0 +1,84 @@
+"""fastopt.torch.Adadelta: torch.optim.Adadelta's interface on fastopt's Adadelta kernel.
+
+Kernel: src_c/kernels/adadelta.inc.c. Hyper-parameters: fastopt/optim/adadelta.py.
+"""
+import torch
+
+from fastopt.optim.adadelta import kernel_hyper
+from fastopt.torch._base import Optimizer
+
+
+class Adadelta(Optimizer):
+    r"""AdaDelta (Zeiler, 2012): ``torch.optim.Adadelta``, fused and zero-copy.
+
+    A drop-in replacement for ``torch.optim.Adadelta`` (2.13) on CPU tensors: same
+    arguments, defaults, param groups, state (``step``, ``square_avg``, ``acc_delta``) and
+    state dicts, which load both ways. For each param :math:`p` with gradient :math:`g`,
+    running average of squared gradients :math:`s` and of squared updates :math:`a`, in the
+    kernel's order (the param's dtype throughout)::
+
+        t     = t + 1                      (the float32 step tensor, as torch)
+        g     = -g                         if maximize
+        g     = g + weight_decay * p       if weight_decay != 0
+        s     = s * rho + ((1 - rho) * g) * g
+        delta = sqrt(a + eps) / sqrt(s + eps) * g
+        a     = a * rho + ((1 - rho) * delta) * delta
+        p     = p - lr * delta
+
+    One C call updates every param of every group that has a grad, reading and writing the
+    tensors' own memory.
+
+    Args:
+        params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
+            must be contiguous float32 or float64 CPU tensors.
+        lr (float): scale applied to delta (default: 1.0). A Python number: tensor lrs are
+            refused.
+        rho (float): decay of both running averages, in [0, 1] (default: 0.9).
+        eps (float): added inside both roots (default: 1e-6).
+        weight_decay (float): L2 penalty added to the gradient (default: 0).
+        foreach (None or False): accepted for compatibility; fastopt always runs one fused
+            kernel call (default: None).
+        capturable (False): accepted for compatibility; must stay False.
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+        differentiable (False): accepted for compatibility; must stay False.
+
+    State per param, created at its first step with a grad, as torch does: ``step`` (a 0-d
+    float32 tensor, float64 if torch's default dtype is float64; counted, not used by the
+    math), ``square_avg`` and ``acc_delta`` (tensors like the param, starting at 0).
+
+    The step validates params, grads, state and every group's hyper-parameters before writing
+    anything, and raises naming the param (its index across groups) for a CUDA or meta
+    tensor, a non-contiguous, complex or half-precision param or grad, a sparse grad, a
+    tensor hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
+
+    .. warning:: ``eps`` sets the size of the first steps (``a`` starts at 0), so it acts as
+       a learning rate early on.
+
+    Reference: M. D. Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701
+    (2012).
+    """
+
+    _kernel = "adadelta"
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
+                 capturable=False, maximize=False, differentiable=False):
+        defaults = {
+            "lr": lr,
+            "rho": rho,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "capturable": capturable,
+            "foreach": foreach,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def _kernel_hyper(self, group):
+        return kernel_hyper(group["lr"], group["rho"], group["eps"], group["weight_decay"],
+                            group["maximize"])
+
+    def _init_state(self, p, group):
+        return {"step": self._new_step(),
+                "square_avg": torch.zeros_like(p, memory_format=torch.contiguous_format),
+                "acc_delta": torch.zeros_like(p, memory_format=torch.contiguous_format)}

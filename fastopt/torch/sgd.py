@@ -1,0 +1,101 @@
+"""fastopt.torch.SGD: torch.optim.SGD's interface on fastopt's SGD kernel.
+
+Kernel: src_c/kernels/sgd.inc.c. Hyper-parameters: fastopt/optim/sgd.py.
+"""
+from fastopt.optim.sgd import kernel_hyper, sgd_row_hyper
+from fastopt.torch._base import Optimizer
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with (Nesterov) momentum: ``torch.optim.SGD``, fused and
+    zero-copy.
+
+    A drop-in replacement for ``torch.optim.SGD`` (2.13) on CPU tensors: same arguments,
+    defaults, param groups, state (``momentum_buffer`` only, and only with momentum) and state
+    dicts, which load both ways. For each param :math:`p` with gradient :math:`g` and momentum
+    buffer :math:`b`, in the kernel's order (``1 - dampening`` in double, the rest in the
+    param's dtype)::
+
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        if momentum != 0:
+            b = g                               on the buffer's first step (as torch's clone)
+            b = b * momentum + (1 - dampening) * g          afterwards
+            g = g + momentum * b                if nesterov
+            g = b                               otherwise
+        p = p - lr * g
+
+    One C call updates every param of every group that has a grad, reading and writing the
+    tensors' own memory.
+
+    Args:
+        params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
+            must be contiguous float32 or float64 CPU tensors.
+        lr (float): learning rate (default: 1e-3). A Python number: tensor lrs are refused.
+        momentum (float): momentum factor (default: 0, plain SGD without a buffer).
+        dampening (float): dampening of the gradient's share in the momentum (default: 0).
+        weight_decay (float): L2 penalty added to the gradient (default: 0).
+        nesterov (bool): Nesterov momentum (default: False). As in torch, the constructor
+            requires momentum > 0 and dampening == 0 for it; a param group of its own may
+            set other values, which torch's formulas (above) then follow.
+        maximize (bool): maximize the objective instead of minimizing (default: False).
+        foreach (None or False): accepted for compatibility; fastopt always runs one fused
+            kernel call (default: None).
+        differentiable (False): accepted for compatibility; must stay False.
+        fused (None or False): accepted for compatibility; must stay None or False.
+
+    State per param: ``momentum_buffer`` (a tensor like the param), created at the param's
+    first step with a grad while its group's momentum is non-zero, from that step's
+    (decayed, sign-flipped) gradient; there is no step counter and, without momentum, no
+    state entry at all, as in torch. A buffer loaded from a state dict continues as started.
+
+    The step validates params, grads, state and every group's hyper-parameters before writing
+    anything, and raises naming the param (its index across groups) for a CUDA or meta
+    tensor, a non-contiguous, complex or half-precision param or grad, a sparse grad, a
+    tensor hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
+
+    .. warning:: Sparse gradients (``nn.Embedding(..., sparse=True)``) are not supported.
+
+    Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration
+    methods", USSR Comput. Math. & Math. Phys. 4 (1964); Nesterov momentum as in
+    I. Sutskever et al., "On the importance of initialization and momentum in deep
+    learning", ICML 2013.
+    """
+
+    _kernel = "sgd"
+    _row_kernel = "sgd_rows"  # sparse COO grads (nn.Embedding(sparse=True)): momentum 0 only
+    _step_key = None
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False,
+                 fused=None):
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        if nesterov and (momentum <= 0 or dampening != 0):   # torch checks the defaults only
+            raise ValueError(f"fastopt: invalid nesterov=True with momentum={momentum!r} and "
+                             f"dampening={dampening!r}: Nesterov momentum requires a "
+                             f"momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def _kernel_hyper(self, group):
+        # nesterov is checked in the constructor only, as torch does: a group may combine
+        # it with dampening or no momentum (the kernel follows torch's formulas for any mix)
+        h = kernel_hyper(group["lr"], group["momentum"], group["dampening"],
+                         group["weight_decay"], False, group["maximize"])
+        return (h[0], h[1], h[2], h[3], group["nesterov"], h[5])
+
+    def _row_hyper(self, group, sparse):
+        return sgd_row_hyper(group)
+
+    def _init_state(self, p, group):
+        # no step counter; momentum_buffer comes from _init_buffer once momentum != 0
+        return {}
