@@ -349,8 +349,12 @@ cdef inline void _add_array_span(Plan *plan, cnp.ndarray a, int writable, int pa
 
 
 cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, object grad,
-                     object buffers, tuple state_what, tuple gates) except -1:
+                     object buffers, tuple state_what, tuple gates, list held) except -1:
     """Validate param i (its grad and state buffers) and record it in plan slot `slot`.
+
+    Every object whose memory the plan points into is appended to ``held``, which the caller
+    keeps until the C call returns: while the GIL is released, another thread may drop the
+    last other reference to an array (``opt.state[i]["sum"] = ...``, a list being cleared).
 
     Call after _plan_scalars: a gated buffer is needed only if its gate hyper-parameter in
     this slot is non-zero; otherwise it is ignored (may be None) and the kernel gets NULL.
@@ -383,6 +387,7 @@ cdef int _plan_param(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object param, ob
         s = <cnp.ndarray>buf
         plan.state[slot * ns + j] = cnp.PyArray_DATA(s)
         _add_array_span(plan, s, 1, <int>i, <int>(2 + j))
+    held.append((param, grad, buffers))
     return 0
 
 
@@ -401,13 +406,17 @@ cdef int _plan_scalars(Plan *plan, Py_ssize_t slot, Py_ssize_t i, object hyper,
         if len(hyper) != nh:
             raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, "
                              f"got {len(hyper)}")
-        if type(hyper) is tuple:
-            ht = <tuple>hyper
-            for j in range(nh):
-                plan.hyper[slot * nh + j] = <double>ht[j]
-        else:
-            for j in range(nh):
-                plan.hyper[slot * nh + j] = <double>hyper[j]
+        try:
+            if type(hyper) is tuple:
+                ht = <tuple>hyper
+                for j in range(nh):
+                    plan.hyper[slot * nh + j] = <double>ht[j]
+            else:
+                for j in range(nh):
+                    plan.hyper[slot * nh + j] = <double>hyper[j]
+        except TypeError:
+            raise TypeError(f"fastopt: param {i}: hyper-parameters must be numbers and bools, "
+                            f"got {hyper!r}") from None
     if step < 1:
         raise ValueError(f"fastopt: param {i}: step must be >= 1, got {step}")
     plan.step[slot] = step
@@ -437,7 +446,7 @@ cdef int _index_type(object a, Py_ssize_t i) except -1:
 
 cdef int _plan_rows(Plan *plan, Py_ssize_t i, object param, object grad, object buffers,
                     object hyper, long long step, tuple state_what, tuple gates,
-                    tuple per_row) except -1:
+                    tuple per_row, list held) except -1:
     """Validate param i for a row step (grad a SparseRows, or a dense array meaning every
     row) and record it as the next row job. Range-checks every index."""
     cdef Py_ssize_t slot = plan.r_used, j, nh = plan.r_n_hyper, ns = plan.r_n_state
@@ -446,13 +455,17 @@ cdef int _plan_rows(Plan *plan, Py_ssize_t i, object param, object grad, object 
     _check_layout(p, i, "param", True)
     if len(hyper) != nh:
         raise ValueError(f"fastopt: param {i}: expected {nh} hyper-parameters, got {len(hyper)}")
-    for j in range(nh):
-        plan.r_hyper[slot * nh + j] = <double>hyper[j]
+    try:
+        for j in range(nh):
+            plan.r_hyper[slot * nh + j] = <double>hyper[j]
+    except TypeError:
+        raise TypeError(f"fastopt: param {i}: hyper-parameters must be numbers and bools, "
+                        f"got {hyper!r}") from None
     if step < 1:
         raise ValueError(f"fastopt: param {i}: step must be >= 1, got {step}")
     cdef fo_rows_job *job = &plan.jobs[slot]
     cdef SparseRows sr
-    cdef cnp.ndarray idx, vals, g
+    cdef cnp.ndarray idx = None, vals = None, g
     cdef Py_ssize_t n_rows, dim, k
     cdef int64_t bad
     if type(grad) is SparseRows:
@@ -533,6 +546,8 @@ cdef int _plan_rows(Plan *plan, Py_ssize_t i, object param, object grad, object 
         s = <cnp.ndarray>buf
         plan.r_state[slot * ns + j] = cnp.PyArray_DATA(s)
         _add_array_span(plan, s, 1, <int>i, <int>(ROLE_ROWS + j))
+    # kept alive until the C call returns (see _plan_param), the SparseRows' arrays included
+    held.append((param, grad, buffers, idx, vals))
     plan.r_used += 1
     return 0
 
@@ -548,18 +563,17 @@ cdef int _plan_run(Plan *plan, int algo, Py_ssize_t used, tuple state_what, int 
             f"fastopt: param {sa.param}'s {_role_name(sa.role, state_what, row_state_what)} and "
             f"param {sb.param}'s {_role_name(sb.role, state_what, row_state_what)} overlap in "
             f"memory; fastopt needs separate buffers")
-    # rows first: fo_run_rows can only fail (out of memory) before it writes anything
-    if plan.total >= _nogil_min:
-        with nogil:
-            if r_used:
-                failed = fo_run_rows(row_algo, <size_t>r_used, plan.jobs)
-            if used and not failed:
+    # Rows first: fo_run_rows can only fail (out of memory) before it writes anything. They
+    # run with the GIL held: their indices were range-checked under it, and no other Python
+    # thread may change them between that check and their use (an out-of-bounds write).
+    if r_used:
+        failed = fo_run_rows(row_algo, <size_t>r_used, plan.jobs)
+    if used and not failed:
+        if plan.total >= _nogil_min:
+            with nogil:
                 fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g,
                              plan.state, plan.hyper, plan.step)
-    else:
-        if r_used:
-            failed = fo_run_rows(row_algo, <size_t>r_used, plan.jobs)
-        if used and not failed:
+        else:
             fo_run_dense(algo, <size_t>used, plan.dtype, plan.n, plan.p, plan.g, plan.state,
                          plan.hyper, plan.step)
     if failed:
@@ -633,6 +647,7 @@ def dense_step(int algo, params, grads, states, hypers, steps):
         f"kernel {fo_algorithm_name(algo).decode()!r}")
     if k == 0:
         return
+    cdef list held = []   # every object the plan points into, alive until the C call returns
     cdef Plan plan
     _plan_alloc(&plan, algo, k)
     try:
@@ -640,7 +655,7 @@ def dense_step(int algo, params, grads, states, hypers, steps):
             _plan_scalars(&plan, i, i, hypers if shared_hyper else hypers[i],
                           steps if shared_step else steps[i], shared_hyper)
             _plan_param(&plan, i, i, ps[i], gs[i], [sl[i] for sl in state_lists]
-                        if n_state != 1 else (state_lists[0][i],), state_what, gates)
+                        if n_state != 1 else (state_lists[0][i],), state_what, gates, held)
         _plan_run(&plan, algo, k, state_what)
     finally:
         PyMem_Free(plan.block)
@@ -666,6 +681,7 @@ def rows_step(int row_algo, params, grads, states, hypers, steps, *, bint dense_
         f"row kernel {fo_row_algorithm_name(row_algo).decode()!r}")
     if k == 0:
         return
+    cdef list held = []   # every object the plan points into, alive until the C call returns
     cdef Plan plan
     _plan_alloc(&plan, -1, k, row_algo)
     try:
@@ -675,7 +691,7 @@ def rows_step(int row_algo, params, grads, states, hypers, steps, *, bint dense_
                                 f"got {type(gs[i]).__name__}")
             _plan_rows(&plan, i, ps[i], gs[i], [sl[i] for sl in state_lists],
                        hypers if shared_hyper else hypers[i],
-                       steps if shared_step else steps[i], state_what, gates, per_row)
+                       steps if shared_step else steps[i], state_what, gates, per_row, held)
         _plan_run(&plan, -1, 0, (), row_algo, state_what)
     finally:
         PyMem_Free(plan.block)
@@ -718,13 +734,17 @@ def state_step(int algo, list params, grads, dict state, hypers, int row_algo=-1
     cdef Plan plan
     cdef dict st
     cdef list stepped = []
+    cdef list held = []   # every object the plan points into, alive until the C call returns
     _plan_alloc(&plan, algo, k, row_algo)
     try:
         for i in range(k):
             g = gs[i]
             if g is None:
                 continue
-            st = state[i]
+            st = state.get(i)
+            if st is None:
+                raise ValueError(f"fastopt: param {i} has no state; add params with "
+                                 f"add_param_group(), not by changing a group's list")
             if type(g) is SparseRows or algo < 0:
                 if row_algo < 0:
                     raise TypeError(
@@ -733,7 +753,7 @@ def state_step(int algo, list params, grads, dict state, hypers, int row_algo=-1
                         f"RowwiseAdagrad and SparseAdam")
                 _plan_rows(&plan, i, params[i], g, [st.get(key) for key in r_keys],
                            row_hyper(i, type(g) is SparseRows), st["step"] + 1, r_what,
-                           r_gates, r_per_row)
+                           r_gates, r_per_row, held)
             else:
                 if n_state == 1:
                     bufs = (st.get(keys[0]),)
@@ -741,7 +761,7 @@ def state_step(int algo, list params, grads, dict state, hypers, int row_algo=-1
                     bufs = [st.get(key) for key in keys]
                 _plan_scalars(&plan, used, i, hypers if shared_hyper else hypers[i],
                               st["step"] + 1, shared_hyper)
-                _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates)
+                _plan_param(&plan, used, i, params[i], g, bufs, state_what, gates, held)
                 used += 1
             stepped.append(st)
         if stepped:
@@ -981,6 +1001,7 @@ cdef class TensorPlan:
         strided = self.strided
         keys = self.keys
         cdef list stepped = []
+        cdef list held = []
         for gi in range(self.n_groups):
             params = param_groups[gi]["params"]
             if len(params) != <Py_ssize_t>self.group_sizes[gi]:
@@ -1040,6 +1061,7 @@ cdef class TensorPlan:
                 self.plan.g[s] = <const void *>gptr
                 self.used[s] = 1
                 stepped.append(p)
+                held.append(g)   # alive through the nogil call (zero_grad in another thread)
                 total += <Py_ssize_t>self.plan.n[s]
                 u += 1
                 s += 1

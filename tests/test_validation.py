@@ -6,6 +6,8 @@ Every case builds a valid two-param step, breaks one thing, and checks that the 
 import numpy as np
 import pytest
 
+import fastopt
+
 from cases import CASE_IDS, CASES
 
 
@@ -253,3 +255,48 @@ def test_functional_rejects_invalid_hyper_parameters(case, kwargs):
     with pytest.raises(ValueError):
         call(case, params, grads, states, kwargs)
     assert unchanged(before, params, states)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("bad", [None, "no", [1], 2.5])
+def test_flags_must_be_bools(case, bad):
+    """maximize (and every other on/off hyper-parameter) is checked at construction."""
+    flags = [k for k, v in case.cls([np.zeros(3)]).defaults.items() if isinstance(v, bool)]
+    assert "maximize" in flags
+    for flag in flags:
+        with pytest.raises(ValueError, match=f"{flag} must be True or False"):
+            case.cls([np.zeros(3)], **{flag: bad})
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_flag_broken_in_a_group_later_is_a_clear_error(case):
+    p = np.zeros(3)
+    opt = case.cls([p], **case.obj_kwargs)
+    opt.param_groups[0]["maximize"] = None
+    with pytest.raises(TypeError, match="param 0: hyper-parameters must be numbers"):
+        opt.step([np.ones(3)])
+    assert np.array_equal(p, np.zeros(3))
+
+
+@pytest.mark.parametrize("step", [float("inf"), 2 ** 70, -1, 1.5, "x"])
+def test_load_state_dict_step_out_of_range(step):
+    p = np.zeros(3)
+    opt = fastopt.Adagrad([p])
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = step
+    with pytest.raises(ValueError, match="step"):
+        opt.load_state_dict(sd)
+    assert opt.state[0]["step"] == 0
+
+
+def test_param_appended_to_a_group_directly_is_a_clear_error():
+    opt = fastopt.Adagrad([np.zeros(3)])
+    opt.param_groups[0]["params"].append(np.zeros(2))
+    with pytest.raises(ValueError, match="param 1 has no state; add params with add_param_group"):
+        opt.step([np.ones(3), np.ones(2)])
+
+
+def test_row_only_optimizers_report_their_own_optional_buffers():
+    assert fastopt.SparseAdam([np.zeros((4, 2))])._optional_keys() == set()
+    assert fastopt.RowwiseAdagrad([np.zeros((4, 2))])._optional_keys() == set()
+    assert fastopt.SGD([np.zeros(2)], momentum=0.5)._optional_keys() == {"momentum_buffer"}

@@ -25,6 +25,8 @@ order) to its state dict; ``state_dict()`` is ``{"state": {index: {...}}, "param
 [{..., "params": [indices]}]}`` with copies of every buffer.
 """
 import copy
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -86,7 +88,7 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
-        self._check_group(self.defaults)
+        self._validate_group(self.defaults)
         # -1: no dense kernel (sparse-only or row-wise objects) / no row kernel
         self._algo, self._state_keys = (_kernels.algorithm(self._kernel) if self._kernel
                                         else (-1, ()))
@@ -119,6 +121,14 @@ class Optimizer:
     def _check_group(self, group):
         """Validate a group's hyper-parameters (by default: those the kernel takes)."""
         self._kernel_hyper(group)
+
+    def _validate_group(self, group):
+        """_check_group, plus: every flag (a hyper-parameter whose default is a bool) must be
+        a bool, so ``maximize=None`` or ``"no"`` fails here, not at the first step."""
+        for key in _flag_keys(type(self)):
+            if key in group and not isinstance(group[key], (bool, np.bool_)):
+                raise ValueError(f"fastopt: {key} must be True or False, got {group[key]!r}")
+        self._check_group(group)
 
     def _row_hyper(self, group, sparse):
         raise NotImplementedError
@@ -161,7 +171,7 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         group["params"] = params
-        self._check_group(group)
+        self._validate_group(group)
         start = len(existing)
         new_state = {start + j: self._new_state(p, group) for j, p in enumerate(params)}
         self.param_groups.append(group)
@@ -237,7 +247,7 @@ class Optimizer:
                 new.setdefault(key, value)
             new["params"] = group["params"]
             try:
-                self._check_group(new)
+                self._validate_group(new)
             except ValueError as e:
                 raise ValueError(f"fastopt: param group {gi} of the state dict: {e}") from None
             new_groups.append(new)
@@ -288,7 +298,10 @@ class Optimizer:
 
     def _optional_keys(self):
         """State keys of buffers the kernel needs only under some hyper-parameters."""
-        gates = _kernels._STATE_GATES[self._algo]
+        if self._algo >= 0:
+            gates = _kernels._STATE_GATES[self._algo]
+        else:  # a row kernel only (SparseAdam, RowwiseAdagrad)
+            gates = _kernels._ROW_STATE_GATES[self._row_algo]
         return {key for key, gate in zip(self._state_keys, gates) if gate >= 0}
 
     def __repr__(self):
@@ -301,14 +314,22 @@ class Optimizer:
         return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=None)
+def _flag_keys(cls):
+    """The constructor arguments of ``cls`` whose default is a bool: its on/off flags."""
+    return tuple(name for name, arg in inspect.signature(cls.__init__).parameters.items()
+                 if isinstance(arg.default, bool))
+
+
 def _load_step(value, i):
     try:
         v = float(np.asarray(value))
     except (TypeError, ValueError):
         raise ValueError(f"fastopt: param {i}: saved 'step' is not a number: {value!r}") from None
-    if not (v >= 0 and v == int(v)):
-        raise ValueError(f"fastopt: param {i}: saved 'step' must be a whole number >= 0, "
-                         f"got {value!r}")
+    # below 2**53: exact in a double, and far inside the kernels' int64
+    if not (0 <= v < 2.0 ** 53 and v == int(v)):
+        raise ValueError(f"fastopt: param {i}: saved 'step' must be a whole number in "
+                         f"[0, 2**53), got {value!r}")
     return int(v)
 
 

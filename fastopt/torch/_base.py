@@ -166,7 +166,7 @@ def check_grad(p, g, what):
     """The grad's data pointer if it fits param p; else raise (``what`` names the grad)."""
     if isinstance(g, torch.Tensor) and g.layout is not _STRIDED:
         raise ValueError(f"fastopt: {what} is sparse ({g.layout}); this optimizer steps "
-                         f"dense gradients only (sparse COO gradients: fastopt.torch.Adagrad, "
+                         f"dense gradients only (sparse COO gradients: fastopt.torch.Adagrad, SGD, "
                          f"SparseAdam, RowwiseAdagrad)")
     _, ptr = check_tensor(g, what)
     if g.dtype != p.dtype:

@@ -51,10 +51,14 @@ class SGD(Optimizer):
 
     The step validates params, grads, state and every group's hyper-parameters before writing
     anything, and raises naming the param (its index across groups) for a CUDA or meta
-    tensor, a non-contiguous, complex or half-precision param or grad, a sparse grad, a
-    tensor hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
+    tensor, a non-contiguous, complex or half-precision param or grad, a tensor
+    hyper-parameter or overlapping buffers. Params whose ``.grad`` is None are skipped.
 
-    .. warning:: Sparse gradients (``nn.Embedding(..., sparse=True)``) are not supported.
+    Sparse COO gradients (``nn.Embedding(..., sparse=True)``) are stepped on their touched
+    rows only, in groups with ``momentum=0`` and ``weight_decay=0``.
+
+    .. warning:: Unlike torch.optim.SGD, a sparse gradient in a group with momentum or weight
+       decay raises ``ValueError`` (those would touch every row of the table each step).
 
     Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration
     methods", USSR Comput. Math. & Math. Phys. 4 (1964); Nesterov momentum as in

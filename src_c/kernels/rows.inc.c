@@ -1,7 +1,7 @@
 /* rows: folding a row-sparse gradient ---------------------------------------------------------
  *
  * Shared by every row kernel (included per ISA and dtype like a kernel). The NumPy twin is
- * fastopt/reference/_rows.py:coalesce (np.unique + np.add.at).
+ * fastopt/reference/sparse.py:coalesce (np.unique + np.add.at).
  *
  * coalesce: one pass over the k indices with an open-addressing hash of row -> slot (load
  * <= 1/2, linear probing), no sorting and nothing proportional to the table. A row seen once
