@@ -39,7 +39,7 @@ def test_dense_step(benchmark, name, dtype, n, impl):
         torch = try_torch()
         if torch is None:
             pytest.skip("torch is not installed")
-        fns = _torch_variants(torch, *algo["torch"], p, g)
+        fns = _torch_variants(torch, *algo["torch"], p, g, states)
         if impl not in fns:
             pytest.skip(f"{impl} does not exist for {name}")
         benchmark(fns[impl])

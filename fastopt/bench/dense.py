@@ -181,52 +181,58 @@ def bytes_per_element(n_state, itemsize):
     return (3 + 2 * n_state) * itemsize
 
 
-def _torch_variants(torch, name, kwargs, p_np, g_np):
-    """{variant: step function} for torch.optim's for-loop, foreach and fused versions."""
+def _torch_variants(torch, name, kwargs, p_np, g_np, states_np):
+    """{variant: step function} for torch.optim's for-loop, foreach and fused versions, each
+    stepping the same memory as fastopt: the param and grad wrap p_np and g_np, and after a
+    first step (which creates torch's state) each state buffer is replaced by a view of the
+    matching array of states_np."""
     out = {}
     for variant, flags in (("torch for-loop", dict(foreach=False)),
                            ("torch foreach", dict(foreach=True)),
                            ("torch fused", dict(fused=True))):
-        t = torch.from_numpy(p_np.copy())
+        t = torch.from_numpy(p_np)
         t.requires_grad_(True)
-        t.grad = torch.from_numpy(g_np.copy())
+        t.grad = torch.from_numpy(g_np)
         try:
             opt = getattr(torch.optim, name)([t], **kwargs, **flags)
             opt.step()
         except (RuntimeError, TypeError, ValueError):
             continue  # e.g. no fused CPU kernel for this algorithm
+        state = opt.state[t]
+        buffers = [k for k, v in state.items() if torch.is_tensor(v) and v.shape == t.shape]
+        for key, array in zip(buffers, states_np):
+            state[key] = torch.from_numpy(array)
         out[variant] = opt.step
     return out
 
 
 def measure(name, dtype, n, *, budget, torch=None):
-    """Seconds per step of every implementation for one (algorithm, dtype, n)."""
+    """Seconds per step of every implementation for one (algorithm, dtype, n).
+
+    Every implementation steps the *same* buffers, one after the other: at large n where a
+    buffer's pages sit (in this VM, how the host backs them) changes the time by up to ~2x,
+    so separate copies would compare placements, not implementations. The steps are small and
+    the values stay finite; the probe, whose adds are no optimizer's, runs last.
+    """
     algo = ALGORITHMS[name]
     rng = np.random.default_rng(0)
-    p0 = rng.standard_normal(n).astype(dtype)
+    p = rng.standard_normal(n).astype(dtype)
     g = (rng.standard_normal(n) * 1e-3).astype(dtype)
-
-    def fresh():
-        """Each implementation steps its own copy of the param and state."""
-        return p0.copy(), [np.full(n, 0.1, dtype) for _ in range(algo["n_state"])]
-
+    states = [np.full(n, 0.1, dtype) for _ in range(algo["n_state"])]
     tmp = np.empty(n, dtype)
     t = {}
-    p, states = fresh()
     t["fastopt"] = seconds_per_call(lambda: algo["fastopt"](p, g, states), budget=budget)
-    p, states = fresh()
-    t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
-    p, states = fresh()
-    t["numpy textbook"] = seconds_per_call(lambda: algo["textbook"](p, g, states),
-                                           budget=budget)
-    p, states = fresh()
-    t["numpy in-place"] = seconds_per_call(lambda: algo["inplace"](p, g, states, tmp),
-                                           budget=budget)
-    del p, states
+    with np.errstate(all="ignore"):
+        t["numpy textbook"] = seconds_per_call(lambda: algo["textbook"](p, g, states),
+                                               budget=budget)
+        t["numpy in-place"] = seconds_per_call(lambda: algo["inplace"](p, g, states, tmp),
+                                               budget=budget)
     if torch is not None:
         cls, kwargs = algo["torch"]
-        for variant, fn in _torch_variants(torch, cls, kwargs, p0, g).items():
+        for variant, fn in _torch_variants(torch, cls, kwargs, p, g, states).items():
             t[variant] = seconds_per_call(fn, budget=budget)
+    # last: its adds (p += g, s += g) are the only steps that are not an optimizer's
+    t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
     return t
 
 
