@@ -603,11 +603,15 @@ cdef int _check_row_algo(int algo) except -1:
 
 
 cdef list _check_counts(Py_ssize_t k, list gs, object states, int n_state, object hypers,
-                        bint shared_hyper, object steps, bint shared_step, str kernel):
-    """Check that every per-param list has k entries; return the state lists as lists."""
+                        bint shared_hyper, object steps, bint shared_step, int algo,
+                        bint row) except *:
+    """Check that every per-param list has k entries; return the state lists as lists.
+    (algo, row) name the kernel in errors: built only then, this runs on every step.)"""
     if len(gs) != k:
         raise ValueError(f"fastopt: {len(gs)} grads for {k} params")
     if len(states) != n_state:
+        kernel = (f"row kernel {fo_row_algorithm_name(algo).decode()!r}" if row
+                  else f"kernel {fo_algorithm_name(algo).decode()!r}")
         raise ValueError(f"fastopt: {kernel} takes {n_state} state lists, got {len(states)}")
     cdef list state_lists = [_as_list(sl, "each state list") for sl in states]
     cdef Py_ssize_t j
@@ -643,8 +647,7 @@ def dense_step(int algo, params, grads, states, hypers, steps):
     cdef bint shared_hyper = type(hypers) is tuple
     cdef bint shared_step = not isinstance(steps, list)
     cdef list state_lists = _check_counts(
-        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step,
-        f"kernel {fo_algorithm_name(algo).decode()!r}")
+        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step, algo, False)
     if k == 0:
         return
     cdef list held = []   # every object the plan points into, alive until the C call returns
@@ -677,8 +680,7 @@ def rows_step(int row_algo, params, grads, states, hypers, steps, *, bint dense_
     cdef bint shared_hyper = type(hypers) is tuple
     cdef bint shared_step = not isinstance(steps, list)
     cdef list state_lists = _check_counts(
-        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step,
-        f"row kernel {fo_row_algorithm_name(row_algo).decode()!r}")
+        k, gs, states, n_state, hypers, shared_hyper, steps, shared_step, row_algo, True)
     if k == 0:
         return
     cdef list held = []   # every object the plan points into, alive until the C call returns
