@@ -14,6 +14,7 @@ def config():
         "version": __version__,
         "isa": _kernels.current_isa(),
         "isa_best": _kernels.best_isa(),
+        "isa_default": _kernels.default_isa(),
         "isas_available": list(_kernels.available_isas()),
         "isas_compiled": list(_kernels.compiled_isas()),
         "compile_flags": _kernels.BUILD_FLAGS,
@@ -30,8 +31,8 @@ def show_config(file=None):
     c = config()
     lines = [
         f"fastopt {c['version']} (Python {c['python']}, NumPy {c['numpy']}, {c['machine']})",
-        f"  ISA path in use : {c['isa']}   (best here: {c['isa_best']}; "
-        f"force a lower one with FASTOPT_ISA=baseline|avx2|avx512)",
+        f"  ISA path in use : {c['isa']}   (default here: {c['isa_default']}; widest here: "
+        f"{c['isa_best']}; choose with FASTOPT_ISA=baseline|avx2|avx512, avx512 is opt-in)",
         f"  ISA paths here  : {', '.join(c['isas_available'])}",
         f"  ISA paths built : {', '.join(c['isas_compiled'])}",
         f"  compile flags   : {c['compile_flags']}",

@@ -1164,6 +1164,23 @@ def best_isa():
     return ISA_NAMES[fo_best_isa()]
 
 
+#: The widest path used unless FASTOPT_ISA asks for more. AVX-512 is built, tested and
+#: selectable, but opt-in: measured by ``python -m fastopt.bench`` (ISA table) on an AMD
+#: EPYC it gained ~2-3% on Adagrad/RMSprop in cache and lost ~10% on Adam/Adadelta at 1e5,
+#: and at 2^24 all paths are memory-bound; on older Intel parts it also down-clocks.
+DEFAULT_MAX_ISA = "avx2"
+
+
+def default_isa():
+    """The path chosen at import without FASTOPT_ISA: the highest one this CPU and OS can run,
+    up to DEFAULT_MAX_ISA."""
+    cdef int isa
+    for isa in range(ISA_NAMES.index(DEFAULT_MAX_ISA), 0, -1):
+        if fo_isa_supported(isa):
+            return ISA_NAMES[isa]
+    return ISA_NAMES[0]
+
+
 def current_isa():
     """The ISA path the kernels run on now."""
     return ISA_NAMES[fo_current_isa()]
@@ -1180,9 +1197,10 @@ def _set_isa(str name):
 
 
 def _choose_isa_at_import():
-    """The best path, or the lower one FASTOPT_ISA asks for (warning if it cannot be had)."""
+    """default_isa(), or the path FASTOPT_ISA asks for (a lower one, or avx512, which is
+    opt-in); a path this CPU/OS lacks is never used: that warns and keeps the default."""
     requested = os.environ.get("FASTOPT_ISA", "").strip().lower()
-    best = fo_best_isa()
+    best = ISA_NAMES.index(default_isa())
     if requested:
         if requested not in ISA_NAMES:
             warnings.warn(f"fastopt: FASTOPT_ISA={requested!r} is not one of "

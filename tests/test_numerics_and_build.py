@@ -34,6 +34,14 @@ def test_build_flags_are_safe():
     assert not any(f in flags for f in ("-ffast-math", "-Ofast", "-march=native", "-mavx2"))
 
 
+def test_default_isa_is_the_widest_up_to_avx2():
+    available = _kernels.available_isas()
+    want = "avx2" if "avx2" in available else "baseline"
+    assert _kernels.default_isa() == want
+    out = _run("from fastopt import _kernels; print(_kernels.current_isa())")
+    assert out.stdout.strip() == want
+
+
 def test_isa_paths():
     available = _kernels.available_isas()
     assert available[0] == "baseline"
@@ -57,7 +65,7 @@ def test_fastopt_isa_env_unknown_or_unavailable_warns_and_uses_best():
     out = _run("import warnings; warnings.simplefilter('always')\n"
                "from fastopt import _kernels; print(_kernels.current_isa())",
                FASTOPT_ISA="quantum")
-    assert out.stdout.strip() == _kernels.best_isa()
+    assert out.stdout.strip() == _kernels.default_isa()
     assert "FASTOPT_ISA='quantum'" in out.stderr
 
 
