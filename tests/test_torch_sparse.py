@@ -261,6 +261,30 @@ def test_rowwise_adagrad_equals_the_numpy_object_bit_for_bit(dtype):
         assert float(st["step"]) == twin.state[i]["step"] == 20
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rowwise_adagrad_dense_grads_take_weight_decay(dtype):
+    """Dense grads step every row and, unlike sparse ones, may carry weight decay: bitwise
+    equal to the NumPy twin."""
+    torch = torch_or_skip()
+    import fastopt.torch
+    tdtype = getattr(torch, dtype)
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(7, 5).to(tdtype)
+    kwargs = dict(lr=0.05, weight_decay=0.1)
+    ours = fastopt.torch.RowwiseAdagrad(lin.parameters(), **kwargs)
+    arrays = [p.detach().numpy().copy() for p in lin.parameters()]
+    twin = fastopt.RowwiseAdagrad(arrays, **kwargs)
+    x = torch.randn(9, 7, dtype=tdtype)
+    for _ in range(5):
+        ours.zero_grad()
+        lin(x).square().mean().backward()
+        grads = [p.grad.numpy().copy() for p in lin.parameters()]
+        ours.step()
+        twin.step(grads)
+    for p, a in zip(lin.parameters(), arrays):
+        assert np.array_equal(p.detach().numpy(), a)
+
+
 # ---- state dicts --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["Adagrad", "SparseAdam"])

@@ -4,12 +4,10 @@ Kernel: src_c/kernels/rowwise_adagrad.inc.c. NumPy twin: fastopt/optim/rowwise_a
 """
 import torch
 
-from fastopt.optim._base import check_hyper
-from fastopt.optim.adagrad import kernel_hyper
-from fastopt.torch._base import Optimizer
+from fastopt.torch.adagrad import Adagrad
 
 
-class RowwiseAdagrad(Optimizer):
+class RowwiseAdagrad(Adagrad):
     r"""Row-wise Adagrad for embedding tables: ``fastopt.RowwiseAdagrad`` on torch tensors.
 
     torch.optim.Adagrad's interface (arguments, defaults, flags) with one scalar accumulator
@@ -53,37 +51,17 @@ class RowwiseAdagrad(Optimizer):
     (2011).
     """
 
+    # torch.optim.Adagrad's constructor, flags, hyper-parameters and checks (inherited from
+    # fastopt.torch.Adagrad); a row kernel only (dense grads step every row through it) and
+    # one accumulator per row.
+    _kernel = None
     _row_kernel = "rowwise_adagrad"
-    _eager_state = True
-
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
-                 initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
-                 differentiable=False, fused=None):
-        defaults = {
-            "lr": lr,
-            "lr_decay": lr_decay,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-            "foreach": foreach,
-            "maximize": maximize,
-            "differentiable": differentiable,
-            "fused": fused,
-        }
-        super().__init__(params, defaults)
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
-                            False, group["maximize"])
 
     def _row_hyper(self, group, sparse):
-        if sparse and group["weight_decay"] != 0:
-            raise RuntimeError(f"weight_decay={group['weight_decay']!r} is not compatible with "
-                               f"sparse gradients")
+        # dense grads (every row) take weight decay; sparse ones cannot, as in Adagrad
+        if sparse:
+            return super()._row_hyper(group, sparse)
         return self._kernel_hyper(group)
-
-    def _check_group(self, group):
-        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
 
     def _init_state(self, p, group):
         if p.dim() < 1:
