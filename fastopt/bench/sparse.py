@@ -17,6 +17,8 @@ values); GB/s is those bytes over fastopt's time. Tables are zero-filled lazily 
 row becomes resident when first touched, so a 1e7-row table costs only the pages the
 batches reach (each contender first runs every batch once, untimed).
 """
+import math
+
 import numpy as np
 
 from fastopt import SparseRows, functional, reference
@@ -167,14 +169,19 @@ def _summary(results, sizes):
     print()
     for k in (1024, 8192):
         lo, hi = by[(sizes[0], k)], by[(sizes[-1], k)]
-        print(f"  {k} ids: fastopt Adagrad {hi['fo_adagrad'] / lo['fo_adagrad']:.2f}x slower at "
-              f"{sizes[-1]:.0e} rows than at {sizes[0]:.0e} (target <= 1.5x); vs torch sparse "
-              f"Adagrad {lo['torch_adagrad'] / lo['fo_adagrad']:.1f}x .. "
-              f"{hi['torch_adagrad'] / hi['fo_adagrad']:.1f}x (target >= 5x at 8192 ids); "
-              f"fastopt.torch.Adagrad vs torch {lo['torch_adagrad'] / lo['ft_adagrad']:.1f}x .. "
-              f"{hi['torch_adagrad'] / hi['ft_adagrad']:.1f}x, SparseAdam "
-              f"{lo['torch_sparse_adam'] / lo['ft_sparse_adam']:.1f}x .. "
-              f"{hi['torch_sparse_adam'] / hi['ft_sparse_adam']:.1f}x")
+        line = (f"  {k} ids: fastopt Adagrad {hi['fo_adagrad'] / lo['fo_adagrad']:.2f}x slower "
+                f"at {sizes[-1]:.0e} rows than at {sizes[0]:.0e} (target <= 1.5x)")
+        if not math.isnan(lo["torch_adagrad"]):
+            line += (f"; vs torch sparse Adagrad {lo['torch_adagrad'] / lo['fo_adagrad']:.1f}x .. "
+                     f"{hi['torch_adagrad'] / hi['fo_adagrad']:.1f}x (target >= 5x at 8192 "
+                     f"ids); fastopt.torch.Adagrad vs torch "
+                     f"{lo['torch_adagrad'] / lo['ft_adagrad']:.1f}x .. "
+                     f"{hi['torch_adagrad'] / hi['ft_adagrad']:.1f}x, SparseAdam "
+                     f"{lo['torch_sparse_adam'] / lo['ft_sparse_adam']:.1f}x .. "
+                     f"{hi['torch_sparse_adam'] / hi['ft_sparse_adam']:.1f}x")
+        else:
+            line += " (torch not installed: no torch ratios)"
+        print(line)
     print(f"  RowwiseAdagrad state: {DIM * 4} bytes per row for Adagrad vs 4 for RowwiseAdagrad "
           f"(float32): {sizes[-1] * 4 / 1e6:.0f} MB instead of {sizes[-1] * DIM * 4 / 1e6:.0f} MB "
           f"at {sizes[-1]:.0e} rows")
