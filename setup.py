@@ -1,7 +1,7 @@
 """Build fastopt's one extension, fastopt._kernels: the Cython boundary plus the C kernels.
 
-Flags: -O3 -fno-math-errno -ffp-contract=off for everything. No -ffast-math (it breaks the
-bitwise match with the NumPy reference and can set FTZ/DAZ for the whole process) and no
+Flags: -O3 -fno-math-errno -ffp-contract=off for everything; never fast-math (it breaks the
+bitwise match with the NumPy reference and can set FTZ/DAZ for the whole process) and never
 -march/-mavx on the extension (the wheel must run on any x86-64 CPU): the AVX2 and AVX-512
 kernels get their target from pragmas in src_c/isa_avx2.c and src_c/isa_avx512.c, and
 src_c/dispatch.c only calls them after checking the CPU and OS.

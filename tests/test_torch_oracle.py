@@ -9,6 +9,7 @@ import pytest
 
 import fastopt
 from conftest import torch_or_skip
+from torch_util import SPARSE_ADAM_SETTINGS
 
 ADAGRAD_SETTINGS = [
     {},
@@ -284,17 +285,6 @@ def test_adagrad_sparse_matches_torch(kwargs, dtype):
     _run_sparse_oracle(torch, fastopt.Adagrad,
                        lambda ps, **kw: torch.optim.Adagrad(ps, foreach=False, **kw),
                        kwargs, dtype, ("sum",))
-
-
-SPARSE_ADAM_SETTINGS = [
-    {},
-    dict(lr=0.01),
-    dict(lr=0.01, betas=(0.8, 0.9)),
-    dict(lr=0.01, betas=(0.0, 0.5)),
-    dict(lr=0.01, eps=1e-3),
-    dict(lr=0.01, maximize=True),
-    dict(lr=0.02, betas=(0.5, 0.99), eps=1e-6, maximize=True),
-]
 
 
 @pytest.mark.parametrize("kwargs", SPARSE_ADAM_SETTINGS, ids=str)

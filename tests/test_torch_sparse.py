@@ -10,7 +10,7 @@ import pytest
 
 import fastopt
 from conftest import torch_or_skip
-from torch_util import TOL, assert_unchanged, snapshot
+from torch_util import SPARSE_ADAM_SETTINGS, TOL, assert_unchanged, snapshot
 
 N_ROWS, DIM, BATCH, BAG = 60, 8, 16, 5
 
@@ -151,17 +151,6 @@ def test_sgd_with_momentum_refuses_sparse_grads_and_writes_nothing():
     for a, b in zip(before, model.parameters()):
         assert torch.equal(a, b)
     assert not opt.state
-
-
-SPARSE_ADAM_SETTINGS = [
-    {},
-    dict(lr=0.01),
-    dict(lr=0.01, betas=(0.8, 0.9)),
-    dict(lr=0.01, betas=(0.0, 0.5)),
-    dict(lr=0.01, eps=1e-3),
-    dict(lr=0.01, maximize=True),
-    dict(lr=0.02, betas=(0.5, 0.99), eps=1e-6, maximize=True),
-]
 
 
 @pytest.mark.parametrize("kwargs", SPARSE_ADAM_SETTINGS, ids=str)

@@ -109,3 +109,15 @@ def assert_unchanged(before, model, opt):
             if v is obj and isinstance(v, torch.Tensor) and v.shape == copy.shape:
                 assert torch.allclose(v, copy, rtol=0, atol=0, equal_nan=True), (
                     f"state {k!r} was written")
+
+
+#: SparseAdam settings tested against torch.optim.SparseAdam (NumPy and torch front ends).
+SPARSE_ADAM_SETTINGS = [
+    {},
+    dict(lr=0.01),
+    dict(lr=0.01, betas=(0.8, 0.9)),
+    dict(lr=0.01, betas=(0.0, 0.5)),
+    dict(lr=0.01, eps=1e-3),
+    dict(lr=0.01, maximize=True),
+    dict(lr=0.02, betas=(0.5, 0.99), eps=1e-6, maximize=True),
+]
