@@ -56,6 +56,7 @@ extension = Extension(
     depends=[
         "src_c/fastopt.h",
         "src_c/isa_body.h",
+        "src_c/vec.h",
         *(os.path.join("src_c", "kernels", f) for f in sorted(os.listdir("src_c/kernels"))),
     ],
     define_macros=[

@@ -58,6 +58,7 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 #define FO_T float
 #define FO_DT f32
 #define FO_SQRT sqrtf
+#include "vec.h"
 #define FO_KERNEL_BODIES
 #include "kernels/registry.h"
 #include "kernels/stream_probe.inc.c"
@@ -65,11 +66,14 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
+#undef FO_V
+#undef FO_VSQRT
 
 /* ---- float64 ---- */
 #define FO_T double
 #define FO_DT f64
 #define FO_SQRT sqrt
+#include "vec.h"
 #define FO_KERNEL_BODIES
 #include "kernels/registry.h"
 #include "kernels/stream_probe.inc.c"
@@ -77,6 +81,8 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
+#undef FO_V
+#undef FO_VSQRT
 
 static void FO_ISA_NAME(stream_probe)(int dtype, size_t n, void *p, const void *g,
                                       void *const *state, int n_state)

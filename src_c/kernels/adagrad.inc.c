@@ -16,24 +16,53 @@
  * The row-sparse twin, adagrad_rows.inc.c, runs this same loop on each touched row.
  */
 
+/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P and S
+ * are read and assigned; the scalars (sign, clr, ...) and flags are the loop's arguments. */
+#define FO_ADAGRAD_MATH(V, SQRT, P, G, S)                                                    \
+    do {                                                                                      \
+        /* g = sign * g  (sign is -1 under maximize: exact); a row kernel reads 0 + g */     \
+        V g_ = (G);                                                                           \
+        if (from_rows) g_ = FO_ROW_READ(g_);                                                  \
+        g_ = sign * g_;                                                                       \
+        /* g = g + weight_decay * p */                                                        \
+        if (use_weight_decay) g_ = g_ + weight_decay * (P);                                   \
+        /* s += g * g */                                                                      \
+        (S) = (S) + g_ * g_;                                                                  \
+        /* p -= clr * g / (np.sqrt(s) + eps)   or   / np.sqrt(s + eps) */                     \
+        V den_;                                                                               \
+        if (eps_inside_sqrt) den_ = SQRT((S) + eps);                                          \
+        else                 den_ = SQRT(S) + eps;                                            \
+        (P) = (P) - clr * g_ / den_;                                                          \
+    } while (0)
+
 FO_INLINE void FO_NAME(adagrad_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
     const FO_T sign, const FO_T weight_decay, const FO_T clr, const FO_T eps,
     const int use_weight_decay, const int eps_inside_sqrt, const int from_rows)
 {
-    for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact); a row kernel reads 0 + g */
-        FO_T gi = sign * (from_rows ? FO_ROW_READ(g[i]) : g[i]);
-        /* g = g + weight_decay * p */
-        if (use_weight_decay) gi = gi + weight_decay * p[i];
-        /* s += g * g */
-        const FO_T si = s[i] + gi * gi;
-        s[i] = si;
-        /* p -= clr * g / (np.sqrt(s) + eps)   or   / np.sqrt(s + eps) */
-        const FO_T den = eps_inside_sqrt ? FO_SQRT(si + eps) : FO_SQRT(si) + eps;
-        p[i] = p[i] - clr * gi / den;
+    size_t i = 0;
+#if FO_VBYTES
+    /* blocks: load g, s, p; compute; store s, p (vec.h says why) */
+    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+        FO_VLOAD_ALL(G, g, i);
+        FO_VLOAD_ALL(S, s, i);
+        FO_VLOAD_ALL(P, p, i);
+        FO_VLOADS_DONE();
+        FO_VEACH(k) FO_ADAGRAD_MATH(FO_V, FO_VSQRT, P[k], G[k], S[k]);
+        FO_VSTORE_ALL(s, i, S);
+        FO_VSTORE_ALL(p, i, P);
     }
+    for (; i + FO_VLANES <= n; i += FO_VLANES) {
+        FO_V G = FO_NAME(vload)(g + i), S = FO_NAME(vload)(s + i), P = FO_NAME(vload)(p + i);
+        FO_ADAGRAD_MATH(FO_V, FO_VSQRT, P, G, S);
+        FO_NAME(vstore)(s + i, S);
+        FO_NAME(vstore)(p + i, P);
+    }
+#endif
+    for (; i < n; i++) FO_ADAGRAD_MATH(FO_T, FO_SQRT, p[i], g[i], s[i]);
 }
+
+#undef FO_ADAGRAD_MATH
 
 void FO_NAME(adagrad)(size_t n, void *p_, const void *g_, void *const *state,
                       const double *hyper, int64_t step)
