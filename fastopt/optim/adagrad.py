@@ -2,8 +2,6 @@
 
 Kernel: src_c/kernels/adagrad.inc.c. Reference: fastopt/reference/adagrad.py.
 """
-import math
-
 import numpy as np
 
 from fastopt import _kernels
@@ -12,15 +10,14 @@ from fastopt.optim._docs import params_doc, step_doc
 
 _ALGO, _ = _kernels.algorithm("adagrad")
 _ROW_ALGO, _ = _kernels.row_algorithm("adagrad_rows")
-_INF = math.inf
+_nonnegative_finite = _kernels.nonnegative_finite
 
 
 def kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize):
     """The kernel's hyper tuple (src_c/kernels/adagrad.inc.c); ValueError if invalid."""
     try:
-        ok = (0.0 <= lr < _INF and 0.0 <= lr_decay < _INF and 0.0 <= weight_decay < _INF
-              and 0.0 <= eps < _INF)
-    except TypeError:
+        ok = _nonnegative_finite(lr, lr_decay, weight_decay, eps)
+    except (TypeError, OverflowError):
         ok = False
     if not ok:
         check_hyper("lr", lr)
@@ -46,9 +43,8 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     """
     # kernel_hyper's check, inlined: this call is the per-step cost at small n
     try:
-        ok = (0.0 <= lr < _INF and 0.0 <= lr_decay < _INF and 0.0 <= weight_decay < _INF
-              and 0.0 <= eps < _INF)
-    except TypeError:
+        ok = _nonnegative_finite(lr, lr_decay, weight_decay, eps)
+    except (TypeError, OverflowError):
         ok = False
     if not ok:
         kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)  # raises
