@@ -18,30 +18,61 @@
  *   p     = p - lr * delta
  */
 
+/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P, S
+ * (square_avg) and A (acc_delta) are read and assigned; the scalars (sign, rho, ...) and the
+ * flag are the loop's arguments. */
+#define FO_ADADELTA_MATH(V, SQRT, P, G, S, A)                                                \
+    do {                                                                                      \
+        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
+        V g_ = sign * (G);                                                                    \
+        /* g = g + weight_decay * p */                                                        \
+        if (use_weight_decay) g_ = g_ + weight_decay * (P);                                   \
+        /* s = s * rho;  s = s + ((1 - rho) * g) * g */                                       \
+        V s_ = (S) * rho;                                                                     \
+        s_ = s_ + (one_minus_rho * g_) * g_;                                                  \
+        (S) = s_;                                                                             \
+        /* delta = np.sqrt(a + eps) / np.sqrt(s + eps) * g */                                 \
+        const V delta_ = SQRT((A) + eps) / SQRT(s_ + eps) * g_;                               \
+        /* a = a * rho;  a = a + ((1 - rho) * delta) * delta */                               \
+        V a_ = (A) * rho;                                                                     \
+        a_ = a_ + (one_minus_rho * delta_) * delta_;                                          \
+        (A) = a_;                                                                             \
+        /* p = p - lr * delta */                                                              \
+        (P) = (P) - lr * delta_;                                                              \
+    } while (0)
+
 FO_INLINE void FO_NAME(adadelta_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
     FO_T *FO_RESTRICT a, const FO_T sign, const FO_T weight_decay, const FO_T lr,
     const FO_T rho, const FO_T one_minus_rho, const FO_T eps, const int use_weight_decay)
 {
-    for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact) */
-        FO_T gi = sign * g[i];
-        /* g = g + weight_decay * p */
-        if (use_weight_decay) gi = gi + weight_decay * p[i];
-        /* s = s * rho;  s = s + ((1 - rho) * g) * g */
-        FO_T si = s[i] * rho;
-        si = si + (one_minus_rho * gi) * gi;
-        s[i] = si;
-        /* delta = np.sqrt(a + eps) / np.sqrt(s + eps) * g */
-        const FO_T delta = FO_SQRT(a[i] + eps) / FO_SQRT(si + eps) * gi;
-        /* a = a * rho;  a = a + ((1 - rho) * delta) * delta */
-        FO_T ai = a[i] * rho;
-        ai = ai + (one_minus_rho * delta) * delta;
-        a[i] = ai;
-        /* p = p - lr * delta */
-        p[i] = p[i] - lr * delta;
+    size_t i = 0;
+#if FO_VBYTES
+    /* blocks: load g, s, a, p; compute; store s, a, p (vec.h says why) */
+    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+        FO_VLOAD_ALL(G, g, i);
+        FO_VLOAD_ALL(S, s, i);
+        FO_VLOAD_ALL(A, a, i);
+        FO_VLOAD_ALL(P, p, i);
+        FO_VLOADS_DONE();
+        FO_VEACH(k) FO_ADADELTA_MATH(FO_V, FO_VSQRT, P[k], G[k], S[k], A[k]);
+        FO_VSTORE_ALL(s, i, S);
+        FO_VSTORE_ALL(a, i, A);
+        FO_VSTORE_ALL(p, i, P);
     }
+    for (; i + FO_VLANES <= n; i += FO_VLANES) {
+        FO_V G = FO_NAME(vload)(g + i), S = FO_NAME(vload)(s + i), A = FO_NAME(vload)(a + i);
+        FO_V P = FO_NAME(vload)(p + i);
+        FO_ADADELTA_MATH(FO_V, FO_VSQRT, P, G, S, A);
+        FO_NAME(vstore)(s + i, S);
+        FO_NAME(vstore)(a + i, A);
+        FO_NAME(vstore)(p + i, P);
+    }
+#endif
+    for (; i < n; i++) FO_ADADELTA_MATH(FO_T, FO_SQRT, p[i], g[i], s[i], a[i]);
 }
+
+#undef FO_ADADELTA_MATH
 
 void FO_NAME(adadelta)(size_t n, void *p_, const void *g_, void *const *state,
                        const double *hyper, int64_t step)
