@@ -26,7 +26,59 @@
  */
 
 /* np.maximum: NaN if either side is NaN (the first one if both). */
-#define FO_MAXIMUM(a, b) (((a) != (a) || (a) > (b)) ? (a) : (b))
+FO_INLINE FO_T FO_NAME(maximum)(FO_T a, FO_T b) { return (a != a || a > b) ? a : b; }
+
+#if FO_VBYTES
+/* The same, lane by lane. A GCC vector compare gives -1 (all bits set) or 0 per lane, as a
+ * signed integer vector of the lanes' width; vmask is that type (int32 lanes for float, int64
+ * for double), and the select (a & mask) | (b & ~mask) works on the bits: each lane is a's or
+ * b's exact bits, NaN payload and sign included, as the scalar maximum above returns them. */
+#define FO_VMASK_LANE_f32 int32_t
+#define FO_VMASK_LANE_f64 int64_t
+#define FO_VMASK_LANE_(dt) FO_VMASK_LANE_##dt
+#define FO_VMASK_LANE(dt) FO_VMASK_LANE_(dt)
+typedef FO_VMASK_LANE(FO_DT) FO_NAME(vmask) __attribute__((vector_size(FO_VBYTES)));
+#undef FO_VMASK_LANE
+#undef FO_VMASK_LANE_
+#undef FO_VMASK_LANE_f64
+#undef FO_VMASK_LANE_f32
+
+FO_INLINE FO_V FO_NAME(vmaximum)(FO_V a, FO_V b)
+{
+    const FO_NAME(vmask) take_a = (FO_NAME(vmask))(a != a) | (FO_NAME(vmask))(a > b);
+    const FO_NAME(vmask) ai = (FO_NAME(vmask))a, bi = (FO_NAME(vmask))b;
+    return (FO_V)((ai & take_a) | (bi & ~take_a));
+}
+#endif
+
+/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root, MAX its
+ * np.maximum. P, M, S (exp_avg_sq) and VMAX are read and assigned (VMAX only if amsgrad);
+ * the scalars (sign, coeff, ...) and flags are the loop's arguments. */
+#define FO_ADAM_MATH(V, SQRT, MAX, P, G, M, S, VMAX)                                          \
+    do {                                                                                      \
+        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
+        V g_ = sign * (G);                                                                    \
+        V p_ = (P);                                                                           \
+        /* Adam: g = g + weight_decay * p;  AdamW: p = p * (1 - lr * weight_decay) */         \
+        if (wd_mode == 1) g_ = g_ + weight_decay * p_;                                        \
+        if (wd_mode == 2) p_ = p_ * decay;                                                    \
+        /* m = m.lerp(g, w): m + w * (g - m), or g + (w - 1) * (g - m) when w >= 0.5 */       \
+        const V d_ = g_ - (M);                                                                \
+        if (lerp_high) (M) = g_ + coeff * d_;                                                 \
+        else           (M) = (M) + coeff * d_;                                                \
+        /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
+        V v_ = (S) * beta2;                                                                   \
+        v_ = v_ + (one_minus_beta2 * g_) * g_;                                                \
+        (S) = v_;                                                                             \
+        /* vm = np.maximum(vm, v) */                                                          \
+        if (amsgrad) {                                                                        \
+            v_ = MAX((VMAX), v_);                                                             \
+            (VMAX) = v_;                                                                      \
+        }                                                                                     \
+        /* p = p - (step_size * m) / (np.sqrt(v) / bc2_sqrt + eps) */                         \
+        const V den_ = SQRT(v_) / bc2_sqrt + eps;                                             \
+        (P) = p_ - (step_size * (M)) / den_;                                                  \
+    } while (0)
 
 FO_INLINE void FO_NAME(adam_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT m,
@@ -35,32 +87,42 @@ FO_INLINE void FO_NAME(adam_loop)(
     const FO_T step_size, const FO_T bc2_sqrt, const FO_T eps,
     const int wd_mode, const int amsgrad, const int lerp_high)
 {
-    for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact) */
-        FO_T gi = sign * g[i];
-        FO_T pi = p[i];
-        /* Adam: g = g + weight_decay * p;  AdamW: p = p * (1 - lr * weight_decay) */
-        if (wd_mode == 1) gi = gi + weight_decay * pi;
-        if (wd_mode == 2) pi = pi * decay;
-        /* m = m.lerp(g, w): m + w * (g - m), or g + (w - 1) * (g - m) when w >= 0.5 */
-        const FO_T mi = (lerp_high ? gi : m[i]) + coeff * (gi - m[i]);
-        m[i] = mi;
-        /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */
-        FO_T vi = v[i] * beta2;
-        vi = vi + (one_minus_beta2 * gi) * gi;
-        v[i] = vi;
-        /* vm = np.maximum(vm, v) */
-        if (amsgrad) {
-            vi = FO_MAXIMUM(vmax[i], vi);
-            vmax[i] = vi;
-        }
-        /* p = p - (step_size * m) / (np.sqrt(v) / bc2_sqrt + eps) */
-        const FO_T den = FO_SQRT(vi) / bc2_sqrt + eps;
-        p[i] = pi - (step_size * mi) / den;
+    size_t i = 0;
+#if FO_VBYTES
+    /* blocks: load g, m, v, (vmax), p; compute; store m, v, (vmax), p (vec.h says why).
+     * vmax is NULL unless amsgrad: it is loaded and stored only under that constant flag. */
+    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+        FO_VLOAD_ALL(G, g, i);
+        FO_VLOAD_ALL(M, m, i);
+        FO_VLOAD_ALL(S, v, i);
+        FO_V VM[FO_VU];
+        if (amsgrad) FO_VEACH(k) VM[k] = FO_NAME(vload)(vmax + i + (size_t)k * FO_VLANES);
+        FO_VLOAD_ALL(P, p, i);
+        FO_VLOADS_DONE();
+        FO_VEACH(k)
+            FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(vmaximum), P[k], G[k], M[k], S[k], VM[k]);
+        FO_VSTORE_ALL(m, i, M);
+        FO_VSTORE_ALL(v, i, S);
+        if (amsgrad) FO_VSTORE_ALL(vmax, i, VM);
+        FO_VSTORE_ALL(p, i, P);
     }
+    for (; i + FO_VLANES <= n; i += FO_VLANES) {
+        FO_V G = FO_NAME(vload)(g + i), M = FO_NAME(vload)(m + i), S = FO_NAME(vload)(v + i);
+        FO_V VM = {0};
+        if (amsgrad) VM = FO_NAME(vload)(vmax + i);
+        FO_V P = FO_NAME(vload)(p + i);
+        FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(vmaximum), P, G, M, S, VM);
+        FO_NAME(vstore)(m + i, M);
+        FO_NAME(vstore)(v + i, S);
+        if (amsgrad) FO_NAME(vstore)(vmax + i, VM);
+        FO_NAME(vstore)(p + i, P);
+    }
+#endif
+    for (; i < n; i++)
+        FO_ADAM_MATH(FO_T, FO_SQRT, FO_NAME(maximum), p[i], g[i], m[i], v[i], vmax[i]);
 }
 
-#undef FO_MAXIMUM
+#undef FO_ADAM_MATH
 
 void FO_NAME(adam)(size_t n, void *p_, const void *g_, void *const *state,
                    const double *hyper, int64_t step)
