@@ -16,33 +16,64 @@
  *   p   = p - lr * g
  */
 
+/* One element, or one vector of elements: V is FO_T or FO_V. P and B are read and assigned (B
+ * is only assigned on step 1, and not touched at all without momentum); the scalars (sign,
+ * lr, ...) and flags are the loop's arguments. */
+#define FO_SGD_MATH(V, P, G, B)                                                               \
+    do {                                                                                      \
+        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
+        V g_ = sign * (G);                                                                    \
+        /* g = g + weight_decay * p */                                                        \
+        if (use_weight_decay) g_ = g_ + weight_decay * (P);                                   \
+        if (use_momentum) {                                                                   \
+            V b_;                                                                             \
+            /* b = g.copy() */                                                                \
+            if (first) b_ = g_;                                                               \
+            /* b = b * momentum + (1 - dampening) * g */                                      \
+            else       b_ = (B) * momentum + one_minus_dampening * g_;                        \
+            (B) = b_;                                                                         \
+            /* g = g + momentum * b   or   g = b */                                           \
+            if (nesterov) g_ = g_ + momentum * b_;                                            \
+            else          g_ = b_;                                                            \
+        }                                                                                     \
+        /* p -= lr * g */                                                                     \
+        (P) = (P) - lr * g_;                                                                  \
+    } while (0)
+
 FO_INLINE void FO_NAME(sgd_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT b,
     const FO_T sign, const FO_T lr, const FO_T momentum, const FO_T one_minus_dampening,
     const FO_T weight_decay, const int use_weight_decay, const int use_momentum,
     const int first, const int nesterov)
 {
-    for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact) */
-        FO_T gi = sign * g[i];
-        /* g = g + weight_decay * p */
-        if (use_weight_decay) gi = gi + weight_decay * p[i];
-        if (use_momentum) {
-            FO_T bi;
-            if (first)
-                /* b = g.copy() */
-                bi = gi;
-            else
-                /* b = b * momentum + (1 - dampening) * g */
-                bi = b[i] * momentum + one_minus_dampening * gi;
-            b[i] = bi;
-            /* g = g + momentum * b   or   g = b */
-            gi = nesterov ? gi + momentum * bi : bi;
+    size_t i = 0;
+#if FO_VBYTES
+    /* blocks: load g, b (with momentum, after step 1), p; compute; store b (with momentum),
+     * p (vec.h says why) */
+    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+        FO_VLOAD_ALL(G, g, i);
+        FO_V B[FO_VU];
+        FO_VEACH(k) {
+            if (use_momentum && !first) B[k] = FO_NAME(vload)(b + i + (size_t)k * FO_VLANES);
         }
-        /* p -= lr * g */
-        p[i] = p[i] - lr * gi;
+        FO_VLOAD_ALL(P, p, i);
+        FO_VLOADS_DONE();
+        FO_VEACH(k) FO_SGD_MATH(FO_V, P[k], G[k], B[k]);
+        if (use_momentum) FO_VSTORE_ALL(b, i, B);
+        FO_VSTORE_ALL(p, i, P);
     }
+    for (; i + FO_VLANES <= n; i += FO_VLANES) {
+        FO_V G = FO_NAME(vload)(g + i), B, P = FO_NAME(vload)(p + i);
+        if (use_momentum && !first) B = FO_NAME(vload)(b + i);
+        FO_SGD_MATH(FO_V, P, G, B);
+        if (use_momentum) FO_NAME(vstore)(b + i, B);
+        FO_NAME(vstore)(p + i, P);
+    }
+#endif
+    for (; i < n; i++) FO_SGD_MATH(FO_T, p[i], g[i], b[i]);
 }
+
+#undef FO_SGD_MATH
 
 /* One runtime flag (weight decay) turned into a constant, so every call site is one
  * specialised loop. */
