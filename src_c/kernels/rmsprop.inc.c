@@ -34,43 +34,83 @@ typedef struct {
     int lerp_small;
 } FO_NAME(rmsprop_scalars);
 
+/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P, VS
+ * (square_avg), M (grad_avg, only if centered) and B (momentum_buffer, only with momentum)
+ * are read and assigned; the scalars are the loop's k and the flags its arguments. */
+#define FO_RMSPROP_MATH(V, SQRT, P, G, VS, M, B)                                              \
+    do {                                                                                      \
+        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
+        V g_ = k.sign * (G);                                                                  \
+        /* g = g + weight_decay * p */                                                        \
+        if (use_weight_decay) g_ = g_ + k.weight_decay * (P);                                 \
+        /* v = v * alpha + w * g * g */                                                       \
+        (VS) = (VS) * k.alpha + k.w * g_ * g_;                                                \
+        V x_ = (VS);                                                                          \
+        if (centered) {                                                                       \
+            /* m = base + coeff * (g - m), base = m or g by the size of w (torch's lerp) */   \
+            V base_;                                                                          \
+            if (k.lerp_small) base_ = (M);                                                    \
+            else              base_ = g_;                                                     \
+            (M) = base_ + k.lerp_coeff * (g_ - (M));                                          \
+            /* x = v - m * m */                                                               \
+            x_ = (VS) - (M) * (M);                                                            \
+        }                                                                                     \
+        /* d = np.sqrt(x) + eps   or   np.sqrt(x + eps) */                                    \
+        V d_;                                                                                 \
+        if (eps_inside_sqrt) d_ = SQRT(x_ + k.eps);                                           \
+        else                 d_ = SQRT(x_) + k.eps;                                           \
+        if (use_momentum) {                                                                   \
+            /* b = b * momentum + g / d;  p -= lr * b */                                      \
+            (B) = (B) * k.momentum + g_ / d_;                                                 \
+            (P) = (P) - k.lr * (B);                                                           \
+        } else {                                                                              \
+            /* p -= lr * g / d */                                                             \
+            (P) = (P) - k.lr * g_ / d_;                                                       \
+        }                                                                                     \
+    } while (0)
+
 FO_INLINE void FO_NAME(rmsprop_loop)(
     size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT v,
     FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT b, const FO_NAME(rmsprop_scalars) k,
     const int use_weight_decay, const int centered, const int use_momentum,
     const int eps_inside_sqrt)
 {
-    for (size_t i = 0; i < n; i++) {
-        /* g = sign * g  (sign is -1 under maximize: exact) */
-        FO_T gi = k.sign * g[i];
-        /* g = g + weight_decay * p */
-        if (use_weight_decay) gi = gi + k.weight_decay * p[i];
-        /* v = v * alpha + w * g * g */
-        const FO_T vi = v[i] * k.alpha + k.w * gi * gi;
-        v[i] = vi;
-        FO_T xi = vi;
-        if (centered) {
-            /* m = base + coeff * (g - m), base = m or g by the size of w (torch's lerp) */
-            const FO_T mi_old = m[i];
-            const FO_T base = k.lerp_small ? mi_old : gi;
-            const FO_T mi = base + k.lerp_coeff * (gi - mi_old);
-            m[i] = mi;
-            /* x = v - m * m */
-            xi = vi - mi * mi;
+    size_t i = 0;
+#if FO_VBYTES
+    /* blocks: load g, v, m (if centered), b (with momentum), p; compute; store v, m, b, p
+     * (vec.h says why). The vector index is j: k holds the scalars. */
+    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+        FO_VLOAD_ALL(G, g, i);
+        FO_VLOAD_ALL(VS, v, i);
+        FO_V M[FO_VU], B[FO_VU];
+        FO_VEACH(j) {
+            if (centered) M[j] = FO_NAME(vload)(m + i + (size_t)j * FO_VLANES);
+            if (use_momentum) B[j] = FO_NAME(vload)(b + i + (size_t)j * FO_VLANES);
         }
-        /* d = np.sqrt(x) + eps   or   np.sqrt(x + eps) */
-        const FO_T di = eps_inside_sqrt ? FO_SQRT(xi + k.eps) : FO_SQRT(xi) + k.eps;
-        if (use_momentum) {
-            /* b = b * momentum + g / d;  p -= lr * b */
-            const FO_T bi = b[i] * k.momentum + gi / di;
-            b[i] = bi;
-            p[i] = p[i] - k.lr * bi;
-        } else {
-            /* p -= lr * g / d */
-            p[i] = p[i] - k.lr * gi / di;
-        }
+        FO_VLOAD_ALL(P, p, i);
+        FO_VLOADS_DONE();
+        FO_VEACH(j) FO_RMSPROP_MATH(FO_V, FO_VSQRT, P[j], G[j], VS[j], M[j], B[j]);
+        FO_VSTORE_ALL(v, i, VS);
+        if (centered) FO_VSTORE_ALL(m, i, M);
+        if (use_momentum) FO_VSTORE_ALL(b, i, B);
+        FO_VSTORE_ALL(p, i, P);
     }
+    for (; i + FO_VLANES <= n; i += FO_VLANES) {
+        FO_V G = FO_NAME(vload)(g + i), VS = FO_NAME(vload)(v + i), M, B;
+        if (centered) M = FO_NAME(vload)(m + i);
+        if (use_momentum) B = FO_NAME(vload)(b + i);
+        FO_V P = FO_NAME(vload)(p + i);
+        FO_RMSPROP_MATH(FO_V, FO_VSQRT, P, G, VS, M, B);
+        FO_NAME(vstore)(v + i, VS);
+        if (centered) FO_NAME(vstore)(m + i, M);
+        if (use_momentum) FO_NAME(vstore)(b + i, B);
+        FO_NAME(vstore)(p + i, P);
+    }
+#endif
+    for (; i < n; i++) FO_RMSPROP_MATH(FO_T, FO_SQRT, p[i], g[i], v[i], m[i], b[i]);
 }
+
+#undef FO_RMSPROP_MATH
 
 void FO_NAME(rmsprop)(size_t n, void *p_, const void *g_, void *const *state,
                       const double *hyper, int64_t step)
