@@ -9,13 +9,14 @@
  * Why blocks. A kernel's main loop, written element by element, is vectorized by the compiler
  * as "load p, g, s; compute; store p, s" one vector at a time, so every load after the first
  * vector sits behind stores to the same arrays. Measured on this project's AMD EPYC VM at 2^24
- * float32 elements, that loop ran at ~46 GB/s on some placements of the three arrays and at
- * ~26 GB/s on others, while a read-only pass over the same arrays did not move. Loading a block
- * of FO_VU vectors of every stream first, then computing, then storing, runs at ~46-50 GB/s on
- * all of them (bench: fastopt.bench, and the "x bound" column). Each kernel therefore runs:
+ * float32 elements (Adagrad), that loop took ~7.2 ms on some placements of the three arrays and
+ * 10-13 ms on others, while a read-only pass over the same arrays did not move. Loading a block
+ * of FO_VU vectors of every stream first, then computing, then storing took ~7 ms and ~8-9.5 ms
+ * on the same placements (some placements stay slow for every loop, the streaming probe too).
+ * Each kernel therefore runs:
  *
- *     for each block of FO_VBLOCK elements:       FO_VLOAD_ALL per stream, FO_VLOADS_DONE,
- *                                                 FO_VEACH math, FO_VSTORE_ALL per written
+ *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, FO_VLOADS_DONE,
+ *       (only if n >= FO_VBLOCK_MIN):             FO_VEACH math, FO_VSTORE_ALL per written
  *                                                 stream
  *     for each remaining whole vector:            the same math on one vector
  *     for each remaining element:                 the same math on FO_T
@@ -35,6 +36,11 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 #define FO_VLANES ((size_t)(FO_VBYTES / sizeof(FO_T)))
 /* elements per block */
 #define FO_VBLOCK (FO_VU * FO_VLANES)
+/* Blocks pay off when the streams come from memory; when they sit in L1 (a call on ~1e3
+ * elements) the one-vector loop is ~10% faster. A kernel runs blocks over
+ * [0, FO_VBLOCK_LIMIT(n)), that is not at all below 4096 elements. */
+#define FO_VBLOCK_MIN 4096
+#define FO_VBLOCK_LIMIT(n) ((n) >= FO_VBLOCK_MIN ? (n) : 0)
 
 FO_INLINE FO_V FO_NAME(vload)(const FO_T *ptr) { return *(const FO_NAME(vec_u) *)ptr; }
 FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; }

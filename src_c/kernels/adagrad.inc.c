@@ -43,7 +43,7 @@ FO_INLINE void FO_NAME(adagrad_loop)(
     size_t i = 0;
 #if FO_VBYTES
     /* blocks: load g, s, p; compute; store s, p (vec.h says why) */
-    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+    for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(S, s, i);
         FO_VLOAD_ALL(P, p, i);

@@ -91,7 +91,7 @@ FO_INLINE void FO_NAME(adam_loop)(
 #if FO_VBYTES
     /* blocks: load g, m, v, (vmax), p; compute; store m, v, (vmax), p (vec.h says why).
      * vmax is NULL unless amsgrad: it is loaded and stored only under that constant flag. */
-    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+    for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(M, m, i);
         FO_VLOAD_ALL(S, v, i);

@@ -79,7 +79,7 @@ FO_INLINE void FO_NAME(rmsprop_loop)(
 #if FO_VBYTES
     /* blocks: load g, v, m (if centered), b (with momentum), p; compute; store v, m, b, p
      * (vec.h says why). The vector index is j: k holds the scalars. */
-    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+    for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(VS, v, i);
         FO_V M[FO_VU], B[FO_VU];

@@ -50,7 +50,7 @@ FO_INLINE void FO_NAME(sgd_loop)(
 #if FO_VBYTES
     /* blocks: load g, b (with momentum, after step 1), p; compute; store b (with momentum),
      * p (vec.h says why) */
-    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+    for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_V B[FO_VU];
         FO_VEACH(k) {

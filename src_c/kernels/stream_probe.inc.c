@@ -21,7 +21,7 @@ FO_INLINE void FO_NAME(stream_probe_loop)(
 {
     size_t i = 0;
 #if FO_VBYTES
-    for (; i + FO_VBLOCK <= n; i += FO_VBLOCK) {
+    for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(P, p, i);
         FO_V S0[FO_VU], S1[FO_VU], S2[FO_VU];
