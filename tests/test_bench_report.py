@@ -1,0 +1,25 @@
+"""The benchmark report's measuring helpers (the timings themselves are checked by nobody:
+speed lives in bench/ and the report, never in timed unit tests)."""
+import numpy as np
+
+from fastopt.bench import dense
+
+
+def test_measure_placements_keeps_each_set_and_takes_medians():
+    median, each = dense.measure_placements("adagrad", np.float32, 1000, budget=0.003,
+                                            placements=3)
+    assert len(each) == 3
+    for key in ("fastopt", "numpy textbook", "numpy in-place", "bound"):
+        values = [t[key] for t in each]
+        assert median[key] == sorted(values)[1]
+        assert all(v > 0 for v in values)
+
+
+def test_measure_keeps_its_buffers_when_asked():
+    keep = []
+    dense.measure("sgd-momentum", np.float64, 33, budget=0.002, keep=keep)
+    dense.measure("sgd-momentum", np.float64, 33, budget=0.002, keep=keep)
+    (p1, g1, s1, _), (p2, g2, s2, _) = keep
+    assert p1.dtype == np.float64 and p1.shape == (33,) and len(s1) == 1
+    # the second set is other memory: the first was still alive when it was allocated
+    assert not np.shares_memory(p1, p2) and not np.shares_memory(s1[0], s2[0])
