@@ -19,7 +19,17 @@ def test_measure_keeps_its_buffers_when_asked():
     keep = []
     dense.measure("sgd-momentum", np.float64, 33, budget=0.002, keep=keep)
     dense.measure("sgd-momentum", np.float64, 33, budget=0.002, keep=keep)
-    (p1, g1, s1, _), (p2, g2, s2, _) = keep
+    (p1, g1, s1, _, sp1), (p2, g2, s2, _, sp2) = keep
+    assert sp1 == [] and sp2 == []   # no layout_seed: no spacers
     assert p1.dtype == np.float64 and p1.shape == (33,) and len(s1) == 1
     # the second set is other memory: the first was still alive when it was allocated
     assert not np.shares_memory(p1, p2) and not np.shares_memory(s1[0], s2[0])
+
+
+def test_layout_seed_reserves_untouched_spacers_before_each_buffer():
+    keep = []
+    dense.measure("adam", np.float32, 17, budget=0.002, keep=keep, layout_seed=1)
+    p, g, states, tmp, spacers = keep[0]
+    assert len(states) == 2 and len(spacers) == 3 + len(states)   # p, g, each state, tmp
+    assert all(sp.dtype == np.uint8 and sp.size % 4096 == 0 for sp in spacers)
+    assert all(sp.size < 64 << 20 for sp in spacers)

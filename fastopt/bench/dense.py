@@ -206,7 +206,7 @@ def _torch_variants(torch, name, kwargs, p_np, g_np, states_np):
     return out
 
 
-def measure(name, dtype, n, *, budget, torch=None, keep=None):
+def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None):
     """Seconds per step of every implementation for one (algorithm, dtype, n).
 
     Every implementation steps the *same* buffers, one after the other: at large n where a
@@ -215,13 +215,28 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None):
     the values stay finite; the probe, whose adds are no optimizer's, runs last.
 
     keep: a list to append the buffers to, so that the next call gets other memory (see
-    measure_placements).
+    measure_placements). layout_seed: if not None, an untouched spacer of a random number of
+    pages (0 to 64 MiB, from this seed) is reserved before each buffer, so that the buffers'
+    addresses relative to each other are a random sample (the spacers go into keep too).
     """
     algo = ALGORITHMS[name]
     rng = np.random.default_rng(0)
+    spacer_rng = None if layout_seed is None else np.random.default_rng(layout_seed)
+    spacers = []
+
+    def spacer():
+        if spacer_rng is not None:  # reserves address space only: its pages are never touched
+            spacers.append(np.empty(int(spacer_rng.integers(0, 1 << 14)) << 12, np.uint8))
+
+    spacer()
     p = rng.standard_normal(n).astype(dtype)
+    spacer()
     g = (rng.standard_normal(n) * 1e-3).astype(dtype)
-    states = [np.full(n, 0.1, dtype) for _ in range(algo["n_state"])]
+    states = []
+    for _ in range(algo["n_state"]):
+        spacer()
+        states.append(np.full(n, 0.1, dtype))
+    spacer()
     tmp = np.empty(n, dtype)
     t = {}
     t["fastopt"] = seconds_per_call(lambda: algo["fastopt"](p, g, states), budget=budget)
@@ -237,7 +252,7 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None):
     # last: its adds (p += g, s += g) are the only steps that are not an optimizer's
     t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
     if keep is not None:
-        keep.append((p, g, states, tmp))
+        keep.append((p, g, states, tmp, spacers))
     return t
 
 
@@ -245,13 +260,16 @@ def measure_placements(name, dtype, n, *, budget, torch=None, placements=1):
     """measure() on `placements` sets of buffers at different addresses (each set stays
     allocated while the next is measured). Returns (median times, [times of each set]).
 
-    At 2^24 elements the same step on the same kind of arrays takes 7 ms on one allocation and
-    12 ms on another on our VM, for fastopt, torch and the probe alike (NumPy's 2-3-stream
-    passes much less so): one allocation is a sample of one, so the report shows the median
-    and the spread."""
+    At 2^24 elements the same step on the same kind of arrays takes ~7 ms on one allocation and
+    ~12 ms on another on our VM, for fastopt, torch and the probe alike (NumPy's 2-3-stream
+    passes much less so), and what decides it is where the buffers sit relative to each other:
+    the same allocation sequence gives the same layout every time. So with more than one
+    placement, each set after the first is laid out at random (measure's layout_seed, seeds
+    1, 2, ...), and the report shows the median and every set."""
     keep = []
-    each = [measure(name, dtype, n, budget=budget, torch=torch, keep=keep)
-            for _ in range(placements)]
+    each = [measure(name, dtype, n, budget=budget, torch=torch, keep=keep,
+                    layout_seed=k if k else None)
+            for k in range(placements)]
     median = {key: float(np.median([t[key] for t in each])) for key in each[0]}
     return median, each
 
