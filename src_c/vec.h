@@ -7,17 +7,17 @@
  * intrinsics).
  *
  * Why blocks. A kernel's main loop, written element by element, is vectorized by the compiler
- * as "load p, g, s; compute; store p, s" one vector at a time, so every load after the first
- * vector sits behind stores to the same arrays. Measured on this project's AMD EPYC VM at 2^24
- * float32 elements (Adagrad), that loop took ~7.2 ms on some placements of the three arrays and
- * 10-13 ms on others, while a read-only pass over the same arrays did not move. Loading a block
- * of FO_VU vectors of every stream first, then computing, then storing took ~7 ms and ~8-9.5 ms
- * on the same placements (some placements stay slow for every loop, the streaming probe too).
- * Each kernel therefore runs:
+ * as "load p, g, s; compute; store p, s" one vector at a time. Measured on this project's AMD
+ * EPYC VM at 2^24 float32 elements (Adagrad), that loop takes ~7 ms on some layouts of the
+ * three arrays in memory and 10-13 ms (up to 21 ms) on others, while a read-only pass over the
+ * same arrays does not move. Computing a block of FO_VU vectors of every stream and then
+ * storing the block's results together, stream after stream, took 6.5-7 ms and 7.9-10.7 ms on
+ * the same layouts. (Forcing all of a block's loads before its math, without grouping the
+ * stores, helped less: 7-12.4 ms.) Each kernel therefore runs:
  *
- *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, FO_VLOADS_DONE,
- *       (only if n >= FO_VBLOCK_MIN):             FO_VEACH math, FO_VSTORE_ALL per written
- *                                                 stream
+ *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, FO_VEACH math,
+ *       (only if n >= FO_VBLOCK_MIN):             FO_VREADY per stored array, FO_VSTORES,
+ *                                                 FO_VSTORE_ALL per stored array
  *     for each remaining whole vector:            the same math on one vector
  *     for each remaining element:                 the same math on FO_T
  *
@@ -51,10 +51,13 @@ FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; 
 FO_INLINE FO_V FO_NAME(vsqrt)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
 #define FO_VSQRT FO_NAME(vsqrt)
 
-/* A compiler barrier: with restrict pointers the compiler may move a load below a store,
- * which is what the block exists to avoid; after FO_VLOAD_ALL of every stream, this keeps
- * all of the block's loads above all of its stores. It emits no instruction. */
-#define FO_VLOADS_DONE() __asm__ __volatile__("" ::: "memory")
+/* The stores of a block go out together, after all of its math: FO_VREADY(X) for every array
+ * the block stores (X[k] is computed here), then FO_VSTORES() (a compiler barrier: no load or
+ * store crosses it), then the FO_VSTORE_ALLs. Left alone, the compiler interleaves stores with
+ * the math (and, with restrict pointers, may sink loads below stores). Neither emits an
+ * instruction. */
+#define FO_VREADY(X) FO_VEACH(k_) __asm__ __volatile__("" : "+v"(X[k_]))
+#define FO_VSTORES() __asm__ __volatile__("" ::: "memory")
 
 /* for k in range(FO_VU), unrolled */
 #define FO_VEACH(k) _Pragma("GCC unroll 16") for (int k = 0; k < FO_VU; k++)

@@ -54,8 +54,11 @@ FO_INLINE void FO_NAME(adadelta_loop)(
         FO_VLOAD_ALL(S, s, i);
         FO_VLOAD_ALL(A, a, i);
         FO_VLOAD_ALL(P, p, i);
-        FO_VLOADS_DONE();
         FO_VEACH(k) FO_ADADELTA_MATH(FO_V, FO_VSQRT, P[k], G[k], S[k], A[k]);
+        FO_VREADY(S);
+        FO_VREADY(A);
+        FO_VREADY(P);
+        FO_VSTORES();
         FO_VSTORE_ALL(s, i, S);
         FO_VSTORE_ALL(a, i, A);
         FO_VSTORE_ALL(p, i, P);

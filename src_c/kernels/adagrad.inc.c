@@ -47,8 +47,10 @@ FO_INLINE void FO_NAME(adagrad_loop)(
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(S, s, i);
         FO_VLOAD_ALL(P, p, i);
-        FO_VLOADS_DONE();
         FO_VEACH(k) FO_ADAGRAD_MATH(FO_V, FO_VSQRT, P[k], G[k], S[k]);
+        FO_VREADY(S);
+        FO_VREADY(P);
+        FO_VSTORES();
         FO_VSTORE_ALL(s, i, S);
         FO_VSTORE_ALL(p, i, P);
     }

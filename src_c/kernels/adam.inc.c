@@ -98,9 +98,13 @@ FO_INLINE void FO_NAME(adam_loop)(
         FO_V VM[FO_VU];
         if (amsgrad) FO_VEACH(k) VM[k] = FO_NAME(vload)(vmax + i + (size_t)k * FO_VLANES);
         FO_VLOAD_ALL(P, p, i);
-        FO_VLOADS_DONE();
         FO_VEACH(k)
             FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(vmaximum), P[k], G[k], M[k], S[k], VM[k]);
+        FO_VREADY(M);
+        FO_VREADY(S);
+        if (amsgrad) FO_VREADY(VM);
+        FO_VREADY(P);
+        FO_VSTORES();
         FO_VSTORE_ALL(m, i, M);
         FO_VSTORE_ALL(v, i, S);
         if (amsgrad) FO_VSTORE_ALL(vmax, i, VM);

@@ -88,8 +88,12 @@ FO_INLINE void FO_NAME(rmsprop_loop)(
             if (use_momentum) B[j] = FO_NAME(vload)(b + i + (size_t)j * FO_VLANES);
         }
         FO_VLOAD_ALL(P, p, i);
-        FO_VLOADS_DONE();
         FO_VEACH(j) FO_RMSPROP_MATH(FO_V, FO_VSQRT, P[j], G[j], VS[j], M[j], B[j]);
+        FO_VREADY(VS);
+        if (centered) FO_VREADY(M);
+        if (use_momentum) FO_VREADY(B);
+        FO_VREADY(P);
+        FO_VSTORES();
         FO_VSTORE_ALL(v, i, VS);
         if (centered) FO_VSTORE_ALL(m, i, M);
         if (use_momentum) FO_VSTORE_ALL(b, i, B);

@@ -57,8 +57,10 @@ FO_INLINE void FO_NAME(sgd_loop)(
             if (use_momentum && !first) B[k] = FO_NAME(vload)(b + i + (size_t)k * FO_VLANES);
         }
         FO_VLOAD_ALL(P, p, i);
-        FO_VLOADS_DONE();
         FO_VEACH(k) FO_SGD_MATH(FO_V, P[k], G[k], B[k]);
+        if (use_momentum) FO_VREADY(B);
+        FO_VREADY(P);
+        FO_VSTORES();
         if (use_momentum) FO_VSTORE_ALL(b, i, B);
         FO_VSTORE_ALL(p, i, P);
     }

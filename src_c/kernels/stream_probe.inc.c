@@ -30,8 +30,12 @@ FO_INLINE void FO_NAME(stream_probe_loop)(
             if (n_state > 1) S1[k] = FO_NAME(vload)(s1 + i + (size_t)k * FO_VLANES);
             if (n_state > 2) S2[k] = FO_NAME(vload)(s2 + i + (size_t)k * FO_VLANES);
         }
-        FO_VLOADS_DONE();
         FO_VEACH(k) FO_PROBE_MATH(P[k], G[k], S0[k], S1[k], S2[k]);
+        FO_VREADY(P);
+        if (n_state > 0) FO_VREADY(S0);
+        if (n_state > 1) FO_VREADY(S1);
+        if (n_state > 2) FO_VREADY(S2);
+        FO_VSTORES();
         FO_VSTORE_ALL(p, i, P);
         if (n_state > 0) FO_VSTORE_ALL(s0, i, S0);
         if (n_state > 1) FO_VSTORE_ALL(s1, i, S1);
