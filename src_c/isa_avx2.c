@@ -13,10 +13,10 @@
 #pragma GCC target("avx2")
 #endif
 #define FO_ISA avx2
-/* 32-byte vectors, 6 per stream per block (see vec.h) */
+/* 32-byte vectors, 18 per block over all streams (see vec.h) */
 #include <immintrin.h>
 #define FO_VBYTES 32
-#define FO_VU 6
+#define FO_VTOTAL 18
 #define FO_VSQRT_f32(v) _mm256_sqrt_ps((__m256)(v))
 #define FO_VSQRT_f64(v) _mm256_sqrt_pd((__m256d)(v))
 #include "isa_body.h"

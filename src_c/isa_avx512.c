@@ -12,10 +12,10 @@
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
 #endif
 #define FO_ISA avx512
-/* 64-byte vectors, 3 per stream per block (see vec.h) */
+/* 64-byte vectors, 9 per block over all streams (see vec.h) */
 #include <immintrin.h>
 #define FO_VBYTES 64
-#define FO_VU 3
+#define FO_VTOTAL 9
 #define FO_VSQRT_f32(v) _mm512_sqrt_ps((__m512)(v))
 #define FO_VSQRT_f64(v) _mm512_sqrt_pd((__m512d)(v))
 #include "isa_body.h"

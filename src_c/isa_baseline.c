@@ -9,10 +9,10 @@
 #define FO_ISA baseline
 #include "fastopt.h"
 #if FO_X86 && (defined(__GNUC__) || defined(__clang__))
-/* SSE2 is part of x86-64: 16-byte vectors, 4 per stream per block (see vec.h) */
+/* SSE2 is part of x86-64: 16-byte vectors, 12 per block over all streams (see vec.h) */
 #include <emmintrin.h>
 #define FO_VBYTES 16
-#define FO_VU 4
+#define FO_VTOTAL 12
 #define FO_VSQRT_f32(v) _mm_sqrt_ps((__m128)(v))
 #define FO_VSQRT_f64(v) _mm_sqrt_pd((__m128d)(v))
 #else

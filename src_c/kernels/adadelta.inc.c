@@ -18,6 +18,9 @@
  *   p     = p - lr * delta
  */
 
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 4
+
 /* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P, S
  * (square_avg) and A (acc_delta) are read and assigned; the scalars (sign, rho, ...) and the
  * flag are the loop's arguments. */
@@ -98,3 +101,5 @@ void FO_NAME(adadelta)(size_t n, void *p_, const void *g_, void *const *state,
     else
         FO_NAME(adadelta_loop)(n, p, g, s, a, sign, weight_decay, lr, rho, one_minus_rho, eps, 0);
 }
+
+#undef FO_STREAMS

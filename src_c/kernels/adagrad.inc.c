@@ -16,6 +16,9 @@
  * The row-sparse twin, adagrad_rows.inc.c, runs this same loop on each touched row.
  */
 
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 3
+
 /* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P and S
  * are read and assigned; the scalars (sign, clr, ...) and flags are the loop's arguments. */
 #define FO_ADAGRAD_MATH(V, SQRT, P, G, S)                                                    \
@@ -86,3 +89,5 @@ void FO_NAME(adagrad)(size_t n, void *p_, const void *g_, void *const *state,
     else if (inside)       FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 1, 0);
     else                   FO_NAME(adagrad_loop)(n, p, g, s, sign, weight_decay, clr, eps, 0, 0, 0);
 }
+
+#undef FO_STREAMS

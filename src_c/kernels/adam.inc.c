@@ -51,6 +51,9 @@ FO_INLINE FO_V FO_NAME(vmaximum)(FO_V a, FO_V b)
 }
 #endif
 
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 4
+
 /* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root, MAX its
  * np.maximum. P, M, S (exp_avg_sq) and VMAX are read and assigned (VMAX only if amsgrad);
  * the scalars (sign, coeff, ...) and flags are the loop's arguments. */
@@ -170,3 +173,5 @@ void FO_NAME(adam)(size_t n, void *p_, const void *g_, void *const *state,
 #undef FO_ADAM_WD
 #undef FO_ADAM_CALL
 }
+
+#undef FO_STREAMS

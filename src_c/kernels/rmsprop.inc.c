@@ -34,6 +34,9 @@ typedef struct {
     int lerp_small;
 } FO_NAME(rmsprop_scalars);
 
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 4
+
 /* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P, VS
  * (square_avg), M (grad_avg, only if centered) and B (momentum_buffer, only with momentum)
  * are read and assigned; the scalars are the loop's k and the flags its arguments. */
@@ -151,3 +154,5 @@ void FO_NAME(rmsprop)(size_t n, void *p_, const void *g_, void *const *state,
     }
 #undef FO_RMS
 }
+
+#undef FO_STREAMS

@@ -16,6 +16,9 @@
  *   p   = p - lr * g
  */
 
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 3
+
 /* One element, or one vector of elements: V is FO_T or FO_V. P and B are read and assigned (B
  * is only assigned on step 1, and not touched at all without momentum); the scalars (sign,
  * lr, ...) and flags are the loop's arguments. */
@@ -118,3 +121,5 @@ void FO_NAME(sgd)(size_t n, void *p_, const void *g_, void *const *state,
     else                        FO_SGD(1, 0, 0);
 #undef FO_SGD
 }
+
+#undef FO_STREAMS

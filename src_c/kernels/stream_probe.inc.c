@@ -4,6 +4,9 @@
  * n_state state buffers must move (read p, g, s_j; write p, s_j) with one add per buffer:
  *   p += g; s_j += g
  */
+/* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
+#define FO_STREAMS 3
+
 /* p += g; s_j += g for the first n_state of s0, s1, s2 (on vectors; the tail below is the
  * same on elements) */
 #define FO_PROBE_MATH(P, G, S0, S1, S2) \
@@ -68,3 +71,5 @@ static void FO_NAME(stream_probe)(size_t n, void *p_, const void *g_, void *cons
     default: FO_NAME(stream_probe_loop)(n, p, g, s0, s1, s2, 3); break;
     }
 }
+
+#undef FO_STREAMS
