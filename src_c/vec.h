@@ -7,7 +7,8 @@
  * (its square root intrinsics). Each kernel sets FO_STREAMS, the arrays its block loads (at
  * most), so its FO_VU = FO_VTOTAL / FO_STREAMS vectors per stream: a block's registers (and
  * spills) stay about the same whatever the kernel. On AVX2, Adagrad (3 streams) runs 6 vectors
- * per stream; Adadelta float64 (4 streams) took 54 ms at 2^24 with 6 and 41 ms with 3.
+ * per stream; Adadelta float64 (4 streams) took 54 ms at 2^24 with 6, 46 ms with 4 (its
+ * FO_VU now) and 41 ms with 3.
  *
  * Why blocks. A kernel's main loop, written element by element, is vectorized by the compiler
  * as "load p, g, s; compute; store p, s" one vector at a time. Measured on this project's AMD
