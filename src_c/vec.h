@@ -15,15 +15,15 @@
  * EPYC VM at 2^24 float32 elements (Adagrad), that loop takes ~7 ms on some layouts of the
  * three arrays in memory and 10-13 ms (up to 21 ms) on others, while a read-only pass over the
  * same arrays does not move. Computing a block of FO_VU vectors of every stream and then
- * storing the block's results together, stream after stream, took 6.5-7 ms and 7.9-10.7 ms on
- * the same layouts. (Forcing all of a block's loads before its math, without grouping the
+ * storing the block's results together, stream after stream, took ~7 ms and 8-11.5 ms on the
+ * same layouts. (Forcing all of a block's loads before its math, without grouping the
  * stores, helped less: 7-12.4 ms.) Each kernel therefore runs:
  *
  *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, FO_VEACH math,
  *       (only if n >= FO_VBLOCK_MIN):             FO_VREADY per stored array, FO_VSTORES,
  *                                                 FO_VSTORE_ALL per stored array
- *     for each remaining whole vector:            the same math on one vector
- *     for each remaining element:                 the same math on FO_T
+ *     for the remaining elements (all of them     the same math on FO_T, a plain loop the
+ *       below FO_VBLOCK_MIN):                     compiler vectorizes as before
  *
  * with one math macro per kernel, written once for any type V (FO_T or FO_V): GCC and Clang
  * vector types take +, -, *, / lane by lane with IEEE rounding, a scalar operand is broadcast,
@@ -42,7 +42,7 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 #define FO_VU (FO_VTOTAL / FO_STREAMS)
 #define FO_VBLOCK (FO_VU * FO_VLANES)
 /* Blocks pay off when the streams come from memory; when they sit in L1 (a call on ~1e3
- * elements) the one-vector loop is ~10% faster. A kernel runs blocks over
+ * elements) the compiler's own vectorized loop is ~10% faster. A kernel runs blocks over
  * [0, FO_VBLOCK_LIMIT(n)), that is not at all below 4096 elements. */
 #define FO_VBLOCK_MIN 4096
 #define FO_VBLOCK_LIMIT(n) ((n) >= FO_VBLOCK_MIN ? (n) : 0)

@@ -66,14 +66,6 @@ FO_INLINE void FO_NAME(adadelta_loop)(
         FO_VSTORE_ALL(a, i, A);
         FO_VSTORE_ALL(p, i, P);
     }
-    for (; i + FO_VLANES <= n; i += FO_VLANES) {
-        FO_V G = FO_NAME(vload)(g + i), S = FO_NAME(vload)(s + i), A = FO_NAME(vload)(a + i);
-        FO_V P = FO_NAME(vload)(p + i);
-        FO_ADADELTA_MATH(FO_V, FO_VSQRT, P, G, S, A);
-        FO_NAME(vstore)(s + i, S);
-        FO_NAME(vstore)(a + i, A);
-        FO_NAME(vstore)(p + i, P);
-    }
 #endif
     for (; i < n; i++) FO_ADADELTA_MATH(FO_T, FO_SQRT, p[i], g[i], s[i], a[i]);
 }

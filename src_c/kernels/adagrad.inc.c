@@ -57,12 +57,6 @@ FO_INLINE void FO_NAME(adagrad_loop)(
         FO_VSTORE_ALL(s, i, S);
         FO_VSTORE_ALL(p, i, P);
     }
-    for (; i + FO_VLANES <= n; i += FO_VLANES) {
-        FO_V G = FO_NAME(vload)(g + i), S = FO_NAME(vload)(s + i), P = FO_NAME(vload)(p + i);
-        FO_ADAGRAD_MATH(FO_V, FO_VSQRT, P, G, S);
-        FO_NAME(vstore)(s + i, S);
-        FO_NAME(vstore)(p + i, P);
-    }
 #endif
     for (; i < n; i++) FO_ADAGRAD_MATH(FO_T, FO_SQRT, p[i], g[i], s[i]);
 }

@@ -113,17 +113,6 @@ FO_INLINE void FO_NAME(adam_loop)(
         if (amsgrad) FO_VSTORE_ALL(vmax, i, VM);
         FO_VSTORE_ALL(p, i, P);
     }
-    for (; i + FO_VLANES <= n; i += FO_VLANES) {
-        FO_V G = FO_NAME(vload)(g + i), M = FO_NAME(vload)(m + i), S = FO_NAME(vload)(v + i);
-        FO_V VM = {0};
-        if (amsgrad) VM = FO_NAME(vload)(vmax + i);
-        FO_V P = FO_NAME(vload)(p + i);
-        FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(vmaximum), P, G, M, S, VM);
-        FO_NAME(vstore)(m + i, M);
-        FO_NAME(vstore)(v + i, S);
-        if (amsgrad) FO_NAME(vstore)(vmax + i, VM);
-        FO_NAME(vstore)(p + i, P);
-    }
 #endif
     for (; i < n; i++)
         FO_ADAM_MATH(FO_T, FO_SQRT, FO_NAME(maximum), p[i], g[i], m[i], v[i], vmax[i]);

@@ -104,17 +104,6 @@ FO_INLINE void FO_NAME(rmsprop_loop)(
         if (use_momentum) FO_VSTORE_ALL(b, i, B);
         FO_VSTORE_ALL(p, i, P);
     }
-    for (; i + FO_VLANES <= n; i += FO_VLANES) {
-        FO_V G = FO_NAME(vload)(g + i), VS = FO_NAME(vload)(v + i), M, B;
-        if (centered) M = FO_NAME(vload)(m + i);
-        if (use_momentum) B = FO_NAME(vload)(b + i);
-        FO_V P = FO_NAME(vload)(p + i);
-        FO_RMSPROP_MATH(FO_V, FO_VSQRT, P, G, VS, M, B);
-        FO_NAME(vstore)(v + i, VS);
-        if (centered) FO_NAME(vstore)(m + i, M);
-        if (use_momentum) FO_NAME(vstore)(b + i, B);
-        FO_NAME(vstore)(p + i, P);
-    }
 #endif
     for (; i < n; i++) FO_RMSPROP_MATH(FO_T, FO_SQRT, p[i], g[i], v[i], m[i], b[i]);
 }

@@ -67,13 +67,6 @@ FO_INLINE void FO_NAME(sgd_loop)(
         if (use_momentum) FO_VSTORE_ALL(b, i, B);
         FO_VSTORE_ALL(p, i, P);
     }
-    for (; i + FO_VLANES <= n; i += FO_VLANES) {
-        FO_V G = FO_NAME(vload)(g + i), B, P = FO_NAME(vload)(p + i);
-        if (use_momentum && !first) B = FO_NAME(vload)(b + i);
-        FO_SGD_MATH(FO_V, P, G, B);
-        if (use_momentum) FO_NAME(vstore)(b + i, B);
-        FO_NAME(vstore)(p + i, P);
-    }
 #endif
     for (; i < n; i++) FO_SGD_MATH(FO_T, p[i], g[i], b[i]);
 }
