@@ -11,65 +11,43 @@
 
 /* ---- the registry ---------------------------------------------------------------------- */
 
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) #name,
-static const char *const algo_names[FO_N_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ALGORITHM
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) n_state,
-static const int algo_n_state[FO_N_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ALGORITHM
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) n_hyper,
-static const int algo_n_hyper[FO_N_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ALGORITHM
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) state_names,
-static const char *const algo_state_names[FO_N_ALGOS] = {
+/* One row per kernel: its name, state buffers, hyper-parameters and state names. */
+typedef struct {
+    const char *name;
+    int n_state, n_hyper;
+    const char *state_names;
+} fo_algo_info;
+
+#define FO_ALGORITHM(name, n_state, n_hyper, state_names) {#name, n_state, n_hyper, state_names},
+static const fo_algo_info algos[FO_N_ALGOS] = {
 #include "kernels/registry.h"
 };
 #undef FO_ALGORITHM
 
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) #name,
-static const char *const row_algo_names[FO_N_ROW_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ROW_ALGORITHM
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) n_state,
-static const int row_algo_n_state[FO_N_ROW_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ROW_ALGORITHM
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) n_hyper,
-static const int row_algo_n_hyper[FO_N_ROW_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ROW_ALGORITHM
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) state_names,
-static const char *const row_algo_state_names[FO_N_ROW_ALGOS] = {
+#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) \
+    {#name, n_state, n_hyper, state_names},
+static const fo_algo_info row_algos[FO_N_ROW_ALGOS] = {
 #include "kernels/registry.h"
 };
 #undef FO_ROW_ALGORITHM
 
 int fo_n_algorithms(void) { return FO_N_ALGOS; }
-const char *fo_algorithm_name(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_names[a] : NULL; }
-int fo_algorithm_n_state(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_n_state[a] : -1; }
-int fo_algorithm_n_hyper(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algo_n_hyper[a] : -1; }
+const char *fo_algorithm_name(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].name : NULL; }
+int fo_algorithm_n_state(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].n_state : -1; }
+int fo_algorithm_n_hyper(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].n_hyper : -1; }
 const char *fo_algorithm_state_names(int a)
 {
-    return (a >= 0 && a < FO_N_ALGOS) ? algo_state_names[a] : NULL;
+    return (a >= 0 && a < FO_N_ALGOS) ? algos[a].state_names : NULL;
 }
 
 #define FO_ROW_OK(a) ((a) >= 0 && (a) < FO_N_ROW_ALGOS)
 int fo_n_row_algorithms(void) { return FO_N_ROW_ALGOS; }
-const char *fo_row_algorithm_name(int a) { return FO_ROW_OK(a) ? row_algo_names[a] : NULL; }
-int fo_row_algorithm_n_state(int a) { return FO_ROW_OK(a) ? row_algo_n_state[a] : -1; }
-int fo_row_algorithm_n_hyper(int a) { return FO_ROW_OK(a) ? row_algo_n_hyper[a] : -1; }
+const char *fo_row_algorithm_name(int a) { return FO_ROW_OK(a) ? row_algos[a].name : NULL; }
+int fo_row_algorithm_n_state(int a) { return FO_ROW_OK(a) ? row_algos[a].n_state : -1; }
+int fo_row_algorithm_n_hyper(int a) { return FO_ROW_OK(a) ? row_algos[a].n_hyper : -1; }
 const char *fo_row_algorithm_state_names(int a)
 {
-    return FO_ROW_OK(a) ? row_algo_state_names[a] : NULL;
+    return FO_ROW_OK(a) ? row_algos[a].state_names : NULL;
 }
 
 /* ---- the ISA paths --------------------------------------------------------------------- */
@@ -149,8 +127,8 @@ void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *c
                   const void *const *g, void *const *state, const double *hyper,
                   const int64_t *step)
 {
-    const size_t n_state = (size_t)algo_n_state[algo];
-    const size_t n_hyper = (size_t)algo_n_hyper[algo];
+    const size_t n_state = (size_t)algos[algo].n_state;
+    const size_t n_hyper = (size_t)algos[algo].n_hyper;
     for (size_t i = 0; i < k; i++) {
         if (n[i] == 0) continue;
         table[algo][dtype[i]](n[i], p[i], g[i], state + i * n_state, hyper + i * n_hyper,
