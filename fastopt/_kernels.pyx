@@ -36,11 +36,12 @@ cdef extern from "fastopt.h" nogil:
         int param
         int role
 
-    int fo_n_algorithms() noexcept
-    const char *fo_algorithm_name(int algo) noexcept
-    int fo_algorithm_n_state(int algo) noexcept
-    int fo_algorithm_n_hyper(int algo) noexcept
-    const char *fo_algorithm_state_names(int algo) noexcept
+    ctypedef struct fo_kernel_info:
+        const char *name
+        const char *state_names
+        const char *hyper_names
+        int n_hyper
+    const fo_kernel_info *fo_kernel(int row, int index) noexcept
 
     int fo_isa_compiled(int isa) noexcept
     int fo_isa_supported(int isa) noexcept
@@ -67,11 +68,6 @@ cdef extern from "fastopt.h" nogil:
         const double *hyper
         int64_t step
 
-    int fo_n_row_algorithms() noexcept
-    const char *fo_row_algorithm_name(int algo) noexcept
-    int fo_row_algorithm_n_state(int algo) noexcept
-    int fo_row_algorithm_n_hyper(int algo) noexcept
-    const char *fo_row_algorithm_state_names(int algo) noexcept
     int fo_run_rows(int algo, size_t n_jobs, const fo_rows_job *jobs) noexcept
     int64_t fo_check_index(int index_type, const void *index, size_t k, size_t n_rows) noexcept
 
@@ -97,9 +93,45 @@ BUILD_FLAGS = FO_BUILD_FLAGS.decode()
 ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 
+cdef int _n_kernels(int row) noexcept:
+    cdef int i = 0
+    while fo_kernel(row, i) != NULL:
+        i += 1
+    return i
+
+cdef int fo_n_algorithms() noexcept:
+    return _n_kernels(0)
+
+cdef int fo_n_row_algorithms() noexcept:
+    return _n_kernels(1)
+
+cdef const char *fo_algorithm_name(int a) noexcept:
+    return fo_kernel(0, a).name
+
+cdef const char *fo_row_algorithm_name(int a) noexcept:
+    return fo_kernel(1, a).name
+
+cdef int fo_algorithm_n_hyper(int a) noexcept:
+    return fo_kernel(0, a).n_hyper
+
+cdef int fo_row_algorithm_n_hyper(int a) noexcept:
+    return fo_kernel(1, a).n_hyper
+
+def _hyper_names(int row, int a):
+    return tuple(x.strip() for x in fo_kernel(row, a).hyper_names.decode().split(","))
+
+cdef int _n_state_cache[2][64]
+
+cdef int fo_algorithm_n_state(int a) noexcept:
+    return _n_state_cache[0][a]
+
+cdef int fo_row_algorithm_n_state(int a) noexcept:
+    return _n_state_cache[1][a]
+
+
 # ---- the registry ---------------------------------------------------------------------------
 
-def _parse_state_names(str text):
+def _parse_state_names(str text, tuple hyper_names):
     """Names, gates and per-row flags of state buffers, from a registry string.
 
     "square_avg,momentum_buffer?4" declares two buffers: square_avg, always written, and
@@ -112,14 +144,14 @@ def _parse_state_names(str text):
         name, colon, kind = name.partition(":")
         row = colon != "" and kind == "row"
         names.append(name)
-        gates.append(int(gate) if gate else -1)
+        gates.append(hyper_names.index(gate) if gate else -1)
         per_row.append(row)
     return tuple(names), tuple(gates), tuple(per_row)
 
 
 def _parse_states(int a):
     """Names and gates of dense kernel a's state buffers (see _parse_state_names)."""
-    return _parse_state_names(fo_algorithm_state_names(a).decode())[:2]
+    return _parse_state_names(fo_kernel(0, a).state_names.decode(), _hyper_names(0, a))[:2]
 
 
 def algorithm(str name):
@@ -130,6 +162,11 @@ def algorithm(str name):
     raise KeyError(f"fastopt: no kernel named {name!r}")
 
 
+for _r in range(2):
+    for _a in range(_n_kernels(_r)):
+        _n_state_cache[_r][_a] = len(_parse_state_names(fo_kernel(_r, _a).state_names.decode(),
+                                                        _hyper_names(_r, _a))[0])
+
 #: Per algorithm, the keys of its state buffers in a param's state dict: ("sum",).
 _STATE_KEYS = [_parse_states(a)[0] for a in range(fo_n_algorithms())]
 #: Per algorithm, per buffer, the hyper-parameter index that gates it (-1: always needed).
@@ -137,7 +174,7 @@ _STATE_GATES = [_parse_states(a)[1] for a in range(fo_n_algorithms())]
 #: Per algorithm, how errors name its state buffers: ("state 'sum'",) for Adagrad.
 _STATE_WHAT = [tuple(f"state {k!r}" for k in keys) for keys in _STATE_KEYS]
 
-_ROW_STATES = [_parse_state_names(fo_row_algorithm_state_names(a).decode())
+_ROW_STATES = [_parse_state_names(fo_kernel(1, a).state_names.decode(), _hyper_names(1, a))
                for a in range(fo_n_row_algorithms())]
 #: Per row kernel: state keys, gates, per-row flags and how errors name the buffers.
 _ROW_STATE_KEYS = [st[0] for st in _ROW_STATES]

@@ -11,43 +11,25 @@
 
 /* ---- the registry ---------------------------------------------------------------------- */
 
-/* One row per kernel: its name, state buffers, hyper-parameters and state names. */
-typedef struct {
-    const char *name;
-    int n_state, n_hyper;
-    const char *state_names;
-} fo_algo_info;
+#define FO_INFO(name, states, ...) \
+    {#name, states, #__VA_ARGS__, (int)(sizeof(fo_##name##_hyper) / sizeof(double))},
+static const fo_kernel_info dense_kernels[FO_N_ALGOS] = {FO_DENSE_KERNELS(FO_INFO)};
+static const fo_kernel_info row_kernels[FO_N_ROW_ALGOS] = {FO_ROW_KERNELS(FO_INFO)};
+#undef FO_INFO
 
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) {#name, n_state, n_hyper, state_names},
-static const fo_algo_info algos[FO_N_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ALGORITHM
-
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) \
-    {#name, n_state, n_hyper, state_names},
-static const fo_algo_info row_algos[FO_N_ROW_ALGOS] = {
-#include "kernels/registry.h"
-};
-#undef FO_ROW_ALGORITHM
-
-int fo_n_algorithms(void) { return FO_N_ALGOS; }
-const char *fo_algorithm_name(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].name : NULL; }
-int fo_algorithm_n_state(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].n_state : -1; }
-int fo_algorithm_n_hyper(int a) { return (a >= 0 && a < FO_N_ALGOS) ? algos[a].n_hyper : -1; }
-const char *fo_algorithm_state_names(int a)
+const fo_kernel_info *fo_kernel(int row, int index)
 {
-    return (a >= 0 && a < FO_N_ALGOS) ? algos[a].state_names : NULL;
+    if (index < 0) return NULL;
+    if (row) return index < FO_N_ROW_ALGOS ? &row_kernels[index] : NULL;
+    return index < FO_N_ALGOS ? &dense_kernels[index] : NULL;
 }
 
-#define FO_ROW_OK(a) ((a) >= 0 && (a) < FO_N_ROW_ALGOS)
-int fo_n_row_algorithms(void) { return FO_N_ROW_ALGOS; }
-const char *fo_row_algorithm_name(int a) { return FO_ROW_OK(a) ? row_algos[a].name : NULL; }
-int fo_row_algorithm_n_state(int a) { return FO_ROW_OK(a) ? row_algos[a].n_state : -1; }
-int fo_row_algorithm_n_hyper(int a) { return FO_ROW_OK(a) ? row_algos[a].n_hyper : -1; }
-const char *fo_row_algorithm_state_names(int a)
+/* the number of state buffers of a registry state string */
+static size_t n_state_of(const char *names)
 {
-    return FO_ROW_OK(a) ? row_algos[a].state_names : NULL;
+    size_t n = *names ? 1 : 0;
+    for (; *names; names++) n += *names == ',';
+    return n;
 }
 
 /* ---- the ISA paths --------------------------------------------------------------------- */
@@ -127,8 +109,8 @@ void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *c
                   const void *const *g, void *const *state, const double *hyper,
                   const int64_t *step)
 {
-    const size_t n_state = (size_t)algos[algo].n_state;
-    const size_t n_hyper = (size_t)algos[algo].n_hyper;
+    const size_t n_state = n_state_of(dense_kernels[algo].state_names);
+    const size_t n_hyper = (size_t)dense_kernels[algo].n_hyper;
     for (size_t i = 0; i < k; i++) {
         if (n[i] == 0) continue;
         table[algo][dtype[i]](n[i], p[i], g[i], state + i * n_state, hyper + i * n_hyper,

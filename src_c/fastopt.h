@@ -26,33 +26,46 @@
 enum { FO_F32 = 0, FO_F64 = 1, FO_N_DTYPES = 2 };
 enum { FO_ISA_BASELINE = 0, FO_ISA_AVX2 = 1, FO_ISA_AVX512 = 2, FO_N_ISAS = 3 };
 
+#include "kernels/registry.h"
+
+/* fo_<name>_hyper: each kernel's hyper-parameters, named in kernels/registry.h (all double,
+ * so the struct is also an array of doubles in the registry's order: the table fastopt._kernels
+ * fills by name). */
+#define FO_HYPER_STRUCT(name, states, ...) typedef struct { double __VA_ARGS__; } fo_##name##_hyper;
+FO_DENSE_KERNELS(FO_HYPER_STRUCT)
+FO_ROW_KERNELS(FO_HYPER_STRUCT)
+#undef FO_HYPER_STRUCT
+
 /*
  * A dense kernel: one fused pass over n elements of one parameter.
  *   p      the parameter, updated in place
  *   g      its gradient, only read
- *   state  the algorithm's state buffers (n elements each), updated in place
- *   hyper  the algorithm's hyper-parameters as doubles (layout documented in its kernel file)
+ *   state  the kernel's state buffers (n elements each, registry order), updated in place
+ *   hyper  its fo_<name>_hyper
  *   step   the 1-based number of this step for this parameter
  * Per-step scalars (decayed lr, bias corrections) are computed from hyper and step in double,
  * once, before the loop.
  */
 typedef void (*fo_dense_fn)(size_t n, void *p, const void *g, void *const *state,
-                            const double *hyper, int64_t step);
+                            const void *hyper, int64_t step);
 
-/* The algorithms, in the order of kernels/registry.h. */
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names) FO_ALGO_##name,
-enum {
-#include "kernels/registry.h"
-    FO_N_ALGOS
-};
-#undef FO_ALGORITHM
+#define FO_ENUM_DENSE(name, ...) FO_ALGO_##name,
+enum { FO_DENSE_KERNELS(FO_ENUM_DENSE) FO_N_ALGOS };
+#undef FO_ENUM_DENSE
+#define FO_ENUM_ROWS(name, ...) FO_ROWS_##name,
+enum { FO_ROW_KERNELS(FO_ENUM_ROWS) FO_N_ROW_ALGOS };
+#undef FO_ENUM_ROWS
 
-/* Registry facts, by algorithm index. */
-int fo_n_algorithms(void);
-const char *fo_algorithm_name(int algo);
-int fo_algorithm_n_state(int algo);
-int fo_algorithm_n_hyper(int algo);
-const char *fo_algorithm_state_names(int algo);
+/* A kernel's registry line, as Python reads it. */
+typedef struct {
+    const char *name;
+    const char *state_names;  /* "sum", "momentum_buffer?momentum", "sum:row" */
+    const char *hyper_names;  /* "lr, lr_decay, ...": the fields of fo_<name>_hyper, in order */
+    int n_hyper;
+} fo_kernel_info;
+
+/* Registry facts: row = 0 for dense kernels, 1 for row kernels; NULL past the end. */
+const fo_kernel_info *fo_kernel(int row, int index);
 
 /* ISA paths: what this build holds, what this CPU and OS can run, which one is in use. */
 int fo_isa_compiled(int isa);
@@ -107,20 +120,7 @@ typedef struct {
  * element per row, at + r); hyper and step as for a dense kernel.
  */
 typedef void (*fo_rows_fn)(const fo_row_set *rs, void *p, void *const *state,
-                           const double *hyper, int64_t step);
-
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names) FO_ROWS_##name,
-enum {
-#include "kernels/registry.h"
-    FO_N_ROW_ALGOS
-};
-#undef FO_ROW_ALGORITHM
-
-int fo_n_row_algorithms(void);
-const char *fo_row_algorithm_name(int algo);
-int fo_row_algorithm_n_state(int algo);
-int fo_row_algorithm_n_hyper(int algo);
-const char *fo_row_algorithm_state_names(int algo);
+                           const void *hyper, int64_t step);
 
 /* One parameter's row step, as fastopt._kernels hands it over (after checking everything). */
 typedef struct {

@@ -54,15 +54,62 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
     return (size_t)(((uint64_t)r * 0x9E3779B97F4A7C15ull) >> shift);
 }
 
+/* ---- the kernel idiom ------------------------------------------------------------------
+ *
+ * A kernel file (kernels/<name>.inc.c) has four parts, in this order:
+ *   1. its per-step scalars, a struct of FO_T computed once per call from fo_<name>_hyper;
+ *   2. its math for one element or one vector: a macro DEFINE(X, V) that defines the whole
+ *      function FO_NAME(<name>_math_##X), run through FO_MATH_FNS(DEFINE), which defines it on
+ *      FO_T (X = s) and on the vector type FO_V (X = v); it takes the scalars by value and the
+ *      flags F, and uses FO_NAME(sqrt_##X) / FO_NAME(maximum_##X) for np.sqrt / np.maximum;
+ *   3. its loop, FO_NAME(<name>_loop)(n, buffers..., scalars, F): blocks of vectors (vec.h),
+ *      then the plain element loop, both calling the math;
+ *   4. its entry, FO_NAME(<name>)(...): the scalars from the hyper struct (in double, rounded
+ *      once to FO_T), the flags from the hyper struct, then FO_SPECIALIZE_<b>(flags, CALL).
+ */
+
+/* CALL(F) with F the value of flags as a constant (b low bits), so each call site is the loop
+ * with its flags fixed, vectorized on its own: the one way kernels specialise on flags. */
+#define FO_SPECIALIZE_1(flags, CALL) do { if ((flags) & 1u) CALL(1u); else CALL(0u); } while (0)
+#define FO_SPECIALIZE_2(flags, CALL)                                       \
+    do {                                                                   \
+        switch ((flags) & 3u) {                                            \
+        case 0: CALL(0u); break; case 1: CALL(1u); break;                  \
+        case 2: CALL(2u); break; default: CALL(3u); break;                 \
+        }                                                                  \
+    } while (0)
+#define FO_SPECIALIZE_3(flags, CALL)                                       \
+    do {                                                                   \
+        switch ((flags) & 7u) {                                            \
+        case 0: CALL(0u); break; case 1: CALL(1u); break;                  \
+        case 2: CALL(2u); break; case 3: CALL(3u); break;                  \
+        case 4: CALL(4u); break; case 5: CALL(5u); break;                  \
+        case 6: CALL(6u); break; default: CALL(7u); break;                 \
+        }                                                                  \
+    } while (0)
+#define FO_SPECIALIZE_4(flags, CALL)                                       \
+    do {                                                                   \
+        switch ((flags) & 15u) {                                           \
+        case 0: CALL(0u); break; case 1: CALL(1u); break;                  \
+        case 2: CALL(2u); break; case 3: CALL(3u); break;                  \
+        case 4: CALL(4u); break; case 5: CALL(5u); break;                  \
+        case 6: CALL(6u); break; case 7: CALL(7u); break;                  \
+        case 8: CALL(8u); break; case 9: CALL(9u); break;                  \
+        case 10: CALL(10u); break; case 11: CALL(11u); break;              \
+        case 12: CALL(12u); break; case 13: CALL(13u); break;              \
+        case 14: CALL(14u); break; default: CALL(15u); break;              \
+        }                                                                  \
+    } while (0)
+
+/* flag bit b of a constant F */
+#define FO_FLAG(F, bit) (((F) & (bit)) != 0u)
+
 /* ---- float32 ---- */
 #define FO_T float
 #define FO_DT f32
 #define FO_SQRT sqrtf
 #include "vec.h"
-#define FO_KERNEL_BODIES
-#include "kernels/registry.h"
-#include "kernels/stream_probe.inc.c"
-#undef FO_KERNEL_BODIES
+#include "kernels/all.inc.c"
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
@@ -74,10 +121,7 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 #define FO_DT f64
 #define FO_SQRT sqrt
 #include "vec.h"
-#define FO_KERNEL_BODIES
-#include "kernels/registry.h"
-#include "kernels/stream_probe.inc.c"
-#undef FO_KERNEL_BODIES
+#include "kernels/all.inc.c"
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
@@ -96,16 +140,16 @@ void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
                              fo_rows_fn rows_table[][FO_N_DTYPES],
                              fo_coalesce_fn coalesce[FO_N_DTYPES])
 {
-#define FO_ALGORITHM(name, n_state, n_hyper, state_names)                 \
-    table[FO_ALGO_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);          \
+#define FO_FILL_DENSE(name, ...)                                    \
+    table[FO_ALGO_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);     \
     table[FO_ALGO_##name][FO_F64] = FO_CAT3(name, f64, FO_ISA);
-#include "kernels/registry.h"
-#undef FO_ALGORITHM
-#define FO_ROW_ALGORITHM(name, n_state, n_hyper, state_names)             \
-    rows_table[FO_ROWS_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);     \
+#define FO_FILL_ROWS(name, ...)                                     \
+    rows_table[FO_ROWS_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA); \
     rows_table[FO_ROWS_##name][FO_F64] = FO_CAT3(name, f64, FO_ISA);
-#include "kernels/registry.h"
-#undef FO_ROW_ALGORITHM
+    FO_DENSE_KERNELS(FO_FILL_DENSE)
+    FO_ROW_KERNELS(FO_FILL_ROWS)
+#undef FO_FILL_DENSE
+#undef FO_FILL_ROWS
     coalesce[FO_F32] = FO_CAT3(coalesce, f32, FO_ISA);
     coalesce[FO_F64] = FO_CAT3(coalesce, f64, FO_ISA);
     *probe = FO_ISA_NAME(stream_probe);

@@ -1,35 +1,34 @@
 /*
- * vec.h - blocks of vectors for the kernels' main loops, for one (ISA, dtype).
+ * vec.h - element and vector operations, and blocks of vectors for the kernels' main loops,
+ * for one (ISA, dtype).
  *
  * Included by isa_body.h after FO_T, FO_DT and FO_ISA are set, once per dtype. The ISA file
  * sets FO_VBYTES (bytes per vector: 16 SSE2, 32 AVX2, 64 AVX-512; 0 = no vector loop, plain C
  * only), FO_VTOTAL (vectors in a block, over all its streams) and FO_VSQRT_f32 / FO_VSQRT_f64
  * (its square root intrinsics). Each kernel sets FO_STREAMS, the arrays its block loads (at
- * most), so its FO_VU = FO_VTOTAL / FO_STREAMS vectors per stream: a block's registers (and
- * spills) stay about the same whatever the kernel. On AVX2, Adagrad (3 streams) runs 6 vectors
- * per stream; Adadelta float64 (4 streams) took 54 ms at 2^24 with 6, 46 ms with 4 (its
- * FO_VU now) and 41 ms with 3.
+ * most), so it runs FO_VU = FO_VTOTAL / FO_STREAMS vectors per stream: a block's registers
+ * (and spills) stay about the same whatever the kernel.
  *
- * Why blocks. A kernel's main loop, written element by element, is vectorized by the compiler
- * as "load p, g, s; compute; store p, s" one vector at a time. Measured on this project's AMD
- * EPYC VM at 2^24 float32 elements (Adagrad), that loop takes ~7 ms on some layouts of the
- * three arrays in memory and 10-13 ms (up to 21 ms) on others, while a read-only pass over the
- * same arrays does not move. Computing a block of FO_VU vectors of every stream and then
- * storing the block's results together, stream after stream, took ~7 ms and 8-11.5 ms on the
- * same layouts. (Forcing all of a block's loads before its math, without grouping the
- * stores, helped less: 7-12.4 ms.) Each kernel therefore runs:
+ * Each kernel's main loop runs
  *
- *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, FO_VEACH math,
- *       (only if n >= FO_VBLOCK_MIN):             FO_VREADY per stored array, FO_VSTORES,
- *                                                 FO_VSTORE_ALL per stored array
+ *     for each block of FO_VBLOCK elements        FO_VLOAD_ALL per stream, the math on each
+ *       (only if n >= FO_VBLOCK_MIN):             vector, FO_VREADY per stored array,
+ *                                                 FO_VSTORES, FO_VSTORE_ALL per stored array
  *     for the remaining elements (all of them     the same math on FO_T, a plain loop the
- *       below FO_VBLOCK_MIN):                     compiler vectorizes as before
+ *       below FO_VBLOCK_MIN):                     compiler vectorizes
  *
- * with one math macro per kernel, written once for any type V (FO_T or FO_V): GCC and Clang
+ * with the math written once for any type V (FO_T or FO_V, see FO_MATH_FNS): GCC and Clang
  * vector types take +, -, *, / lane by lane with IEEE rounding, a scalar operand is broadcast,
- * and FO_VSQRT is the correctly rounded vector square root. With -ffp-contract=off each lane
- * is computed exactly as the scalar loop computes it: the paths stay bitwise equal.
+ * and the vector square root is the ISA's correctly rounded one. With -ffp-contract=off each
+ * lane is computed exactly as the scalar loop computes it: the paths stay bitwise equal.
+ * Why blocks, with stores grouped after the math, and how their sizes were chosen: see
+ * fastopt/bench/README.md ("Kernel loop shape").
  */
+
+/* np.sqrt and np.maximum (NaN if either side is NaN, the first one if both) on an element */
+FO_INLINE FO_T FO_NAME(sqrt_s)(FO_T x) { return FO_SQRT(x); }
+FO_INLINE FO_T FO_NAME(maximum_s)(FO_T a, FO_T b) { return (a != a || a > b) ? a : b; }
+
 #if FO_VBYTES
 
 /* FO_V: FO_VBYTES / sizeof(FO_T) lanes of FO_T; vec_u: an unaligned, aliasing view of it. */
@@ -41,9 +40,8 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 /* vectors per stream, and elements, per block */
 #define FO_VU (FO_VTOTAL / FO_STREAMS)
 #define FO_VBLOCK (FO_VU * FO_VLANES)
-/* Blocks pay off when the streams come from memory; when they sit in L1 (a call on ~1e3
- * elements) the compiler's own vectorized loop is ~10% faster. A kernel runs blocks over
- * [0, FO_VBLOCK_LIMIT(n)), that is not at all below 4096 elements. */
+/* Blocks pay off when the streams come from memory, not when they sit in L1 (bench README): a
+ * kernel runs blocks over [0, FO_VBLOCK_LIMIT(n)), that is not at all below 4096 elements. */
 #define FO_VBLOCK_MIN 4096
 #define FO_VBLOCK_LIMIT(n) ((n) >= FO_VBLOCK_MIN ? (n) : 0)
 
@@ -53,8 +51,24 @@ FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; 
 /* np.sqrt, lane by lane (the ISA's correctly rounded square root) */
 #define FO_VSQRT_(dt) FO_VSQRT_##dt
 #define FO_VSQRT__(dt) FO_VSQRT_(dt)
-FO_INLINE FO_V FO_NAME(vsqrt)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
-#define FO_VSQRT FO_NAME(vsqrt)
+FO_INLINE FO_V FO_NAME(sqrt_v)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
+#define FO_VSQRT FO_NAME(sqrt_v)
+
+/* np.maximum, lane by lane. A GCC vector compare gives -1 (all bits set) or 0 per lane, as a
+ * signed integer vector of the lanes' width; vmask is that type (int32 lanes for float, int64
+ * for double), and the select (a & mask) | (b & ~mask) works on the bits: each lane is a's or
+ * b's exact bits, NaN payload and sign included, as maximum_s returns them. */
+#define FO_VMASK_LANE_f32 int32_t
+#define FO_VMASK_LANE_f64 int64_t
+#define FO_VMASK_LANE_(dt) FO_VMASK_LANE_##dt
+#define FO_VMASK_LANE(dt) FO_VMASK_LANE_(dt)
+typedef FO_VMASK_LANE(FO_DT) FO_NAME(vmask) __attribute__((vector_size(FO_VBYTES)));
+FO_INLINE FO_V FO_NAME(maximum_v)(FO_V a, FO_V b)
+{
+    const FO_NAME(vmask) take_a = (FO_NAME(vmask))(a != a) | (FO_NAME(vmask))(a > b);
+    const FO_NAME(vmask) ai = (FO_NAME(vmask))a, bi = (FO_NAME(vmask))b;
+    return (FO_V)((ai & take_a) | (bi & ~take_a));
+}
 
 /* The stores of a block go out together, after all of its math: FO_VREADY(X) for every array
  * the block stores (X[k] is computed here), then FO_VSTORES() (a compiler barrier: no load or
@@ -75,3 +89,12 @@ FO_INLINE FO_V FO_NAME(vsqrt)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
     FO_VEACH(k_) FO_NAME(vstore)((ptr) + (i) + (size_t)k_ * FO_VLANES, X[k_])
 
 #endif /* FO_VBYTES */
+
+/* DEFINE(X, V) defines a kernel's math on one element or vector of type V, as the function
+ * FO_NAME(<name>_math_##X); this defines it on elements (X = s, V = FO_T) and, where there are
+ * vectors, on vectors (X = v, V = FO_V). */
+#if FO_VBYTES
+#define FO_MATH_FNS(DEFINE) DEFINE(s, FO_T) DEFINE(v, FO_V)
+#else
+#define FO_MATH_FNS(DEFINE) DEFINE(s, FO_T)
+#endif

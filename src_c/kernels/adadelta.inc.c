@@ -73,8 +73,9 @@ FO_INLINE void FO_NAME(adadelta_loop)(
 #undef FO_ADADELTA_MATH
 
 void FO_NAME(adadelta)(size_t n, void *p_, const void *g_, void *const *state,
-                       const double *hyper, int64_t step)
+                       const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_adadelta_hyper */
     FO_T *p = (FO_T *)p_;
     const FO_T *g = (const FO_T *)g_;
     FO_T *s = (FO_T *)state[0];

@@ -25,32 +25,6 @@
  *   p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)
  */
 
-/* np.maximum: NaN if either side is NaN (the first one if both). */
-FO_INLINE FO_T FO_NAME(maximum)(FO_T a, FO_T b) { return (a != a || a > b) ? a : b; }
-
-#if FO_VBYTES
-/* The same, lane by lane. A GCC vector compare gives -1 (all bits set) or 0 per lane, as a
- * signed integer vector of the lanes' width; vmask is that type (int32 lanes for float, int64
- * for double), and the select (a & mask) | (b & ~mask) works on the bits: each lane is a's or
- * b's exact bits, NaN payload and sign included, as the scalar maximum above returns them. */
-#define FO_VMASK_LANE_f32 int32_t
-#define FO_VMASK_LANE_f64 int64_t
-#define FO_VMASK_LANE_(dt) FO_VMASK_LANE_##dt
-#define FO_VMASK_LANE(dt) FO_VMASK_LANE_(dt)
-typedef FO_VMASK_LANE(FO_DT) FO_NAME(vmask) __attribute__((vector_size(FO_VBYTES)));
-#undef FO_VMASK_LANE
-#undef FO_VMASK_LANE_
-#undef FO_VMASK_LANE_f64
-#undef FO_VMASK_LANE_f32
-
-FO_INLINE FO_V FO_NAME(vmaximum)(FO_V a, FO_V b)
-{
-    const FO_NAME(vmask) take_a = (FO_NAME(vmask))(a != a) | (FO_NAME(vmask))(a > b);
-    const FO_NAME(vmask) ai = (FO_NAME(vmask))a, bi = (FO_NAME(vmask))b;
-    return (FO_V)((ai & take_a) | (bi & ~take_a));
-}
-#endif
-
 /* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
 #define FO_STREAMS 4
 
@@ -102,7 +76,7 @@ FO_INLINE void FO_NAME(adam_loop)(
         if (amsgrad) FO_VEACH(k) VM[k] = FO_NAME(vload)(vmax + i + (size_t)k * FO_VLANES);
         FO_VLOAD_ALL(P, p, i);
         FO_VEACH(k)
-            FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(vmaximum), P[k], G[k], M[k], S[k], VM[k]);
+            FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(maximum_v), P[k], G[k], M[k], S[k], VM[k]);
         FO_VREADY(M);
         FO_VREADY(S);
         if (amsgrad) FO_VREADY(VM);
@@ -115,14 +89,15 @@ FO_INLINE void FO_NAME(adam_loop)(
     }
 #endif
     for (; i < n; i++)
-        FO_ADAM_MATH(FO_T, FO_SQRT, FO_NAME(maximum), p[i], g[i], m[i], v[i], vmax[i]);
+        FO_ADAM_MATH(FO_T, FO_SQRT, FO_NAME(maximum_s), p[i], g[i], m[i], v[i], vmax[i]);
 }
 
 #undef FO_ADAM_MATH
 
 void FO_NAME(adam)(size_t n, void *p_, const void *g_, void *const *state,
-                   const double *hyper, int64_t step)
+                   const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_adam_hyper */
     FO_T *p = (FO_T *)p_;
     const FO_T *g = (const FO_T *)g_;
     FO_T *m = (FO_T *)state[0];

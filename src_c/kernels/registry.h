@@ -1,36 +1,41 @@
 /*
- * fastopt's algorithms: FO_ALGORITHM(name, state buffers, hyper-parameters, "state names").
- * A state name "momentum_buffer?4" marks a buffer the step needs only when hyper[4] != 0:
- * fastopt._kernels then requires it only in that case and passes NULL otherwise, so the
- * kernel must read it only under that same condition.
- * Adding an algorithm: write kernels/<name>.inc.c, then add its line here and its #include
- * in the FO_KERNEL_BODIES part below.
+ * registry.h - fastopt's kernels, one line each. The only place that fixes the order of a
+ * kernel's hyper-parameters.
  *
- * Row kernels (row-sparse gradients of 2-D params, see fo_row_set in fastopt.h) have their
- * own table: FO_ROW_ALGORITHM(name, state buffers, hyper-parameters, "state names"). A state
- * name "sum:row" is one element per row (shape (n_rows,)) instead of one per element. An
- * optimizer object opts in to SparseRows gradients by naming its row kernel (_row_kernel).
+ *   X(name, "state buffers", hyper-parameter, hyper-parameter, ...)
+ *
+ * Each line gives kernel `name` (its loop is kernels/<name>.inc.c, included by isa_body.h)
+ * a struct of named scalars, all double:
+ *
+ *   typedef struct { double lr, lr_decay, ...; } fo_<name>_hyper;
+ *
+ * which the kernel reads by field name, once per call, and which fastopt._kernels fills by
+ * name from the hyper-parameter names this table exports (fo_kernel_info). Flags are 0 or 1.
+ *
+ * State buffers, comma-separated, in the kernel's order: "sum". A name "x?flag" is a buffer
+ * the step needs only when hyper-parameter `flag` is non-zero (otherwise the kernel gets NULL
+ * and never touches it); "x:row" (row kernels) holds one element per row of the param.
+ *
+ * Dense kernels update every element of a param; row kernels update the rows of a 2-D param
+ * that a row-sparse gradient touches (fo_row_set in fastopt.h).
  */
-#if defined(FO_KERNEL_BODIES)
-#include "adagrad.inc.c"
-#include "adadelta.inc.c"
-#include "adam.inc.c"
-#include "sgd.inc.c"
-#include "rmsprop.inc.c"
-#include "rows.inc.c"
-#include "adagrad_rows.inc.c"
-#include "sgd_rows.inc.c"
-#include "rowwise_adagrad.inc.c"
-#include "sparse_adam.inc.c"
-#elif defined(FO_ROW_ALGORITHM)
-FO_ROW_ALGORITHM(adagrad_rows, 1, 6, "sum")
-FO_ROW_ALGORITHM(sgd_rows, 0, 2, "")
-FO_ROW_ALGORITHM(rowwise_adagrad, 1, 6, "sum:row")
-FO_ROW_ALGORITHM(sparse_adam, 2, 5, "exp_avg,exp_avg_sq")
-#else
-FO_ALGORITHM(adagrad, 1, 6, "sum")
-FO_ALGORITHM(adadelta, 2, 5, "square_avg,acc_delta")
-FO_ALGORITHM(adam, 3, 8, "exp_avg,exp_avg_sq,max_exp_avg_sq?5")
-FO_ALGORITHM(sgd, 1, 6, "momentum_buffer?1")
-FO_ALGORITHM(rmsprop, 3, 8, "square_avg,grad_avg?5,momentum_buffer?4")
+#ifndef FASTOPT_REGISTRY_H
+#define FASTOPT_REGISTRY_H
+
+#define FO_DENSE_KERNELS(X)                                                                   \
+    X(adagrad, "sum", lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt)             \
+    X(adadelta, "square_avg,acc_delta", lr, rho, eps, weight_decay, maximize)                 \
+    X(adam, "exp_avg,exp_avg_sq,max_exp_avg_sq?amsgrad",                                      \
+      lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled)                      \
+    X(sgd, "momentum_buffer?momentum", lr, momentum, dampening, weight_decay, nesterov,       \
+      maximize)                                                                               \
+    X(rmsprop, "square_avg,grad_avg?centered,momentum_buffer?momentum",                       \
+      lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)
+
+#define FO_ROW_KERNELS(X)                                                                     \
+    X(adagrad_rows, "sum", lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt)        \
+    X(sgd_rows, "", lr, maximize)                                                             \
+    X(rowwise_adagrad, "sum:row", lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt) \
+    X(sparse_adam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, maximize)
+
 #endif

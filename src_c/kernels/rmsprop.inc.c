@@ -111,8 +111,9 @@ FO_INLINE void FO_NAME(rmsprop_loop)(
 #undef FO_RMSPROP_MATH
 
 void FO_NAME(rmsprop)(size_t n, void *p_, const void *g_, void *const *state,
-                      const double *hyper, int64_t step)
+                      const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_rmsprop_hyper */
     FO_T *p = (FO_T *)p_;
     const FO_T *g = (const FO_T *)g_;
     FO_T *v = (FO_T *)state[0];

@@ -67,8 +67,9 @@ FO_INLINE void FO_NAME(rowwise_adagrad_all)(
 }
 
 void FO_NAME(rowwise_adagrad)(const fo_row_set *rs, void *p_, void *const *state,
-                              const double *hyper, int64_t step)
+                              const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_rowwise_adagrad_hyper */
     FO_T *p = (FO_T *)p_;
     FO_T *s = (FO_T *)state[0];
     const double clr_d = hyper[0] / (1.0 + (double)(step - 1) * hyper[1]);

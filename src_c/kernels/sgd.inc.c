@@ -89,8 +89,9 @@ FO_INLINE void FO_NAME(sgd_wd)(
 }
 
 void FO_NAME(sgd)(size_t n, void *p_, const void *g_, void *const *state,
-                  const double *hyper, int64_t step)
+                  const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_sgd_hyper */
     FO_T *p = (FO_T *)p_;
     const FO_T *g = (const FO_T *)g_;
     FO_T *b = (FO_T *)state[0]; /* NULL when momentum == 0 */

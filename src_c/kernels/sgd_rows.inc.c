@@ -20,9 +20,10 @@ FO_INLINE void FO_NAME(sgd_row)(size_t dim, FO_T *FO_RESTRICT p, const FO_T *FO_
     }
 }
 
-void FO_NAME(sgd_rows)(const fo_row_set *rs, void *p_, void *const *state, const double *hyper,
+void FO_NAME(sgd_rows)(const fo_row_set *rs, void *p_, void *const *state, const void *hyper_,
                        int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_sgd_rows_hyper */
     FO_T *p = (FO_T *)p_;
     const FO_T lr = (FO_T)hyper[0];
     const FO_T sign = hyper[1] != 0.0 ? (FO_T)-1 : (FO_T)1;

@@ -35,8 +35,9 @@ FO_INLINE void FO_NAME(sparse_adam_row)(
 }
 
 void FO_NAME(sparse_adam)(const fo_row_set *rs, void *p_, void *const *state,
-                          const double *hyper, int64_t step)
+                          const void *hyper_, int64_t step)
 {
+    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_sparse_adam_hyper */
     FO_T *p = (FO_T *)p_;
     FO_T *m = (FO_T *)state[0];
     FO_T *v = (FO_T *)state[1];

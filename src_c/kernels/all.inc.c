@@ -1,0 +1,15 @@
+/*
+ * all.inc.c - every kernel's loop, for the (ISA, dtype) isa_body.h is compiling: one
+ * #include per kernel of registry.h (the include list; the registry itself is a table).
+ */
+#include "rows.inc.c"
+#include "adagrad.inc.c"
+#include "adadelta.inc.c"
+#include "adam.inc.c"
+#include "sgd.inc.c"
+#include "rmsprop.inc.c"
+#include "adagrad_rows.inc.c"
+#include "sgd_rows.inc.c"
+#include "rowwise_adagrad.inc.c"
+#include "sparse_adam.inc.c"
+#include "stream_probe.inc.c"
