@@ -642,7 +642,7 @@ cdef int _check_row_algo(int algo) except -1:
 
 cdef list _check_counts(Py_ssize_t k, list gs, object states, int n_state, object hypers,
                         bint shared_hyper, object steps, bint shared_step, int algo,
-                        bint row) except *:
+                        bint row):
     """Check that every per-param list has k entries; return the state lists as lists.
     (algo, row) name the kernel in errors: built only then, this runs on every step.)"""
     if len(gs) != k:
