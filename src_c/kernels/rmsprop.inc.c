@@ -1,15 +1,14 @@
 /* rmsprop ------------------------------------------------------------------------------------
  *
- * Included by isa_body.h once per (ISA, dtype), with FO_T the element type, FO_SQRT its square
- * root and FO_NAME(x) the symbol for this ISA and dtype. The NumPy twin is
+ * Included by isa_body.h once per (ISA, dtype), in its kernel idiom. The NumPy twin is
  * fastopt/reference/rmsprop.py; both compute in this order, so results are bitwise equal. The
  * order is torch.optim.RMSprop's for-loop one (mul_/addcmul_, lerp_, add_(eps), addcdiv_;
  * torch's addcmul/addcdiv compute self + value * t1 * t2 and self + value * t1 / t2 left to
  * right).
  *
- * hyper = [lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt]
- * state = [square_avg, grad_avg, momentum_buffer]
- *         (grad_avg is NULL unless centered, momentum_buffer NULL unless momentum != 0)
+ * hyper: fo_rmsprop_hyper (registry.h)
+ * state: square_avg, grad_avg, momentum_buffer
+ *        (grad_avg is NULL unless centered, momentum_buffer NULL unless momentum != 0)
  *
  *   w   = 1 - alpha                                    (double, then rounded to FO_T)
  *   g   = -g if maximize else g
@@ -28,123 +27,136 @@
  *       p = p - lr * g / d                            (left to right: (lr * g) / d)
  */
 
-/* The per-call scalars, already in the element type. */
-typedef struct {
-    FO_T sign, weight_decay, alpha, w, lerp_coeff, eps, momentum, lr;
-    int lerp_small;
-} FO_NAME(rmsprop_scalars);
-
 /* arrays a block loads in the default configuration (g, v, p; centered and momentum add one
  * each): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h). With 4 the default step at 2^24
  * was 10-20% slower (bench, x bound 1.01-1.38 against 1.00-1.07 with 3). */
 #define FO_STREAMS 3
 
-/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root. P, VS
- * (square_avg), M (grad_avg, only if centered) and B (momentum_buffer, only with momentum)
- * are read and assigned; the scalars are the loop's k and the flags its arguments. */
-#define FO_RMSPROP_MATH(V, SQRT, P, G, VS, M, B)                                              \
-    do {                                                                                      \
-        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
-        V g_ = k.sign * (G);                                                                  \
+/* the per-step scalars, in the param's dtype */
+typedef struct {
+    FO_T sign;          /* -1 under maximize, else 1 (exact) */
+    FO_T weight_decay;
+    FO_T alpha;
+    FO_T w;             /* 1 - alpha, in double, then rounded */
+    FO_T lerp_coeff;    /* torch's lerp weight: w if |w| < 0.5, else w - 1 (in FO_T) */
+    FO_T eps;
+    FO_T momentum;
+    FO_T lr;
+    int lerp_small;     /* |w| < 0.5: the lerp starts from m (else from g); not a flag, as
+                         * it only matters when centered */
+} FO_NAME(rmsprop_scalars);
+
+/* the flags a loop is specialised on */
+#define FO_RMSPROP_WEIGHT_DECAY 1u
+#define FO_RMSPROP_CENTERED 2u    /* grad_avg is there */
+#define FO_RMSPROP_MOMENTUM 4u    /* momentum_buffer is there */
+#define FO_RMSPROP_EPS_INSIDE 8u
+
+/* One element or vector: p and v (square_avg) are read and written, g is read; m (grad_avg)
+ * and b (momentum_buffer) are read and written only under their flags (else NULL, or a
+ * vector never loaded). */
+#define FO_RMSPROP_MATH(X, V)                                                                 \
+    FO_INLINE void FO_NAME(rmsprop_math_##X)(V *p, V g, V *v, V *m, V *b,                     \
+                                             const FO_NAME(rmsprop_scalars) c, const unsigned F) \
+    {                                                                                         \
+        /* g = -g if maximize  (g = sign * g: exact) */                                       \
+        g = c.sign * g;                                                                       \
         /* g = g + weight_decay * p */                                                        \
-        if (use_weight_decay) g_ = g_ + k.weight_decay * (P);                                 \
-        /* v = v * alpha + w * g * g */                                                       \
-        (VS) = (VS) * k.alpha + k.w * g_ * g_;                                                \
-        V x_ = (VS);                                                                          \
-        if (centered) {                                                                       \
-            /* m = base + coeff * (g - m), base = m or g by the size of w (torch's lerp) */   \
-            V base_;                                                                          \
-            if (k.lerp_small) base_ = (M);                                                    \
-            else              base_ = g_;                                                     \
-            (M) = base_ + k.lerp_coeff * (g_ - (M));                                          \
+        if (FO_FLAG(F, FO_RMSPROP_WEIGHT_DECAY)) g = g + c.weight_decay * *p;                 \
+        /* v[...] = v * alpha + w * g * g */                                                  \
+        const V v_ = *v * c.alpha + c.w * g * g;                                              \
+        *v = v_;                                                                              \
+        V x = v_;                                                                             \
+        if (FO_FLAG(F, FO_RMSPROP_CENTERED)) {                                                \
+            /* m[...] = m + w * (g - m) if abs(w) < 0.5 else g + (w - 1) * (g - m) */         \
+            V base;                                                                           \
+            if (c.lerp_small) base = *m;                                                      \
+            else              base = g;                                                       \
+            const V m_ = base + c.lerp_coeff * (g - *m);                                      \
+            *m = m_;                                                                          \
             /* x = v - m * m */                                                               \
-            x_ = (VS) - (M) * (M);                                                            \
+            x = v_ - m_ * m_;                                                                 \
         }                                                                                     \
         /* d = np.sqrt(x) + eps   or   np.sqrt(x + eps) */                                    \
-        V d_;                                                                                 \
-        if (eps_inside_sqrt) d_ = SQRT(x_ + k.eps);                                           \
-        else                 d_ = SQRT(x_) + k.eps;                                           \
-        if (use_momentum) {                                                                   \
-            /* b = b * momentum + g / d;  p -= lr * b */                                      \
-            (B) = (B) * k.momentum + g_ / d_;                                                 \
-            (P) = (P) - k.lr * (B);                                                           \
+        const V d = FO_FLAG(F, FO_RMSPROP_EPS_INSIDE) ? FO_NAME(sqrt_##X)(x + c.eps)          \
+                                                      : FO_NAME(sqrt_##X)(x) + c.eps;         \
+        if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) {                                                \
+            /* b[...] = b * momentum + g / d;  p -= lr * b */                                 \
+            const V b_ = *b * c.momentum + g / d;                                             \
+            *b = b_;                                                                          \
+            *p = *p - c.lr * b_;                                                              \
         } else {                                                                              \
             /* p -= lr * g / d */                                                             \
-            (P) = (P) - k.lr * g_ / d_;                                                       \
+            *p = *p - c.lr * g / d;                                                           \
         }                                                                                     \
-    } while (0)
+    }
+FO_MATH_FNS(FO_RMSPROP_MATH)
+#undef FO_RMSPROP_MATH
 
-FO_INLINE void FO_NAME(rmsprop_loop)(
-    size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT v,
-    FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT b, const FO_NAME(rmsprop_scalars) k,
-    const int use_weight_decay, const int centered, const int use_momentum,
-    const int eps_inside_sqrt)
+FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
+                                     FO_T *FO_RESTRICT v, FO_T *FO_RESTRICT m,
+                                     FO_T *FO_RESTRICT b, const FO_NAME(rmsprop_scalars) c,
+                                     const unsigned F)
 {
     size_t i = 0;
 #if FO_VBYTES
     /* blocks: load g, v, m (if centered), b (with momentum), p; compute; store v, m, b, p
-     * (vec.h says why). The vector index is j: k holds the scalars. */
+     * (vec.h). M and B are loaded and stored only under their flags. */
     for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(VS, v, i);
         FO_V M[FO_VU], B[FO_VU];
-        FO_VEACH(j) {
-            if (centered) M[j] = FO_NAME(vload)(m + i + (size_t)j * FO_VLANES);
-            if (use_momentum) B[j] = FO_NAME(vload)(b + i + (size_t)j * FO_VLANES);
+        FO_VEACH(k) {
+            const size_t at = i + (size_t)k * FO_VLANES;
+            if (FO_FLAG(F, FO_RMSPROP_CENTERED)) M[k] = FO_NAME(vload)(m + at);
+            if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) B[k] = FO_NAME(vload)(b + at);
         }
         FO_VLOAD_ALL(P, p, i);
-        FO_VEACH(j) FO_RMSPROP_MATH(FO_V, FO_VSQRT, P[j], G[j], VS[j], M[j], B[j]);
+        FO_VEACH(k) FO_NAME(rmsprop_math_v)(&P[k], G[k], &VS[k], &M[k], &B[k], c, F);
         FO_VREADY(VS);
-        if (centered) FO_VREADY(M);
-        if (use_momentum) FO_VREADY(B);
+        if (FO_FLAG(F, FO_RMSPROP_CENTERED)) FO_VREADY(M);
+        if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) FO_VREADY(B);
         FO_VREADY(P);
         FO_VSTORES();
         FO_VSTORE_ALL(v, i, VS);
-        if (centered) FO_VSTORE_ALL(m, i, M);
-        if (use_momentum) FO_VSTORE_ALL(b, i, B);
+        if (FO_FLAG(F, FO_RMSPROP_CENTERED)) FO_VSTORE_ALL(m, i, M);
+        if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) FO_VSTORE_ALL(b, i, B);
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
-    for (; i < n; i++) FO_RMSPROP_MATH(FO_T, FO_SQRT, p[i], g[i], v[i], m[i], b[i]);
+    /* m + i and b + i only under their flags: m and b may be NULL */
+    for (; i < n; i++)
+        FO_NAME(rmsprop_math_s)(&p[i], g[i], &v[i],
+                                FO_FLAG(F, FO_RMSPROP_CENTERED) ? m + i : NULL,
+                                FO_FLAG(F, FO_RMSPROP_MOMENTUM) ? b + i : NULL, c, F);
 }
 
-#undef FO_RMSPROP_MATH
-
-void FO_NAME(rmsprop)(size_t n, void *p_, const void *g_, void *const *state,
-                      const void *hyper_, int64_t step)
+void FO_NAME(rmsprop)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
+                      int64_t step)
 {
-    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_rmsprop_hyper */
-    FO_T *p = (FO_T *)p_;
-    const FO_T *g = (const FO_T *)g_;
-    FO_T *v = (FO_T *)state[0];
-    FO_T *m = (FO_T *)state[1]; /* NULL unless centered */
-    FO_T *b = (FO_T *)state[2]; /* NULL unless momentum != 0 */
-    FO_NAME(rmsprop_scalars) k;
+    const fo_rmsprop_hyper *h = (const fo_rmsprop_hyper *)hyper;
+    FO_NAME(rmsprop_scalars) c;
     (void)step; /* RMSprop's update does not depend on the step number */
-    k.lr = (FO_T)hyper[0];
-    k.alpha = (FO_T)hyper[1];
-    k.eps = (FO_T)hyper[2];
-    k.weight_decay = (FO_T)hyper[3];
-    k.momentum = (FO_T)hyper[4];
-    k.sign = hyper[6] != 0.0 ? (FO_T)-1 : (FO_T)1;
-    k.w = (FO_T)(1.0 - hyper[1]);
+    c.lr = (FO_T)h->lr;
+    c.alpha = (FO_T)h->alpha;
+    c.eps = (FO_T)h->eps;
+    c.weight_decay = (FO_T)h->weight_decay;
+    c.momentum = (FO_T)h->momentum;
+    c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
+    c.w = (FO_T)(1.0 - h->alpha);
     /* torch's lerp: weight w when |w| < 0.5 (from m), else w - 1 (from g), both in FO_T */
-    k.lerp_small = fabs((double)k.w) < 0.5;
-    k.lerp_coeff = k.lerp_small ? k.w : (FO_T)(k.w - (FO_T)1);
-    const int flags = (hyper[3] != 0.0) | (hyper[5] != 0.0) << 1 | (hyper[4] != 0.0) << 2
-                      | (hyper[7] != 0.0) << 3;
-
-    /* Each case is the same loop with the four flags fixed, so each vectorizes on its own. */
-#define FO_RMS(f)                                                                            \
-    case f:                                                                                  \
-        FO_NAME(rmsprop_loop)(n, p, g, v, m, b, k, (f) & 1, (f) >> 1 & 1, (f) >> 2 & 1,       \
-                              (f) >> 3 & 1);                                                 \
-        break;
-    switch (flags) {
-        FO_RMS(0) FO_RMS(1) FO_RMS(2) FO_RMS(3) FO_RMS(4) FO_RMS(5) FO_RMS(6) FO_RMS(7)
-        FO_RMS(8) FO_RMS(9) FO_RMS(10) FO_RMS(11) FO_RMS(12) FO_RMS(13) FO_RMS(14) FO_RMS(15)
-    }
-#undef FO_RMS
+    c.lerp_small = fabs((double)c.w) < 0.5;
+    c.lerp_coeff = c.lerp_small ? c.w : (FO_T)(c.w - (FO_T)1);
+    const unsigned flags = (h->weight_decay != 0.0 ? FO_RMSPROP_WEIGHT_DECAY : 0u) |
+                           (h->centered != 0.0 ? FO_RMSPROP_CENTERED : 0u) |
+                           (h->momentum != 0.0 ? FO_RMSPROP_MOMENTUM : 0u) |
+                           (h->eps_inside_sqrt != 0.0 ? FO_RMSPROP_EPS_INSIDE : 0u);
+    /* grad_avg is NULL unless centered, momentum_buffer NULL unless momentum != 0 */
+#define FO_CALL(F)                                                                            \
+    FO_NAME(rmsprop_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1],  \
+                          (FO_T *)state[2], c, F)
+    FO_SPECIALIZE_4(flags, FO_CALL);
+#undef FO_CALL
 }
 
 #undef FO_STREAMS
