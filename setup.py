@@ -47,6 +47,7 @@ extension = Extension(
     "fastopt._kernels",
     sources=[
         "fastopt/_kernels.pyx",
+        "src_c/plan.c",
         "src_c/dispatch.c",
         "src_c/isa_baseline.c",
         "src_c/isa_avx2.c",

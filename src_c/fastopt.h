@@ -75,11 +75,6 @@ int fo_current_isa(void);
 const char *fo_isa_name(int isa);
 int fo_set_isa(int isa); /* 0 on success, -1 if not compiled in or not supported */
 
-/* Update k parameters: param i uses hyper[i*n_hyper ...], state[i*n_state ...]. No checks. */
-void fo_run_dense(int algo, size_t k, const int *dtype, const size_t *n, void *const *p,
-                  const void *const *g, void *const *state, const double *hyper,
-                  const int64_t *step);
-
 /*
  * Memory-bandwidth probe for the benchmark: the same traffic as a kernel with n_state state
  * buffers (read p, g and each state; write p and each state) and next to no arithmetic:
@@ -122,29 +117,61 @@ typedef struct {
 typedef void (*fo_rows_fn)(const fo_row_set *rs, void *p, void *const *state,
                            const void *hyper, int64_t step);
 
-/* One parameter's row step, as fastopt._kernels hands it over (after checking everything). */
+/* ---- the plan: one step over many params, one call ---------------------------------------
+ *
+ * fastopt._kernels fills one fo_item per param (after converting every Python value and
+ * checking every buffer), then calls fo_run once. Dense items run their dense kernel over n
+ * elements; row items their row kernel over the rows a row-sparse gradient touches.
+ */
+#define FO_MAX_STATE 4
+
+enum { FO_STEP_VALUE = 0, FO_STEP_F32 = 1, FO_STEP_F64 = 2 };
+
 typedef struct {
+    int rows;            /* 0: kernel indexes the dense table; 1: the row table */
+    int kernel;
     int dtype;           /* FO_F32 / FO_F64 */
-    int index_type;      /* FO_INDEX_I32 / FO_INDEX_I64, or FO_INDEX_NONE: dense, every row */
-    size_t n_rows, dim;  /* the param's shape */
-    size_t k;            /* gradient rows given (n_rows for FO_INDEX_NONE) */
-    const void *index;   /* k indices, each in [0, n_rows) */
-    const void *values;  /* k x dim gradient rows (only read) */
+    size_t n;            /* elements of p (and of g for a dense item) */
     void *p;
-    void *const *state;
-    const double *hyper;
+    const void *g;       /* dense: the gradient; rows: the k x dim values, or (index_type
+                            FO_INDEX_NONE) a dense gradient covering every row */
+    void *state[FO_MAX_STATE];  /* registry order; NULL where a gated buffer is off */
+    const double *hyper; /* the kernel's fo_<name>_hyper */
+    /* The step number: FO_STEP_VALUE uses step; FO_STEP_F32/F64 read a counter at
+     * step_counter (torch's float step tensors), pass counter + 1 (added in the counter's
+     * dtype) and store it back after the update. */
+    int step_kind;
     int64_t step;
-} fo_rows_job;
+    void *step_counter;
+    /* row items only */
+    int index_type;      /* FO_INDEX_I32 / FO_INDEX_I64, or FO_INDEX_NONE */
+    size_t n_rows, dim;  /* the param as n_rows x dim */
+    size_t k;            /* gradient rows given */
+    const void *index;   /* k indices (checked by fo_run, on its own copy) */
+} fo_item;
+
+enum {
+    FO_OK = 0,
+    FO_ERR_INDEX = 1,    /* item's index at position is outside [0, n_rows) */
+    FO_ERR_STEP = 2,     /* item's step counter + 1 is not a whole number in [1, 2^53] */
+    FO_ERR_MEMORY = 3    /* no memory for the row workspace */
+};
+
+typedef struct {
+    int code;
+    size_t item;
+    size_t position;
+    int64_t value;
+} fo_status;
 
 /*
- * Run n_jobs row steps of row kernel algo. Returns 0, or -1 if the workspace (about
- * 2.5 * k * 8 bytes plus k / 2 rows) cannot be allocated; it is allocated before anything
- * is written, so -1 means nothing changed.
+ * Run every item; all or nothing. Before writing anything, fo_run reads every step counter
+ * and copies every row item's indices into its own workspace, checking each is in range
+ * (so a change to the caller's index arrays after that cannot send a write out of the
+ * table); on failure it returns the error in *status and has written nothing. Then the row
+ * items, the dense items, and the step counters.
  */
-int fo_run_rows(int algo, size_t n_jobs, const fo_rows_job *jobs);
-
-/* The position of the first index outside [0, n_rows) (negative included), or -1. */
-int64_t fo_check_index(int index_type, const void *index, size_t k, size_t n_rows);
+int fo_run(size_t n_items, const fo_item *items, fo_status *status);
 
 /* Scratch for folding repeated indices (dispatch.c lays it out, the kernels fill it). */
 typedef struct {
@@ -161,6 +188,11 @@ typedef struct {
 /* Folds k indexed rows into w; returns the number of distinct rows. */
 typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, int index_type, const void *index,
                                  const void *values, fo_rows_work *w);
+
+/* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
+fo_dense_fn fo_dense_kernel(int algo, int dtype);
+fo_rows_fn fo_row_kernel(int algo, int dtype);
+fo_coalesce_fn fo_coalescer(int dtype);
 
 /* A byte range of one buffer, for the overlap check. */
 typedef struct {

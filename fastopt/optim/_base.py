@@ -1,102 +1,51 @@
-"""What every fastopt optimizer object shares: param groups, state, state dicts, the step.
+"""What every fastopt NumPy optimizer shares: param groups, state, state dicts, the step.
 
-An algorithm's object (``fastopt/optim/<name>.py``) says four things, and this class does the
-rest the way ``torch.optim.Optimizer`` does:
+An algorithm's class (``fastopt/optim/<name>.py``) says:
 
-- ``_kernel``: the name of its kernel in ``src_c/kernels/registry.h``;
-- ``_kernel_hyper(group)``: the group's hyper-parameters as the kernel's tuple of floats,
-  raising ``ValueError`` for invalid ones (the functional step uses the same translation);
+- ``algorithm``: its :class:`fastopt.optim._algorithm.Algorithm` (kernels and hyper
+  translation, shared with its functional step and its fastopt.torch class);
+- ``__init__``: its signature and defaults, passed on as the ``defaults`` dict;
 - ``_new_state(p, group)``: a fresh state dict for param ``p`` (``step`` and its buffers);
-- optionally ``_check_group(group)`` for hyper-parameters the kernel never sees;
-- optionally ``_row_kernel`` and ``_row_hyper(group, sparse)``, to take row-sparse gradients
-  (``fastopt.SparseRows``) for 2-D params: the name of its row kernel in registry.h and the
-  group's hyper-parameters as that kernel's tuple, raising ``TypeError`` / ``ValueError`` for
-  settings the row step cannot honour (e.g. Adagrad's weight_decay). ``sparse`` is False
-  when the object has no dense kernel (``_kernel = None``) and a dense gradient is to run
-  through the row kernel over every row (RowwiseAdagrad); refusing it there (raising
-  TypeError) makes the object sparse-only (SparseAdam).
+- optionally ``_check_group(group)`` for settings the kernel never sees (e.g.
+  ``initial_accumulator_value``) and ``_new_buffer(p, name, group, state)`` for a buffer a
+  flag switches on after the state was made (default: zeros like the param).
 
-A step's gradient list may mix dense arrays, ``None`` and ``SparseRows``; it is still one
-all-or-nothing call: every gradient, index and buffer is checked before anything is written.
+and this class does the rest the way ``torch.optim.Optimizer`` does. ``param_groups`` is a
+list of dicts holding ``params`` and the group's settings; ``state`` maps a param's index
+(its position across all groups, in order) to its state dict; ``state_dict()`` is
+``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}`` with copies of
+every buffer.
 
-The layout follows torch.optim: ``param_groups`` is a list of dicts holding ``params`` and the
-group's hyper-parameters; ``state`` maps a param's index (its position across all groups, in
-order) to its state dict; ``state_dict()`` is ``{"state": {index: {...}}, "param_groups":
-[{..., "params": [indices]}]}`` with copies of every buffer.
+The step goes through the same plan as the functional step: every group's settings are
+checked with the constructor's rules and translated, every step count read, then each param
+with a gradient is added to one :class:`fastopt._kernels.Plan` (its buffers checked), and
+the plan runs in one C call. A gradient list may mix dense arrays, ``None`` (skip the param)
+and ``fastopt.SparseRows``; it is all or nothing.
 """
 import copy
 import functools
 import inspect
-import math
 
 import numpy as np
 
-from fastopt import _kernels
+from fastopt import _kernels, _scalars
 
-
-def check_hyper(name, value, low=0.0, high=math.inf, *, low_open=False, high_open=True):
-    """Raise ValueError unless ``low <= value < high`` (with the given openness), finite."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"fastopt: {name} must be a real number, got {value!r}") from None
-    ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok or math.isnan(v) or math.isinf(v):
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"fastopt: invalid {name}: {value!r}; expected a finite value in "
-                         f"{lo}{low}, {high}{hi}")
-    return v
-
-
-def _address_range(a):
-    start = a.__array_interface__["data"][0]
-    return start, start + a.nbytes
-
-
-def check_param(p, where):
-    """Raise unless p can be stepped in place by fastopt (``where`` names it in messages)."""
-    if not isinstance(p, np.ndarray):
-        raise TypeError(f"fastopt: {where} must be a numpy.ndarray, got {type(p).__name__}")
-    if p.dtype not in (np.float32, np.float64) or not p.dtype.isnative:
-        raise TypeError(f"fastopt: {where} has dtype {p.dtype}; fastopt steps native float32 "
-                        f"and float64 arrays")
-    if not p.flags.c_contiguous:
-        raise ValueError(f"fastopt: {where} is not C-contiguous; fastopt updates params in "
-                         f"place and never copies")
-    if not p.flags.aligned:
-        raise ValueError(f"fastopt: {where} is not aligned to its dtype")
-    if not p.flags.writeable:
-        raise ValueError(f"fastopt: {where} is read-only")
-
-
-def check_no_overlap(params):
-    """Raise if two params are the same array or share memory."""
-    spans = sorted((_address_range(p) + (i,) for i, p in enumerate(params) if p.nbytes),
-                   key=lambda s: s[0])
-    for (s0, e0, i0), (s1, e1, i1) in zip(spans, spans[1:]):
-        if s1 < e0:
-            raise ValueError(f"fastopt: params {min(i0, i1)} and {max(i0, i1)} share memory "
-                             f"(the same array twice, or overlapping views)")
+_TWO_53 = 2 ** 53
 
 
 class Optimizer:
     """Base class of fastopt's NumPy optimizers; see the module docstring."""
 
-    _kernel = None
-    _row_kernel = None
+    algorithm = None
+    #: a buffer switched on later starts the param's count again (SGD: its first step with
+    #: momentum sets the buffer to the gradient, as torch does)
+    _restart_on_new_buffer = False
 
     def __init__(self, params, defaults):
+        if self.algorithm is None:
+            raise TypeError("fastopt.Optimizer is abstract; use an algorithm's class")
         self.defaults = dict(defaults)
-        self._validate_group(self.defaults)
-        # -1: no dense kernel (sparse-only or row-wise objects) / no row kernel
-        self._algo, self._state_keys = (_kernels.algorithm(self._kernel) if self._kernel
-                                        else (-1, ()))
-        self._row_algo = -1
-        if self._row_kernel:
-            self._row_algo, row_keys = _kernels.row_algorithm(self._row_kernel)
-            if self._algo < 0:
-                self._state_keys = row_keys
+        self._validate_group(self.defaults, None)
         self.param_groups = []
         self.state = {}
         if isinstance(params, np.ndarray):
@@ -112,40 +61,42 @@ class Optimizer:
 
     # ---- what subclasses provide ----
 
-    def _kernel_hyper(self, group):
-        raise NotImplementedError
-
     def _new_state(self, p, group):
         raise NotImplementedError
 
     def _check_group(self, group):
-        """Validate a group's hyper-parameters (by default: those the kernel takes)."""
-        self._kernel_hyper(group)
+        """Check settings the kernel never sees; raise ValueError."""
 
-    def _validate_group(self, group):
-        """_check_group, plus: every flag (a hyper-parameter whose default is a bool) must be
-        a bool, so ``maximize=None`` or ``"no"`` fails here, not at the first step."""
-        for key in _flag_keys(type(self)):
-            if key in group and not isinstance(group[key], (bool, np.bool_)):
-                raise ValueError(f"fastopt: {key} must be True or False, got {group[key]!r}")
-        self._check_group(group)
+    def _new_buffer(self, p, name, group, state):
+        """A buffer that a flag switched on after ``state`` was made: zeros like ``p``."""
+        return np.zeros_like(p)
 
-    def _row_hyper(self, group, sparse):
-        raise NotImplementedError
+    # ---- settings ----
 
-    def _row_hyper_of(self, i, sparse):
-        """_row_hyper for param i's group; errors name param i. Called by the step only for
-        params whose gradient goes through the row kernel."""
-        start = 0
-        for group in self.param_groups:
-            if i < start + len(group["params"]):
-                break
-            start += len(group["params"])
+    def _validate_group(self, group, gi):
+        """The group's dense scalars (a dict), after checking every setting as the
+        constructor does: each flag a bool, each value in range, none missing."""
+        where = "the defaults" if gi is None else f"param group {gi}"
         try:
-            return self._row_hyper(group, sparse)
-        except (TypeError, ValueError) as e:
-            message = str(e).removeprefix("fastopt: ")
-            raise type(e)(f"fastopt: param {i}: {message}") from None
+            for key in _flag_keys(type(self)):
+                if key in group:
+                    _scalars.flag(key, group[key])
+            scalars = self.algorithm.hyper(group)
+            self._check_group(group)
+            return scalars
+        except KeyError as e:
+            raise ValueError(f"fastopt: {where} has no {e.args[0]!r}") from None
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"fastopt: {where}: {_message(e)}") from None
+
+    def _group_scalars(self, group, gi, sparse):
+        if not sparse:
+            return self._validate_group(group, gi)
+        self._validate_group(group, gi)
+        try:
+            return self.algorithm.row_hyper(group)
+        except KeyError as e:
+            raise ValueError(f"fastopt: param group {gi} has no {e.args[0]!r}") from None
 
     # ---- param groups ----
 
@@ -153,7 +104,7 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def add_param_group(self, param_group):
-        """Add a group (a dict with ``params`` and optional hyper-parameters), as torch does."""
+        """Add a group (a dict with ``params`` and optional settings), as torch does."""
         if not isinstance(param_group, dict):
             raise TypeError(f"fastopt: a param group must be a dict, got "
                             f"{type(param_group).__name__}")
@@ -165,13 +116,11 @@ class Optimizer:
             raise TypeError("fastopt: a param group's 'params' must be a list of arrays")
         params = list(params)
         existing = self._all_params()
-        for j, p in enumerate(params):
-            check_param(p, f"param {len(existing) + j}")
-        check_no_overlap(existing + params)
+        _kernels.check_params(existing + params)
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         group["params"] = params
-        self._validate_group(group)
+        self._validate_group(group, len(self.param_groups))
         start = len(existing)
         new_state = {start + j: self._new_state(p, group) for j, p in enumerate(params)}
         self.param_groups.append(group)
@@ -183,29 +132,80 @@ class Optimizer:
         """Update every param in place from its gradient (``grads`` in param order).
 
         A ``None`` gradient skips its param (its state and step count stay). Optimizers with
-        a row kernel also take ``fastopt.SparseRows`` for 2-D params. The step is
-        all-or-nothing: every param, gradient and state buffer of every group is validated
-        before anything is written.
+        a row kernel also take ``fastopt.SparseRows`` for 2-D params. All or nothing: every
+        setting, param, gradient and state buffer of every group is checked before anything
+        is written.
         """
+        alg = self.algorithm
+        grads = grads if type(grads) is list else _grad_list(grads)
         groups = self.param_groups
-        if self._algo < 0:
-            params = self._all_params() if len(groups) > 1 else groups[0]["params"]
-            hypers = None
-        elif len(groups) == 1:
-            params = groups[0]["params"]
-            hypers = self._kernel_hyper(groups[0])
-        else:
-            params, hypers = [], []
-            for group in groups:
-                h = self._kernel_hyper(group)
-                params.extend(group["params"])
-                hypers.extend([h] * len(group["params"]))
-        if self._row_algo < 0:
-            _kernels.state_step(self._algo, params, grads, self.state, hypers, -1, None,
-                                type(self).__name__)
-        else:
-            _kernels.state_step(self._algo, params, grads, self.state, hypers, self._row_algo,
-                                self._row_hyper_of, type(self).__name__)
+        n = 0
+        for group in groups:
+            n += len(group["params"])
+        if len(grads) != n:
+            raise ValueError(f"fastopt: step() got {len(grads)} grads for {n} params")
+        plan = _kernels.Plan(n)
+        state = self.state
+        handles = {}
+        adds = []
+        created = []
+        i = 0
+        # phase 1: every setting and step count (and buffers a flag switched on)
+        for gi, group in enumerate(groups):
+            for p in group["params"]:
+                g = grads[i]
+                if g is None:
+                    i += 1
+                    continue
+                st = state.get(i)
+                if type(st) is not dict:
+                    raise ValueError(f"fastopt: param {i} has no state; add params with "
+                                     f"add_param_group(), not by changing a group's list")
+                if type(g) is _kernels.SparseRows or not alg.dense_grads \
+                        or alg.kernel is None:
+                    try:
+                        kernel, sparse = alg.route(g)
+                    except TypeError as e:
+                        raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
+                else:
+                    kernel, sparse = alg.kernel, False
+                key = (gi, sparse)
+                entry = handles.get(key)
+                if entry is None:
+                    try:
+                        scalars = self._group_scalars(group, gi, sparse)
+                    except (ValueError, TypeError) as e:
+                        raise type(e)(f"fastopt: param {i}: {_message(e)}") from None
+                    entry = handles[key] = (plan.hyper(kernel, scalars), scalars)
+                step = st.get("step")
+                if type(step) is not int or not 0 <= step < _TWO_53:
+                    step = _scalars.step(step + 1 if isinstance(step, (int, float, np.number))
+                                         and not isinstance(step, bool) else step,
+                                         f"param {i}'s state 'step' + 1") - 1
+                bufs = []
+                for name, gate in zip(kernel.state_names, kernel.gates):
+                    b = st.get(name)
+                    if b is None and gate is not None and entry[1][gate]:
+                        b = self._new_buffer(p, name, group, st)
+                        created.append((st, name, b))
+                        if self._restart_on_new_buffer:
+                            step = 0
+                    bufs.append(b)
+                adds.append((kernel, i, p, g, tuple(bufs), entry[0], step + 1, st))
+                i += 1
+        # phase 2: every buffer
+        for kernel, i, p, g, bufs, h, step, st in adds:
+            plan.add(kernel, i, p, g, bufs, h, step)
+        # phase 3: one C call
+        plan.run()
+        for st, name, b in created:
+            self._commit_buffer(st, name, b)
+        for a in adds:
+            a[7]["step"] = a[6]
+
+    def _commit_buffer(self, state, name, buf):
+        """Keep a buffer that a flag switched on, once the step that used it has run."""
+        state[name] = buf
 
     # ---- state dicts ----
 
@@ -247,7 +247,7 @@ class Optimizer:
                 new.setdefault(key, value)
             new["params"] = group["params"]
             try:
-                self._validate_group(new)
+                self._validate_group(new, gi)
             except ValueError as e:
                 raise ValueError(f"fastopt: param group {gi} of the state dict: {e}") from None
             new_groups.append(new)
@@ -297,12 +297,8 @@ class Optimizer:
         return out
 
     def _optional_keys(self):
-        """State keys of buffers the kernel needs only under some hyper-parameters."""
-        if self._algo >= 0:
-            gates = _kernels._STATE_GATES[self._algo]
-        else:  # a row kernel only (SparseAdam, RowwiseAdagrad)
-            gates = _kernels._ROW_STATE_GATES[self._row_algo]
-        return {key for key, gate in zip(self._state_keys, gates) if gate >= 0}
+        """State keys of buffers that a flag switches on."""
+        return set(self.algorithm.dense.optional())
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -314,6 +310,7 @@ class Optimizer:
         return "\n".join(lines)
 
 
+
 @functools.lru_cache(maxsize=None)
 def _flag_keys(cls):
     """The constructor arguments of ``cls`` whose default is a bool: its on/off flags."""
@@ -321,16 +318,32 @@ def _flag_keys(cls):
                  if isinstance(arg.default, bool))
 
 
+def _grad_list(grads):
+    if grads is None or isinstance(grads, (str, bytes, dict, np.ndarray)):
+        raise TypeError("fastopt: step() takes a list of grads, one per param")
+    return list(grads)
+
+
+def _message(e):
+    text = str(e)
+    return text[len("fastopt: "):] if text.startswith("fastopt: ") else text
+
+
 def _load_step(value, i):
+    """A saved step count: a whole number in [0, 2**53) (torch saves a float tensor)."""
+    if isinstance(value, (bool, np.bool_, str, bytes, list, tuple, dict)) or value is None:
+        raise ValueError(f"fastopt: param {i}: saved 'step' must be a whole number >= 0, got "
+                         f"{type(value).__name__} {value!r}")
     try:
-        v = float(np.asarray(value))
+        v = np.asarray(value)
+        v = v.item() if v.size == 1 else value
+    except Exception:
+        v = value
+    try:
+        return _scalars.step(v + 1, f"param {i}: saved 'step' + 1") - 1
     except (TypeError, ValueError):
-        raise ValueError(f"fastopt: param {i}: saved 'step' is not a number: {value!r}") from None
-    # below 2**53: exact in a double, and far inside the kernels' int64
-    if not (0 <= v < 2.0 ** 53 and v == int(v)):
         raise ValueError(f"fastopt: param {i}: saved 'step' must be a whole number in "
-                         f"[0, 2**53), got {value!r}")
-    return int(v)
+                         f"[0, 2**53), got {value!r}") from None
 
 
 def _load_buffer(value, ref, i, key):
@@ -338,6 +351,10 @@ def _load_buffer(value, ref, i, key):
     if value is None:
         raise ValueError(f"fastopt: param {i}: saved {key!r} is None, but the group's "
                          f"hyper-parameters need it")
+    if not (isinstance(value, np.ndarray) or hasattr(value, "__array__")) or isinstance(
+            value, (list, tuple, str, bytes)):
+        raise ValueError(f"fastopt: param {i}: saved {key!r} must be an array, got "
+                         f"{type(value).__name__}")
     try:
         a = np.asarray(value)
     except Exception as e:  # e.g. a CUDA tensor

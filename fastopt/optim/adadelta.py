@@ -2,31 +2,23 @@
 
 Kernel: src_c/kernels/adadelta.inc.c. Reference: fastopt/reference/adadelta.py.
 """
-import math
-
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._scalars import flag, nonnegative, real
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
-_ALGO, _ = _kernels.algorithm("adadelta")
-_INF = math.inf
+
+def adadelta_hyper(group):
+    """Adadelta's settings -> its kernel's scalars (registry.h: adadelta); ValueError if invalid."""
+    return {"lr": nonnegative("lr", group["lr"]), "rho": real("rho", group["rho"], 0.0, 1.0),
+            "eps": nonnegative("eps", group["eps"]),
+            "weight_decay": nonnegative("weight_decay", group["weight_decay"]),
+            "maximize": flag("maximize", group["maximize"])}
 
 
-def kernel_hyper(lr, rho, eps, weight_decay, maximize):
-    """The kernel's hyper tuple (src_c/kernels/adadelta.inc.c); ValueError if invalid."""
-    try:
-        ok = (0.0 <= lr < _INF and 0.0 <= rho <= 1.0 and 0.0 <= eps < _INF
-              and 0.0 <= weight_decay < _INF)
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-        check_hyper("rho", rho, 0.0, 1.0, high_open=False)
-        check_hyper("eps", eps)
-        check_hyper("weight_decay", weight_decay)
-    return (lr, rho, eps, weight_decay, maximize)
+ALGORITHM = Algorithm("Adadelta", kernel="adadelta", hyper=adadelta_hyper)
 
 
 def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, eps=1e-6,
@@ -45,8 +37,9 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
     """
-    _kernels.dense_step(_ALGO, params, grads, (square_avgs, acc_deltas),
-                        kernel_hyper(lr, rho, eps, weight_decay, maximize), steps)
+    ALGORITHM.functional(params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
+                         steps, {"lr": lr, "rho": rho, "eps": eps,
+                                 "weight_decay": weight_decay, "maximize": maximize})
 
 
 class Adadelta(Optimizer):
@@ -99,15 +92,11 @@ class Adadelta(Optimizer):
     arXiv:1212.5701 (2012).
     """.format(params_doc=params_doc, step_doc=step_doc)
 
-    _kernel = "adadelta"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["rho"], group["eps"], group["weight_decay"],
-                            group["maximize"])
 
     def _new_state(self, p, group):
         return {"step": 0, "square_avg": np.zeros_like(p), "acc_delta": np.zeros_like(p)}

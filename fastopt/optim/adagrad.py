@@ -1,30 +1,49 @@
-"""Adagrad: the functional step and the optimizer object.
+"""Adagrad: its hyper translation, functional steps and NumPy optimizer.
 
-Kernel: src_c/kernels/adagrad.inc.c. Reference: fastopt/reference/adagrad.py.
+Kernels: src_c/kernels/adagrad.inc.c (dense), adagrad_rows.inc.c (row-sparse).
+Reference: fastopt/reference/adagrad.py and sparse.py. PyTorch: fastopt/torch/adagrad.py.
 """
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._kernels import SparseRows
+from fastopt._scalars import flag, nonnegative
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
-_ALGO, _ = _kernels.algorithm("adagrad")
-_ROW_ALGO, _ = _kernels.row_algorithm("adagrad_rows")
-_nonnegative_finite = _kernels.nonnegative_finite
+#: Adagrad's update, in the kernel's order: the one place it is written for readers.
+MATH = """\
+        clr = lr / (1 + (t - 1) * lr_decay)
+        g   = -g                       if maximize
+        g   = g + weight_decay * p     if weight_decay != 0
+        s   = s + g * g
+        p   = p - clr * g / (sqrt(s) + eps)      # eps_inside_sqrt=False (torch.optim)
+        p   = p - clr * g / sqrt(s + eps)        # eps_inside_sqrt=True  (d2l, optax, Keras)"""
 
 
-def kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize):
-    """The kernel's hyper tuple (src_c/kernels/adagrad.inc.c); ValueError if invalid."""
-    try:
-        ok = _nonnegative_finite(lr, lr_decay, weight_decay, eps)
-    except (TypeError, OverflowError):
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-        check_hyper("lr_decay", lr_decay)
-        check_hyper("weight_decay", weight_decay)
-        check_hyper("eps", eps)
-    return (lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt)
+def adagrad_hyper(group):
+    """Adagrad's settings -> its kernel's scalars (registry.h: adagrad); ValueError if invalid."""
+    return {"lr": nonnegative("lr", group["lr"]),
+            "lr_decay": nonnegative("lr_decay", group["lr_decay"]),
+            "weight_decay": nonnegative("weight_decay", group["weight_decay"]),
+            "eps": nonnegative("eps", group["eps"]),
+            "maximize": flag("maximize", group["maximize"]),
+            "eps_inside_sqrt": flag("eps_inside_sqrt", group.get("eps_inside_sqrt", False))}
+
+
+def adagrad_rows_hyper(group):
+    """The row kernel's scalars (registry.h: adagrad_rows): weight decay must be 0, as torch
+    requires (it would change every row)."""
+    h = adagrad_hyper(group)
+    if h.pop("weight_decay") != 0:
+        raise ValueError(f"weight_decay={group['weight_decay']!r} is not compatible with "
+                         f"sparse gradients (it would change every row); use 0, as torch "
+                         f"requires")
+    return h
+
+
+ALGORITHM = Algorithm("Adagrad", kernel="adagrad", hyper=adagrad_hyper,
+                      row_kernel="adagrad_rows", row_hyper=adagrad_rows_hyper)
 
 
 def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
@@ -32,56 +51,36 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     """One fused Adagrad step over lists of arrays, in place; the math is :class:`Adagrad`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
-        grads: list of arrays with each param's dtype and shape (only read).
+        params: list of float32/float64 writeable arrays (any dense layout), updated in place.
+        grads: list of arrays with each param's dtype, shape and layout (only read); a
+            :class:`fastopt.SparseRows` for a 2-D param steps its touched rows only (then
+            ``weight_decay`` must be 0).
         sums: list of the accumulators (``state["sum"]``), updated in place.
         steps: the 1-based number of this step: one int, or a list with one per param.
         lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize: as in :class:`Adagrad`.
 
-    All buffers are validated before anything is written; see :mod:`fastopt.reference` for
-    the same step in NumPy.
+    The object's step and fastopt.torch's go through the same plan; everything is checked
+    before anything is written. :func:`fastopt.reference.adagrad` is the same step in NumPy.
     """
-    # kernel_hyper's check, inlined: this call is the per-step cost at small n
-    try:
-        ok = _nonnegative_finite(lr, lr_decay, weight_decay, eps)
-    except (TypeError, OverflowError):
-        ok = False
-    if not ok:
-        kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)  # raises
-    _kernels.dense_step(_ALGO, params, grads, (sums,),
-                        (lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt), steps)
-
-
-def sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize):
-    """The row kernel's hyper tuple (src_c/kernels/adagrad_rows.inc.c); weight_decay must be 0."""
-    hyper = kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)
-    if weight_decay != 0:
-        raise ValueError(f"fastopt: weight_decay={weight_decay!r} is not compatible with "
-                         f"sparse gradients (it would change every row); use 0, as torch "
-                         f"requires")
-    return hyper
+    ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
+        "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,
+        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize})
 
 
 def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  eps=1e-10, eps_inside_sqrt=False, maximize=False):
-    """Adagrad on the touched rows of row-sparse gradients, in place (torch's sparse path).
-
-    Args:
-        params: list of 2-D float32/float64 C-contiguous writeable arrays (rows x dim).
-        grads: list of :class:`fastopt.SparseRows`, one per param.
-        sums: list of the accumulators (``state["sum"]``, like each param).
-        steps: the 1-based number of this step: one int, or a list with one per param.
-        lr, lr_decay, eps, eps_inside_sqrt, maximize: as in :class:`Adagrad`.
-        weight_decay: must be 0.
+    """:func:`adagrad` for row-sparse gradients only (each grad a :class:`fastopt.SparseRows`).
 
     Repeated indices are summed first (in order of appearance, as ``np.add.at``); then each
     touched row gets exactly what :func:`adagrad` gives it on the densified gradient, bit for
-    bit, and no other row is read. All buffers and indices are validated before anything is
-    written; see :func:`fastopt.reference.adagrad_rows`.
+    bit, and no other row is read. See :func:`fastopt.reference.adagrad_rows`.
     """
-    _kernels.rows_step(_ROW_ALGO, params, grads, (sums,),
-                       sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize),
-                       steps, dense_ok=False, owner="adagrad_rows")
+    for i, g in enumerate(grads):
+        if type(g) is not SparseRows:
+            raise TypeError(f"fastopt: param {i}: adagrad_rows takes SparseRows gradients, "
+                            f"got {type(g).__name__}")
+    adagrad(params, grads, sums, steps, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            eps=eps, eps_inside_sqrt=eps_inside_sqrt, maximize=maximize)
 
 
 class Adagrad(Optimizer):
@@ -91,12 +90,7 @@ class Adagrad(Optimizer):
     :math:`t`, in the kernel's order (per-step scalars in double, the rest in the param's
     dtype)::
 
-        clr = lr / (1 + (t - 1) * lr_decay)
-        g   = -g                       if maximize
-        g   = g + weight_decay * p     if weight_decay != 0
-        s   = s + g * g
-        p   = p - clr * g / (sqrt(s) + eps)      # eps_inside_sqrt=False (torch.optim)
-        p   = p - clr * g / sqrt(s + eps)        # eps_inside_sqrt=True  (d2l, optax, Keras)
+{math}
 
     where ``s`` starts at ``initial_accumulator_value`` and ``t`` counts this param's steps.
     With ``eps_inside_sqrt=False`` this is torch.optim.Adagrad (2.13), state names included.
@@ -137,10 +131,9 @@ class Adagrad(Optimizer):
 
     Reference: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
     Learning and Stochastic Optimization", JMLR 12 (2011).
-    """.format(params_doc=params_doc, step_doc=step_doc)
+    """.format(params_doc=params_doc, step_doc=step_doc, math=MATH)
 
-    _kernel = "adagrad"
-    _row_kernel = "adagrad_rows"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
@@ -150,17 +143,8 @@ class Adagrad(Optimizer):
             initial_accumulator_value=initial_accumulator_value, eps=eps,
             eps_inside_sqrt=eps_inside_sqrt, maximize=maximize))
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
-                            group["eps_inside_sqrt"], group["maximize"])
-
-    def _row_hyper(self, group, sparse):
-        return sparse_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
-                            group["eps_inside_sqrt"], group["maximize"])
-
     def _check_group(self, group):
-        self._kernel_hyper(group)
-        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
+        nonnegative("initial_accumulator_value", group["initial_accumulator_value"])
 
     def _new_state(self, p, group):
         return {"step": 0, "sum": np.full_like(p, group["initial_accumulator_value"])}

@@ -2,51 +2,49 @@
 
 Kernel: src_c/kernels/adam.inc.c. Reference: fastopt/reference/adam.py.
 """
-import math
-
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._scalars import flag, nonnegative, real
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
-
-_ALGO, _ = _kernels.algorithm("adam")
-_INF = math.inf
 
 
 def _betas(betas):
     try:
         beta1, beta2 = betas
     except (TypeError, ValueError):
-        raise ValueError(f"fastopt: betas must be a pair (beta1, beta2), got {betas!r}") from None
-    return beta1, beta2
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    return (real("betas[0]", beta1, 0.0, 1.0, high_open=True),
+            real("betas[1]", beta2, 0.0, 1.0, high_open=True))
 
 
-def kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
-    """The kernel's hyper tuple (src_c/kernels/adam.inc.c); ValueError if invalid."""
-    beta1, beta2 = _betas(betas)
-    try:
-        ok = (0.0 <= lr < _INF and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0
-              and 0.0 <= eps < _INF and 0.0 <= weight_decay < _INF)
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-        check_hyper("betas[0]", beta1, 0.0, 1.0)
-        check_hyper("betas[1]", beta2, 0.0, 1.0)
-        check_hyper("eps", eps)
-        check_hyper("weight_decay", weight_decay)
-    return (lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled)
+def adam_hyper(group):
+    """Adam's settings -> its kernel's scalars (registry.h: adam); ValueError if invalid.
+    ``decoupled_weight_decay`` (fastopt.torch.Adam's switch, off by default) makes it AdamW."""
+    beta1, beta2 = _betas(group["betas"])
+    return {"lr": nonnegative("lr", group["lr"]), "beta1": beta1, "beta2": beta2,
+            "eps": nonnegative("eps", group["eps"]),
+            "weight_decay": nonnegative("weight_decay", group["weight_decay"]),
+            "amsgrad": flag("amsgrad", group["amsgrad"]),
+            "maximize": flag("maximize", group["maximize"]),
+            "decoupled": flag("decoupled_weight_decay",
+                              group.get("decoupled_weight_decay", False))}
 
 
-def _no_max(max_exp_avg_sqs, params):
-    """``None`` for max_exp_avg_sqs means "not given" (fine without amsgrad): one None each."""
-    if max_exp_avg_sqs is None:
-        try:
-            return [None] * len(params)
-        except TypeError:
-            pass  # dense_step rejects params that are not a list
-    return max_exp_avg_sqs
+def adamw_hyper(group):
+    """AdamW's settings -> the Adam kernel's scalars, weight decay decoupled."""
+    h = adam_hyper(group)
+    h["decoupled"] = True
+    return h
+
+
+ALGORITHM = Algorithm("Adam", kernel="adam", hyper=adam_hyper)
+ADAMW = Algorithm("AdamW", kernel="adam", hyper=adamw_hyper)
+
+
+def _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs):
+    return {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs, "max_exp_avg_sq": max_exp_avg_sqs}
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
@@ -67,10 +65,10 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
     """
-    _kernels.dense_step(_ALGO, params, grads,
-                        (exp_avgs, exp_avg_sqs, _no_max(max_exp_avg_sqs, params)),
-                        kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, False),
-                        steps)
+    ALGORITHM.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
+                         steps, {"lr": lr, "betas": betas, "eps": eps,
+                                 "weight_decay": weight_decay, "amsgrad": amsgrad,
+                                 "maximize": maximize})
 
 
 def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
@@ -79,10 +77,10 @@ def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e
 
     Arguments as in :func:`adam`; ``weight_decay`` (default 1e-2) is decoupled.
     """
-    _kernels.dense_step(_ALGO, params, grads,
-                        (exp_avgs, exp_avg_sqs, _no_max(max_exp_avg_sqs, params)),
-                        kernel_hyper(lr, betas, eps, weight_decay, amsgrad, maximize, True),
-                        steps)
+    ADAMW.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
+                     steps, {"lr": lr, "betas": betas, "eps": eps,
+                             "weight_decay": weight_decay, "amsgrad": amsgrad,
+                             "maximize": maximize})
 
 
 _ADAM_MATH = """
@@ -114,16 +112,11 @@ _ADAM_STATE = """State per param: ``step`` (int), ``exp_avg`` and ``exp_avg_sq``
 
 
 class _AdamBase(Optimizer):
-    _kernel = "adam"
-    _decoupled = False
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr, betas, eps, weight_decay, amsgrad, maximize):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"],
-                            group["amsgrad"], group["maximize"], self._decoupled)
 
     def _new_state(self, p, group):
         state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
@@ -215,7 +208,7 @@ class AdamW(_AdamBase):
                                          "by ``1 - lr * weight_decay``\n            each "
                                          "step (default 1e-2)."))
 
-    _decoupled = True
+    algorithm = ADAMW
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, maximize=False):

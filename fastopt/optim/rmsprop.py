@@ -2,32 +2,26 @@
 
 Kernel: src_c/kernels/rmsprop.inc.c. Reference: fastopt/reference/rmsprop.py.
 """
-import math
-
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._scalars import flag, nonnegative
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
-_ALGO, _ = _kernels.algorithm("rmsprop")
-_INF = math.inf
+
+def rmsprop_hyper(group):
+    """RMSprop's settings -> its kernel's scalars (registry.h: rmsprop); ValueError if invalid."""
+    return {"lr": nonnegative("lr", group["lr"]), "alpha": nonnegative("alpha", group["alpha"]),
+            "eps": nonnegative("eps", group["eps"]),
+            "weight_decay": nonnegative("weight_decay", group["weight_decay"]),
+            "momentum": nonnegative("momentum", group["momentum"]),
+            "centered": flag("centered", group["centered"]),
+            "maximize": flag("maximize", group["maximize"]),
+            "eps_inside_sqrt": flag("eps_inside_sqrt", group.get("eps_inside_sqrt", False))}
 
 
-def kernel_hyper(lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt):
-    """The kernel's hyper tuple (src_c/kernels/rmsprop.inc.c); ValueError if invalid."""
-    try:
-        ok = (0.0 <= lr < _INF and 0.0 <= alpha < _INF and 0.0 <= eps < _INF
-              and 0.0 <= weight_decay < _INF and 0.0 <= momentum < _INF)
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-        check_hyper("alpha", alpha)
-        check_hyper("eps", eps)
-        check_hyper("weight_decay", weight_decay)
-        check_hyper("momentum", momentum)
-    return (lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)
+ALGORITHM = Algorithm("RMSprop", kernel="rmsprop", hyper=rmsprop_hyper)
 
 
 def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, lr=1e-2,
@@ -51,13 +45,12 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
     """
-    if grad_avgs is None:
-        grad_avgs = [None] * len(params)
-    if momentum_buffers is None:
-        momentum_buffers = [None] * len(params)
-    _kernels.dense_step(_ALGO, params, grads, (square_avgs, grad_avgs, momentum_buffers),
-                        kernel_hyper(lr, alpha, eps, weight_decay, momentum, centered, maximize,
-                                     eps_inside_sqrt), steps)
+    ALGORITHM.functional(
+        params, grads, {"square_avg": square_avgs, "grad_avg": grad_avgs,
+                        "momentum_buffer": momentum_buffers}, steps,
+        {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+         "momentum": momentum, "centered": centered, "maximize": maximize,
+         "eps_inside_sqrt": eps_inside_sqrt})
 
 
 class RMSprop(Optimizer):
@@ -128,18 +121,13 @@ class RMSprop(Optimizer):
     arXiv:1308.0850 (2013), for the centered form.
     """.format(params_doc=params_doc, step_doc=step_doc)
 
-    _kernel = "rmsprop"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, maximize=False, eps_inside_sqrt=False):
         super().__init__(params, dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
             centered=centered, maximize=maximize, eps_inside_sqrt=eps_inside_sqrt))
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
-                            group["momentum"], group["centered"], group["maximize"],
-                            group["eps_inside_sqrt"])
 
     def _new_state(self, p, group):
         state = {"step": 0, "square_avg": np.zeros_like(p)}

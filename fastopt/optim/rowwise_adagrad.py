@@ -4,11 +4,24 @@ Kernel: src_c/kernels/rowwise_adagrad.inc.c. Reference: fastopt/reference/sparse
 """
 import numpy as np
 
-from fastopt import _kernels
+from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._docs import params_doc, step_doc
-from fastopt.optim.adagrad import Adagrad, kernel_hyper, sparse_hyper
+from fastopt.optim.adagrad import Adagrad, adagrad_hyper
 
-_ROW_ALGO, _ = _kernels.row_algorithm("rowwise_adagrad")
+
+def rowwise_sparse_hyper(group):
+    """The scalars for a SparseRows gradient: weight decay must be 0, as for Adagrad."""
+    h = adagrad_hyper(group)
+    if h["weight_decay"] != 0:
+        raise ValueError(f"weight_decay={group['weight_decay']!r} is not compatible with "
+                         f"sparse gradients (it would change every row); use 0, as torch "
+                         f"requires")
+    return h
+
+
+#: One row kernel for both: a dense gradient steps every row (weight decay allowed).
+ALGORITHM = Algorithm("RowwiseAdagrad", row_kernel="rowwise_adagrad", hyper=adagrad_hyper,
+                      row_hyper=rowwise_sparse_hyper)
 
 
 def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
@@ -26,10 +39,9 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
 
     All buffers and indices are validated before anything is written.
     """
-    hyper = kernel_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)
-    if weight_decay != 0 and any(type(g) is _kernels.SparseRows for g in grads):
-        sparse_hyper(lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize)
-    _kernels.rows_step(_ROW_ALGO, params, grads, (sums,), hyper, steps)
+    ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
+        "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,
+        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize})
 
 
 class RowwiseAdagrad(Adagrad):
@@ -94,13 +106,7 @@ class RowwiseAdagrad(Adagrad):
 
     # Adagrad's constructor, hyper-parameters and their checks; a row kernel only (dense
     # grads step every row through it), and one accumulator per row.
-    _kernel = None
-    _row_kernel = "rowwise_adagrad"
-
-    def _row_hyper(self, group, sparse):
-        if sparse:
-            return super()._row_hyper(group, sparse)
-        return self._kernel_hyper(group)
+    algorithm = ALGORITHM
 
     def _new_state(self, p, group):
         if p.ndim < 1:

@@ -2,35 +2,53 @@
 
 Kernel: src_c/kernels/sgd.inc.c. Reference: fastopt/reference/sgd.py.
 """
-import math
-
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._kernels import SparseRows
+from fastopt._scalars import flag, nonnegative, real
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
-_ALGO, _ = _kernels.algorithm("sgd")
-_INF = math.inf
+
+def sgd_hyper(group):
+    """SGD's settings -> its kernel's scalars (registry.h: sgd); ValueError if invalid.
+
+    Any mix of nesterov, dampening and momentum follows torch's formulas; the rule that
+    nesterov needs momentum > 0 and dampening == 0 is the constructor's (as in torch)."""
+    return {"lr": nonnegative("lr", group["lr"]),
+            "momentum": nonnegative("momentum", group["momentum"]),
+            "dampening": real("dampening", group["dampening"]),
+            "weight_decay": nonnegative("weight_decay", group["weight_decay"]),
+            "nesterov": flag("nesterov", group["nesterov"]),
+            "maximize": flag("maximize", group["maximize"])}
 
 
-def kernel_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize):
-    """The kernel's hyper tuple (src_c/kernels/sgd.inc.c); ValueError if invalid."""
-    try:
-        ok = (0.0 <= lr < _INF and 0.0 <= momentum < _INF and 0.0 <= weight_decay < _INF
-              and -_INF < dampening < _INF)
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-        check_hyper("momentum", momentum)
-        check_hyper("dampening", dampening, -_INF)
-        check_hyper("weight_decay", weight_decay)
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError(f"fastopt: invalid nesterov=True with momentum={momentum!r} and "
+def sgd_rows_hyper(group):
+    """The row kernel's scalars (registry.h: sgd_rows), refusing what a row step cannot do.
+
+    Momentum would need every row's buffer each step and weight decay changes every row, so
+    both must be 0 (``dampening`` and ``nesterov`` then have no effect); torch.optim.SGD's
+    sparse support has the same limits in practice.
+    """
+    h = sgd_hyper(group)
+    for key in ("momentum", "weight_decay"):
+        if h[key] != 0:
+            raise ValueError(f"SGD with {key}={group[key]!r} does not take sparse gradients; "
+                             f"row-sparse SGD needs {key}=0")
+    return {"lr": h["lr"], "maximize": h["maximize"]}
+
+
+def check_nesterov(momentum, dampening, nesterov):
+    """The constructor's rule: Nesterov momentum needs momentum > 0 and dampening == 0."""
+    if nesterov is True and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"invalid nesterov=True with momentum={momentum!r} and "
                          f"dampening={dampening!r}; Nesterov momentum requires momentum > 0 "
                          f"and dampening == 0")
-    return (lr, momentum, dampening, weight_decay, nesterov, maximize)
+
+
+ALGORITHM = Algorithm("SGD", kernel="sgd", hyper=sgd_hyper, row_kernel="sgd_rows",
+                      row_hyper=sgd_rows_hyper)
 
 
 def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,
@@ -49,42 +67,10 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
     """
-    if momentum_buffers is None:
-        momentum_buffers = [None] * len(params)
-    _kernels.dense_step(_ALGO, params, grads, (momentum_buffers,),
-                        kernel_hyper(lr, momentum, dampening, weight_decay, nesterov, maximize),
-                        steps)
-
-
-# ---- row-sparse gradients (fastopt.SparseRows): plain SGD on the touched rows ----
-
-_ROW_ALGO, _ = _kernels.row_algorithm("sgd_rows")
-
-
-def row_kernel_hyper(lr, maximize=False):
-    """The row kernel's hyper tuple ``(lr, maximize)``; ValueError if lr is invalid."""
-    try:
-        ok = 0.0 <= lr < float("inf")
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr)
-    return (lr, maximize)
-
-
-def sgd_row_hyper(group):
-    """``row_hyper`` for an SGD param group, refusing what a row step cannot do.
-
-    Momentum would need every row's buffer each step and weight decay changes every row, so
-    both must be 0 (``dampening`` and ``nesterov`` then have no effect); torch.optim.SGD's
-    sparse support has the same limits in practice.
-    """
-    for key in ("momentum", "weight_decay"):
-        value = group.get(key, 0.0)
-        if value != 0:
-            raise ValueError(f"fastopt: SGD with {key}={value!r} does not take SparseRows "
-                             f"gradients; row-sparse SGD needs {key}=0")
-    return row_kernel_hyper(group["lr"], group.get("maximize", False))
+    settings = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
+    check_nesterov(momentum, dampening, nesterov)
+    ALGORITHM.functional(params, grads, {"momentum_buffer": momentum_buffers}, steps, settings)
 
 
 def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
@@ -99,8 +85,11 @@ def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
     which is the dense step ``p - lr * grad.to_dense(rows)`` bit for bit. All buffers and
     indices are validated before anything is written.
     """
-    _kernels.rows_step(_ROW_ALGO, params, grads, (), row_kernel_hyper(lr, maximize), 1,
-                       dense_ok=False, owner="sgd_rows")
+    for i, g in enumerate(grads):
+        if type(g) is not SparseRows:
+            raise TypeError(f"fastopt: param {i}: sgd_rows takes SparseRows gradients, "
+                            f"got {type(g).__name__}")
+    sgd(params, grads, None, 1, lr=lr, maximize=maximize)
 
 
 class SGD(Optimizer):
@@ -159,7 +148,8 @@ class SGD(Optimizer):
     ICML 2013 (the Nesterov form used here and in torch).
     """.format(params_doc=params_doc, step_doc=step_doc)
 
-    _kernel = "sgd"
+    algorithm = ALGORITHM
+    _restart_on_new_buffer = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, maximize=False):
@@ -167,47 +157,13 @@ class SGD(Optimizer):
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov, maximize=maximize))
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["momentum"], group["dampening"],
-                            group["weight_decay"], group["nesterov"], group["maximize"])
-
-    _row_kernel = "sgd_rows"
-
-    def _row_hyper(self, group, sparse):
-        return sgd_row_hyper(group)
+    def _check_group(self, group):
+        check_nesterov(group["momentum"], group["dampening"], group["nesterov"])
 
     def _new_state(self, p, group):
         # The buffer's contents are never read on step 1; zeros keep state dicts deterministic.
         return {"step": 0,
                 "momentum_buffer": np.zeros_like(p) if group["momentum"] != 0 else None}
-
-    def step(self, grads):
-        # A param whose group has momentum but which has no buffer yet (momentum was 0 when its
-        # state was made, or a loaded state had none) starts one now: a fresh buffer and step 0,
-        # so this step sets it to the gradient. Undone if the step raises (all-or-nothing).
-        started = None
-        i = 0
-        for group in self.param_groups:
-            n = len(group["params"])
-            if group["momentum"] != 0:
-                for j in range(i, i + n):
-                    st = self.state[j]
-                    if st["momentum_buffer"] is None:
-                        if started is None:
-                            started = []
-                        started.append((st, st["step"]))
-                        st["momentum_buffer"] = np.zeros_like(group["params"][j - i])
-                        st["step"] = 0
-            i += n
-        if started is None:
-            return super().step(grads)
-        try:
-            super().step(grads)
-        except BaseException:
-            for st, step in started:
-                st["momentum_buffer"] = None
-                st["step"] = step
-            raise
 
     def _load_param_state(self, p, saved, i, group):
         # torch.optim.SGD saves no "step", only "momentum_buffer" (and no entry at all for

@@ -4,32 +4,28 @@ Kernel: src_c/kernels/sparse_adam.inc.c. Reference: fastopt/reference/sparse.py.
 """
 import numpy as np
 
-from fastopt import _kernels
-from fastopt.optim._base import Optimizer, check_hyper
+from fastopt._scalars import flag, real
+from fastopt.optim._algorithm import Algorithm
+from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc
 
-_ROW_ALGO, _ = _kernels.row_algorithm("sparse_adam")
 
-
-def kernel_hyper(lr, betas, eps, maximize):
-    """The kernel's hyper tuple (src_c/kernels/sparse_adam.inc.c); ValueError if invalid.
-
-    As torch: lr > 0, eps > 0, 0 <= beta < 1.
-    """
+def sparse_adam_hyper(group):
+    """SparseAdam's settings -> its row kernel's scalars (registry.h: sparse_adam); as torch:
+    lr > 0, eps > 0, 0 <= beta < 1. ValueError if invalid."""
     try:
-        beta1, beta2 = betas
+        beta1, beta2 = group["betas"]
     except (TypeError, ValueError):
-        raise ValueError(f"fastopt: betas must be a pair of numbers, got {betas!r}") from None
-    try:
-        ok = 0.0 < lr < 1e308 and 0.0 < eps < 1e308 and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0
-    except TypeError:
-        ok = False
-    if not ok:
-        check_hyper("lr", lr, low_open=True)
-        check_hyper("eps", eps, low_open=True)
-        check_hyper("betas[0]", beta1, 0.0, 1.0)
-        check_hyper("betas[1]", beta2, 0.0, 1.0)
-    return (lr, beta1, beta2, eps, maximize)
+        raise ValueError(f"betas must be a pair of numbers, got {group['betas']!r}") from None
+    return {"lr": real("lr", group["lr"], 0.0, low_open=True),
+            "beta1": real("betas[0]", beta1, 0.0, 1.0, high_open=True),
+            "beta2": real("betas[1]", beta2, 0.0, 1.0, high_open=True),
+            "eps": real("eps", group["eps"], 0.0, low_open=True),
+            "maximize": flag("maximize", group["maximize"])}
+
+
+ALGORITHM = Algorithm("SparseAdam", row_kernel="sparse_adam", hyper=sparse_adam_hyper,
+                      row_hyper=sparse_adam_hyper, dense_grads=False)
 
 
 def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
@@ -45,9 +41,8 @@ def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(
 
     All buffers and indices are validated before anything is written.
     """
-    _kernels.rows_step(_ROW_ALGO, params, grads, (exp_avgs, exp_avg_sqs),
-                       kernel_hyper(lr, betas, eps, maximize), steps, dense_ok=False,
-                       owner="sparse_adam")
+    ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs},
+                         steps, {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize})
 
 
 class SparseAdam(Optimizer):
@@ -97,20 +92,10 @@ class SparseAdam(Optimizer):
     the lazy variant as in torch.optim.SparseAdam.
     """.format(params_doc=params_doc)
 
-    _kernel = None
-    _row_kernel = "sparse_adam"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
-
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["maximize"])
-
-    def _row_hyper(self, group, sparse):
-        if not sparse:
-            raise TypeError("fastopt: SparseAdam does not take dense gradients (as torch); "
-                            "pass fastopt.SparseRows, or use Adam")
-        return self._kernel_hyper(group)
 
     def _new_state(self, p, group):
         return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}

@@ -1,8 +1,32 @@
 """Small helpers shared by the reference implementations."""
+import functools
+
+import numpy as np
+
+from fastopt import _scalars
 
 
 def per_param(value, k):
-    """A per-parameter list from one value for all or a list of k values."""
-    if isinstance(value, list):
-        return value
-    return [value] * k
+    """One step number per param (from one value for all or a list of k), converted at the
+    same boundary as fastopt's: whole numbers in [1, 2**53], as ints."""
+    return _scalars.steps(value, k)
+
+
+def _convert(name, value):
+    if value is True or value is False or isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (tuple, list)):
+        return tuple(_scalars.real(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return _scalars.real(name, value)
+
+
+def scalars_converted(fn):
+    """Convert every keyword hyper-parameter as fastopt's front ends do (fastopt._scalars):
+    a NumPy float32 ``lr`` becomes the double it holds, in the reference and in the kernel
+    alike, so both compute from the same numbers."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **{k: _convert(k, v) for k, v in kwargs.items()})
+
+    return wrapper

@@ -1,8 +1,11 @@
 """Adadelta in NumPy, in the kernel's order (src_c/kernels/adadelta.inc.c)."""
 import numpy as np
 
+from fastopt.reference._util import scalars_converted
 
 
+
+@scalars_converted
 def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, eps=1e-6,
              weight_decay=0.0, maximize=False):
     """Update ``params``, ``square_avgs`` and ``acc_deltas`` in place, one Adadelta step each.

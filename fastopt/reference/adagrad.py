@@ -1,9 +1,10 @@
 """Adagrad in NumPy, in the kernel's order (src_c/kernels/adagrad.inc.c)."""
 import numpy as np
 
-from fastopt.reference._util import per_param
+from fastopt.reference._util import per_param, scalars_converted
 
 
+@scalars_converted
 def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
             eps=1e-10, eps_inside_sqrt=False, maximize=False):
     """Update ``params`` and ``sums`` in place, one Adagrad step each.

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import per_param
+from fastopt.reference._util import per_param, scalars_converted
 
 
 def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
@@ -41,6 +41,7 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta
         p -= (step_size * m) / (np.sqrt(v) / bc2_sqrt + t(eps))
 
 
+@scalars_converted
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
          betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
     """Update ``params`` and the moments in place, one Adam step each (L2 weight decay).
@@ -65,6 +66,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
           weight_decay, amsgrad, maximize, False)
 
 
+@scalars_converted
 def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
           betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
     """Like :func:`adam`, with decoupled weight decay in place of the L2 term::

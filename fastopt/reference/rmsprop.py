@@ -1,9 +1,10 @@
 """RMSprop in NumPy, in the kernel's order (src_c/kernels/rmsprop.inc.c)."""
 import numpy as np
 
-from fastopt.reference._util import per_param
+from fastopt.reference._util import per_param, scalars_converted
 
 
+@scalars_converted
 def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, lr=1e-2,
             alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
             maximize=False, eps_inside_sqrt=False):

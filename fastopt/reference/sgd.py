@@ -1,7 +1,8 @@
 """SGD (with momentum and Nesterov) in NumPy, in the kernel's order (src_c/kernels/sgd.inc.c)."""
-from fastopt.reference._util import per_param
+from fastopt.reference._util import per_param, scalars_converted
 
 
+@scalars_converted
 def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,
         weight_decay=0.0, nesterov=False, maximize=False):
     """Update ``params`` (and, with momentum, ``momentum_buffers``) in place, one SGD step.

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import per_param
+from fastopt.reference._util import per_param, scalars_converted
 from fastopt.reference.adagrad import adagrad
 
 
@@ -27,6 +27,7 @@ def coalesce(grad):
     return rows, G
 
 
+@scalars_converted
 def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  eps=1e-10, eps_inside_sqrt=False, maximize=False):
     """Adagrad on the touched rows only (torch.optim.Adagrad's sparse path).
@@ -46,6 +47,7 @@ def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_de
         p[rows], s[rows] = sub_p, sub_s
 
 
+@scalars_converted
 def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
     """Plain SGD on the touched rows: ``p[r] -= lr * G[r]`` (``G`` negated under maximize)."""
     for p, g in zip(params, grads):
@@ -71,6 +73,7 @@ def _lane_sum(sq):
             + ((acc[:, 1] + acc[:, 5]) + (acc[:, 3] + acc[:, 7])))
 
 
+@scalars_converted
 def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                     eps=1e-10, eps_inside_sqrt=False, maximize=False):
     """Row-wise Adagrad: one accumulator per row (``sums[i]`` has shape ``(rows,)``).
@@ -113,6 +116,7 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
         P[rows] = sub - clr * G / den[:, None]
 
 
+@scalars_converted
 def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
                 eps=1e-8, maximize=False):
     """Lazy Adam (torch.optim.SparseAdam): moments and param change on touched rows only::

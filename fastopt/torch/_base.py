@@ -1,128 +1,74 @@
-"""What every fastopt.torch optimizer shares: a ``torch.optim.Optimizer`` whose step is one C call.
+"""What every fastopt.torch optimizer shares: a ``torch.optim.Optimizer`` whose step is one plan.
 
 Adding an algorithm
 -------------------
-An algorithm whose kernel is registered (src_c/kernels/registry.h) and whose NumPy side exists
-(fastopt/optim/<name>.py with ``kernel_hyper``) becomes a torch optimizer with one small class
-in fastopt/torch/<name>.py, exported from fastopt/torch/__init__.py. The class provides:
+An algorithm with a kernel and a module ``fastopt/optim/<name>.py`` (its ``ALGORITHM``:
+kernels and hyper translation) becomes a torch optimizer with one small class in
+``fastopt/torch/<name>.py``, exported from ``fastopt/torch/__init__.py``. The class gives:
 
-``_kernel``
-    The kernel's registry name (``"adagrad"``). Its registry state names must be torch's state
-    keys (``"sum"``, ``"exp_avg"``, ``"momentum_buffer?4"``, ...): they name the state tensors.
+``algorithm``
+    The algorithm of ``fastopt/optim/<name>.py`` (the same hyper translation the NumPy class
+    and the functional step use). Its kernel's state names are torch's state keys.
 ``__init__``
-    torch.optim 2.13's exact signature and defaults (keyword-only markers included), building
-    the ``defaults`` dict with torch's keys in torch's order (the flags ``foreach``, ``fused``,
-    ``capturable``, ``differentiable`` included where torch has them), then
-    ``super().__init__(params, defaults)``.
-``_kernel_hyper(group)``
-    The kernel's hyper tuple for a param group: call ``fastopt.optim.<name>.kernel_hyper`` with
-    the group's values, in the kernel's convention (e.g. ``eps_inside_sqrt=False``). It raises
-    ValueError for invalid values; it runs once per group per step, so keep it plain.
+    torch.optim 2.13's exact signature and defaults, building ``defaults`` with torch's keys
+    in torch's order (``foreach``, ``fused``, ``capturable``, ``differentiable`` included
+    where torch has them), then ``super().__init__(params, defaults)``.
 ``_init_state(p, group)``
-    A new state dict for ``p``, exactly as torch creates it: the step counter from
-    ``self._new_step()`` (if the algorithm has one) and each buffer (``torch.zeros_like(p,
-    memory_format=torch.contiguous_format)`` or torch's initial value). Torch's quirks are
-    kept (torch.optim.Adagrad initializes ``sum`` from the *constructor's*
-    ``initial_accumulator_value``, not the group's).
+    A new state dict for ``p``, exactly as torch creates it (``self._new_step()`` for the
+    counter; buffers ``torch.zeros_like(p, memory_format=torch.preserve_format)``).
 
-and, where the algorithm differs from the defaults below:
+and, where the algorithm differs from these defaults: ``_eager_state = True`` (torch creates
+state in ``__init__``: Adagrad), ``_step_key = None`` (no step counter: SGD; the kernel then
+gets step 1 when the param's state or a buffer is created for this step, 2 afterwards),
+``_step_tensor = False`` (the counter is a Python int: SparseAdam), ``_check_group(group)``
+(settings the kernel never sees), ``_sparse_error`` (the exception a sparse gradient gets for
+settings the row step cannot honour: RuntimeError for Adagrad, as torch).
 
-``_eager_state = True``
-    torch creates the state in ``__init__`` (Adagrad) rather than at a param's first step with
-    a grad (the default, as SGD, RMSprop, Adadelta, Adam, AdamW do).
-``_step_key = None``
-    torch's state has no step counter (SGD). The kernel then gets step 1 when the param's
-    state or a needed buffer was created for this step (lazily, so not with
-    ``_eager_state``) and 2 afterwards, so it can tell the first step (SGD sets
-    ``momentum_buffer = grad`` on it).
-``_init_buffer(p, key, group)``
-    A buffer created when an optional (gated) buffer is needed but absent, e.g. SGD's
-    ``momentum_buffer`` once momentum != 0; default zeros.
-``_check_group(group)``
-    Checks of hyper-parameters the kernel never sees (``initial_accumulator_value``); raise
-    ValueError.
-
-Sparse gradients (``nn.Embedding(sparse=True)``, ``nn.EmbeddingBag(sparse=True)``): a class
-takes them by naming a row kernel (registry.h's FO_ROW_ALGORITHM table) and translating a
-group for it:
-
-``_row_kernel``
-    The row kernel's registry name (``"adagrad_rows"``). Its state names must be among the
-    dense kernel's (they name the same tensors); a class with no dense kernel (``_kernel =
-    None``: SparseAdam, RowwiseAdagrad) runs every step through it, dense grads as "every
-    row".
-``_row_hyper(group, sparse)``
-    The row kernel's hyper tuple for a group; raise (RuntimeError as torch, or ValueError)
-    for what the row step cannot do (Adagrad: weight_decay != 0 with a sparse grad).
-    ``sparse`` is False only for a dense grad of a class without a dense kernel; raising
-    then makes the class sparse-only (SparseAdam).
-``_step_tensor = False``
-    torch keeps the step counter as a Python int (SparseAdam), not a tensor.
-
-SGD (no momentum) opts in with ``_row_kernel = "sgd_rows"`` and ``def _row_hyper(self, group,
-sparse): return fastopt.optim.sgd.sgd_row_hyper(group)``.
-
-A step with a sparse COO grad (or of a class without a dense kernel) takes ``_step_rows``
-instead of the pointer plan: everything (every group, param, grad, index and state) is
-validated, then one all-or-nothing call (``fastopt._kernels.state_step``: the row kernel for
-sparse grads, the dense kernel for the rest) on NumPy views of the tensors' own memory; the
-COO ``_indices()`` and ``_values()`` go to C as they are (uncoalesced: repeats are summed in
-C, in order of appearance), nothing is densified or coalesced. Indices are range-checked
-every step.
-
-Everything else is here and generic: validation (with errors naming the param and the group,
-raised before anything is written, over all groups), the no-op-only ``foreach`` / ``fused`` /
-``capturable`` / ``differentiable`` flags, tensor hyper-parameters refused, lazy state, the
-pointer plan (``fastopt._kernels.TensorPlan``: built once, re-checked cheaply each step, one C
-call per step), the step hooks and profiler range, state-dict loading (torch's, made to fit the
-kernels), the autograd version counters.
+The step (see ``fastopt/_plan.pxi`` for the three phases): every group's settings are checked
+and translated and every step counter located; then each param with a grad is added to one
+plan, dense grads as records of the tensors' own memory (``Plan.add_raw``: zero-copy, step
+counters read and incremented in C), sparse COO grads (and classes with no dense kernel) as
+NumPy views (``Plan.add``, the COO ``_indices()``/``_values()`` as they are, uncoalesced);
+then one C call. All or nothing; errors name the param (its index across groups).
 
 A note on this package's name: inside fastopt, ``import torch`` is the real torch (absolute
 imports); never import it relatively.
 """
-import functools
 from collections import defaultdict
-from itertools import chain
 
 import numpy as np
 import torch
-from torch.optim import optimizer as _torch_optimizer
 
 from fastopt import _kernels
-
-_STRIDED = torch.strided
-_SPARSE_COO = torch.sparse_coo
-_STEP_INT = -1     # a Python int step counter (torch.optim.SparseAdam); never in a TensorPlan
-_DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
-_STEP_KINDS = {torch.float32: _kernels.STEP_F32, torch.float64: _kernels.STEP_F64}
+from fastopt.torch._hooks import _with_step_hooks
+from fastopt.torch._state import fit_state, scalar_dtype
+from fastopt.torch._tensors import (STRIDED, array, cached_record, counter, counter_address,
+                                    describe, record, sparse_rows)
 
 #: torch.optim's implementation switches and the value each must keep here ("no-op"): fastopt
 #: always runs its own fused CPU kernel.
 NOOP_FLAGS = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
 
-_profiler_enabled = torch._C._autograd._profiler_enabled
+#: The shared argument docs of these four switches (each class's docstring uses it).
+NOOP_FLAGS_DOC = """foreach (None or False): accepted for compatibility; fastopt always runs one fused
+            kernel call (default: None).
+        capturable (False): accepted for compatibility; must stay False.
+        differentiable (False): accepted for compatibility; must stay False.
+        fused (None or False): accepted for compatibility; must stay None or False."""
+
 _increment_version = torch._C._increment_version
 
 
-def _scalar_dtype():
-    """torch.optim's dtype for step counters (float32 unless the default dtype is float64)."""
-    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+_PLAIN = (float, int, bool, type(None), str)
 
 
 def _holds_tensor(v):
+    t = type(v)
+    if t in _PLAIN:
+        return False
     if isinstance(v, torch.Tensor):
         return True
     return isinstance(v, (tuple, list)) and any(isinstance(x, torch.Tensor) for x in v)
-
-
-def _all_numbers(hypers):
-    """Every value a Python float, int or bool (not a tensor, not a NumPy number)."""
-    for h in hypers:
-        for x in h:
-            t = type(x)
-            if t is not float and t is not int and t is not bool:
-                return False
-    return True
 
 
 def _message(e):
@@ -130,189 +76,27 @@ def _message(e):
     return text[len("fastopt: "):] if text.startswith("fastopt: ") else text
 
 
-def check_tensor(t, what):
-    """``(dtype code, data pointer)`` of a tensor fastopt can step in place; else raise.
-
-    ``what`` names it in the message ("param 3", "param 3's grad", "param 3's state 'sum'").
-    """
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"fastopt: {what} must be a torch.Tensor, got {type(t).__name__}")
-    if t.layout is not _STRIDED:
-        raise ValueError(f"fastopt: {what} has layout {t.layout}; fastopt.torch steps dense "
-                         f"(strided) tensors only")
-    if t.device.type != "cpu":
-        raise ValueError(f"fastopt: {what} is on device {t.device}; fastopt.torch steps CPU "
-                         f"tensors only (keep params and optimizer on the CPU, as in "
-                         f"ZeRO-Offload, or use torch.optim on this device)")
-    code = _DTYPE_CODES.get(t.dtype)
-    if code is None:
-        hint = (" (complex params: step torch.view_as_real(p) instead)" if t.is_complex()
-                else " (half precision: keep float32 master params)"
-                if t.dtype in (torch.float16, torch.bfloat16) else "")
-        raise TypeError(f"fastopt: {what} has dtype {t.dtype}; fastopt steps float32 and "
-                        f"float64 tensors{hint}")
-    if not t.is_contiguous():
-        raise ValueError(f"fastopt: {what} is not contiguous (strides {t.stride()} for shape "
-                         f"{tuple(t.shape)}); fastopt updates tensors in place and never "
-                         f"copies: make it contiguous before building the optimizer")
-    try:
-        ptr = t.data_ptr()
-    except RuntimeError as e:
-        raise ValueError(f"fastopt: {what} has no memory fastopt can address ({e})") from None
-    return code, ptr
-
-
-def check_grad(p, g, what):
-    """The grad's data pointer if it fits param p; else raise (``what`` names the grad)."""
-    if isinstance(g, torch.Tensor) and g.layout is not _STRIDED:
-        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); this optimizer steps "
-                         f"dense gradients only (sparse COO gradients: fastopt.torch.Adagrad, SGD, "
-                         f"SparseAdam, RowwiseAdagrad)")
-    _, ptr = check_tensor(g, what)
-    if g.dtype != p.dtype:
-        raise TypeError(f"fastopt: {what} has dtype {g.dtype} but the param has dtype "
-                        f"{p.dtype}")
-    if g.shape != p.shape:
-        raise ValueError(f"fastopt: {what} has shape {tuple(g.shape)} but the param has shape "
-                         f"{tuple(p.shape)}")
-    return ptr
-
-
-def _array(t):
-    """A NumPy view of a CPU tensor's memory (no copy)."""
-    return (t.detach() if t.requires_grad else t).numpy()
-
-
-def sparse_rows(p, g, what):
-    """A ``fastopt.SparseRows`` viewing a sparse COO grad's own ``_indices()`` / ``_values()``
-    (uncoalesced as they are; no copy) for param p, seen as ``rows x dim``; else raise."""
-    if g.layout is not _SPARSE_COO:
-        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); fastopt.torch steps dense "
-                         f"and sparse COO gradients only (nn.Embedding(sparse=True))")
-    if g.device.type != "cpu":
-        raise ValueError(f"fastopt: {what} is on device {g.device}; fastopt.torch steps CPU "
-                         f"tensors only")
-    if g.dtype != p.dtype:
-        raise TypeError(f"fastopt: {what} has dtype {g.dtype} but the param has dtype "
-                        f"{p.dtype}")
-    if g.shape != p.shape:
-        raise ValueError(f"fastopt: {what} has shape {tuple(g.shape)} but the param has shape "
-                         f"{tuple(p.shape)}")
-    if g.sparse_dim() != 1:
-        raise ValueError(f"fastopt: {what} has sparse_dim {g.sparse_dim()}; fastopt steps "
-                         f"row-sparse gradients (sparse_dim 1: whole rows, as nn.Embedding "
-                         f"gives)")
-    idx, vals = g._indices(), g._values()
-    for t, name in ((idx, "indices"), (vals, "values")):
-        if not t.is_contiguous():
-            raise ValueError(f"fastopt: {what}'s {name} are not contiguous (strides "
-                             f"{t.stride()}); fastopt reads them in place and never copies")
-    rows = p.shape[0]
-    dim = p.numel() // rows if rows else int(np.prod(p.shape[1:]))
-    return _kernels.SparseRows(_array(idx).reshape(-1),
-                               _array(vals).reshape(vals.shape[0], dim))
-
-
-def check_step(t, what):
-    """``(step kind, data pointer)`` of a step counter tensor; else raise."""
-    if not (isinstance(t, torch.Tensor) and t.layout is _STRIDED and t.device.type == "cpu"
-            and t.dtype in _STEP_KINDS and t.numel() == 1 and t.is_contiguous()):
-        raise TypeError(f"fastopt: {what} must be a one-element float32 or float64 CPU tensor "
-                        f"(as torch.optim keeps it), got {_describe(t)}")
-    v = float(t)
-    if not (v >= 0 and v == int(v) and v < 2.0 ** 53):
-        raise ValueError(f"fastopt: {what} must hold a whole number >= 0, got {v!r}")
-    return _STEP_KINDS[t.dtype], t.data_ptr()
-
-
-def _describe(t):
-    if isinstance(t, torch.Tensor):
-        return f"a {t.dtype} tensor of shape {tuple(t.shape)} on {t.device}"
-    return f"{type(t).__name__} {t!r}"
-
-
-def _with_step_hooks(step):
-    """``step`` under torch.optim.Optimizer's step hooks (global and per instance, pre and
-    post, as ``Optimizer.profile_hook_step`` calls them), ``_optimizer_step_code`` and its
-    profiler range ``Optimizer.step#<Class>.step``, which is opened only while a profiler
-    runs: the range costs about 8 us per step, as much as a whole small-model step here."""
-
-    @functools.wraps(step)
-    def wrapper(self, *args, **kwargs):
-        if _profiler_enabled():
-            name = f"Optimizer.step#{self.__class__.__name__}.step"
-            with torch.autograd.profiler.record_function(name):
-                return _call_with_hooks(step, self, args, kwargs)
-        return _call_with_hooks(step, self, args, kwargs)
-
-    wrapper.hooked = True  # torch's _patch_step_function leaves it alone
-    return wrapper
-
-
-def _call_with_hooks(step, self, args, kwargs):
-    pre, own_pre = _torch_optimizer._global_optimizer_pre_hooks, self._optimizer_step_pre_hooks
-    if pre or own_pre:
-        for hook in chain(pre.values(), own_pre.values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if isinstance(result, tuple) and len(result) == 2:
-                    args, kwargs = result
-                else:
-                    raise RuntimeError(f"{step} must return None or a tuple of "
-                                       f"(new_args, new_kwargs), but got {result}.")
-    out = step(self, *args, **kwargs)
-    self._optimizer_step_code()
-    own_post, post = self._optimizer_step_post_hooks, _torch_optimizer._global_optimizer_post_hooks
-    if own_post or post:
-        for hook in chain(own_post.values(), post.values()):
-            hook(self, args, kwargs)
-    return out
-
-
 class Optimizer(torch.optim.Optimizer):
     """Base class of fastopt.torch's optimizers; see the module docstring for the contract.
 
-    The step validates everything (params, grads, state, hyper-parameters of every group)
-    before it writes anything, then updates every param that has a grad in one C call on the
-    tensors' own memory: no copies of params, grads or state. Params whose ``.grad`` is None
-    are skipped, as torch does.
+    The step checks everything (params, grads, state, every group's settings) before it
+    writes anything, then updates every param that has a grad in one C call on the tensors'
+    own memory: no copies of params, grads or state. Params whose ``.grad`` is None are
+    skipped, as torch does.
     """
 
-    _kernel = None
-    _row_kernel = None
+    algorithm = None
     _step_key = "step"
     _step_tensor = True
     _eager_state = False
-    _plan = None        # the TensorPlan in use; None until the first step or after a change
-    _algo = _row_algo = -1
-    _per_row = ()
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "_kernel" not in cls.__dict__ and "_row_kernel" not in cls.__dict__:
-            return
-        if cls._kernel is not None:
-            cls._algo, cls._buffer_keys = _kernels.algorithm(cls._kernel)
-            cls._gates = _kernels._STATE_GATES[cls._algo]
-            cls._per_row = (False,) * len(cls._buffer_keys)
-        else:
-            cls._algo = -1
-        cls._row_algo = -1
-        if cls._row_kernel is not None:
-            cls._row_algo, row_keys = _kernels.row_algorithm(cls._row_kernel)
-            if cls._kernel is None:
-                cls._buffer_keys = row_keys
-                cls._gates = _kernels._ROW_STATE_GATES[cls._row_algo]
-                cls._per_row = _kernels._ROW_STATE_PER_ROW[cls._row_algo]
-            elif not set(row_keys) <= set(cls._buffer_keys):
-                raise TypeError(f"fastopt.torch.{cls.__name__}: row kernel "
-                                f"{cls._row_kernel!r} has state {row_keys}, not among kernel "
-                                f"{cls._kernel!r}'s {cls._buffer_keys}")
+    _sparse_error = ValueError
+    _records = {}       # id -> (tensor, record, shape): params and state seen last step
+    _scalars_cache = ()  # per group: (settings seen, scalars) of the last step
 
     def __init__(self, params, defaults):
-        if self._kernel is None and self._row_kernel is None:
+        if self.algorithm is None:
             raise TypeError("fastopt.torch.Optimizer is abstract; use an algorithm's class")
-        self._validate_group(defaults, None)
+        self._group_scalars(defaults, None, False)
         super().__init__(params, defaults)
         if self._eager_state:
             with torch.no_grad():
@@ -322,31 +106,25 @@ class Optimizer(torch.optim.Optimizer):
 
     # ---- what algorithm classes provide (see the module docstring) ----
 
-    def _kernel_hyper(self, group):
-        raise NotImplementedError
-
     def _init_state(self, p, group):
         raise NotImplementedError
 
     def _check_group(self, group):
-        """Check hyper-parameters the kernel never sees; raise ValueError."""
+        """Check settings the kernel never sees; raise ValueError."""
 
-    def _row_hyper(self, group, sparse):
-        raise NotImplementedError
-
-    def _init_buffer(self, p, key, group):
-        """A gated buffer that is needed but absent: zeros like p."""
-        return torch.zeros_like(p, memory_format=torch.contiguous_format)
+    def _init_buffer(self, p, name, group):
+        """A buffer a flag switched on after the state was made: zeros like p."""
+        return torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _new_step(self):
         """A new step counter, as torch.optim makes it (a 0-d float32 tensor, float64 if the
         default dtype is float64)."""
-        return torch.tensor(0.0, dtype=_scalar_dtype())
+        return torch.tensor(0.0, dtype=scalar_dtype())
 
-    # ---- hyper-parameters ----
+    # ---- settings ----
 
-    def _validate_group(self, group, gi):
-        """The group's kernel hyper tuple, after checking everything about its settings."""
+    def _group_scalars(self, group, gi, sparse):
+        """The kernel's scalars for a group, after checking all of its settings."""
         where = "the defaults" if gi is None else f"param group {gi}"
         name = type(self).__name__
         for flag, noop in NOOP_FLAGS.items():
@@ -361,33 +139,35 @@ class Optimizer(torch.optim.Optimizer):
                             f"not tensors (tensor hyper-parameters serve capturable and "
                             f"compiled steps, which fastopt.torch does not run)")
         try:
-            hyper = self._kernel_hyper(group)
+            scalars = self.algorithm.hyper(group)
             self._check_group(group)
+        except KeyError as e:
+            raise ValueError(f"fastopt: {where} has no {e.args[0]!r}") from None
         except (ValueError, TypeError) as e:
             raise type(e)(f"fastopt: {where}: {_message(e)}") from None
-        return hyper
+        if not sparse:
+            return scalars
+        try:
+            return self.algorithm.row_hyper(group)
+        except ValueError as e:
+            raise self._sparse_error(f"fastopt: {where}: {_message(e)}") from None
 
-    def _hypers(self, groups):
-        """One kernel hyper tuple per group, read afresh each step (schedulers change lr)."""
-        if self._plain_groups(groups):
-            try:
-                hypers = [self._kernel_hyper(g) for g in groups]
-            except (ValueError, TypeError):
-                pass
-            else:
-                if _all_numbers(hypers):
-                    return hypers
-        # something is off (or NumPy numbers): find what and say so, naming the group
-        return [self._validate_group(g, gi) for gi, g in enumerate(groups)]
-
-    @staticmethod
-    def _plain_groups(groups):
-        """No implementation flag switched on in any group (cheap, each step)."""
-        for g in groups:
-            if g.get("foreach") or g.get("fused") or g.get("capturable") or \
-                    g.get("differentiable"):
-                return False
-        return True
+    def _cached_scalars(self, group, gi, sparse):
+        """_group_scalars, reused while the group's settings are the very same objects as at
+        the last step (a scheduler that sets a new lr makes them differ)."""
+        values = [v for k, v in group.items() if k != "params"]
+        cache = self._scalars_cache
+        key = (gi, sparse)
+        for entry in cache:
+            if entry[0] == key and len(entry[1]) == len(values) and all(
+                    a is b for a, b in zip(entry[1], values)):
+                return entry[2]
+        scalars = self._group_scalars(group, gi, sparse)
+        if all(type(v) in _PLAIN or (type(v) is tuple and all(type(x) in _PLAIN for x in v))
+               for v in values):   # immutable values only: identity then means equality
+            self._scalars_cache = tuple(e for e in cache if e[0] != key)[-15:] + (
+                (key, values, scalars),)
+        return scalars
 
     # ---- param groups ----
 
@@ -399,14 +179,13 @@ class Optimizer(torch.optim.Optimizer):
         if len(self.param_groups) > before:
             group = self.param_groups[-1]
             try:
-                self._validate_group(group, before)
+                self._group_scalars(group, before, False)
                 start = sum(len(g["params"]) for g in self.param_groups[:-1])
                 for j, p in enumerate(group["params"]):
-                    check_tensor(p, f"param {start + j}")
+                    record(p, f"param {start + j}")
             except Exception:
                 self.param_groups.pop()
                 raise
-        self._plan = None
 
     # ---- the step ----
 
@@ -422,198 +201,145 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        groups = self.param_groups
-        hypers = self._hypers(groups)
-        plan = self._plan
-        stepped = None if plan is None else plan.run(groups, self.state, hypers)
-        if stepped is None and self._row_algo >= 0 and (self._algo < 0
-                                                         or _any_sparse_grad(groups)):
-            stepped = self._step_rows(hypers)
-        elif stepped is None:
-            self._rebuild(hypers)
-            stepped = self._plan.run(groups, self.state, hypers)
-            if stepped is None:
-                raise RuntimeError("fastopt.torch: internal error: the step plan does not fit "
-                                   "right after it was built; please report this")
+        with torch.no_grad():
+            stepped = self._step()
         if stepped:
             _increment_version(stepped)  # as torch's in-place ops do, for autograd's checks
         return loss
 
-    def _rebuild(self, hypers):
-        """Validate every group, param, grad and state; then build the step's TensorPlan.
-
-        Raises naming the param (its index across groups, as in state dicts) on the first
-        problem; params, grads and state are unchanged then (new state is committed only once
-        the plan stands).
-        """
+    def _step(self):
+        alg = self.algorithm
         groups = self.param_groups
+        state = self.state
+        plan = _kernels.Plan(8)
+        handles = {}
+        adds, commits, counters, stepped = [], [], [], []
+        index = 0
+        step_key = self._step_key
+        # phase 1: every setting and step counter; new state (committed after the write)
         for gi, group in enumerate(groups):
-            self._validate_group(group, gi)
-        slots, sizes, commits, keepalive = [], [], [], []
-        seen = {}
-        index = 0
-        with torch.no_grad():
-            for gi, group in enumerate(groups):
-                params = group["params"]
-                sizes.append(len(params))
-                for p in params:
-                    code, pptr = check_tensor(p, f"param {index}")
-                    if seen.setdefault(id(p), index) != index:
-                        raise ValueError(f"fastopt: param {index} is the same tensor as param "
-                                         f"{seen[id(p)]}; list each param once")
-                    keepalive.append(p.untyped_storage())
-                    g = p.grad
-                    if g is None:
-                        slots.append((gi, index, p, pptr, p.numel(), code, p.dtype, p.shape,
-                                      None, None, None, None, 0, _kernels.STEP_NONE, 1, 0))
-                    else:
-                        gptr = check_grad(p, g, f"param {index}'s grad")
-                        slots.append(self._slot(gi, index, p, pptr, code, group, hypers[gi],
-                                                gptr, commits, keepalive))
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
                     index += 1
-            plan = _kernels.TensorPlan(self._algo, slots, sizes, list(hypers), _STRIDED,
-                                       self._step_key, self._buffer_keys, keepalive)
-        for p, st in commits:
-            self.state[p] = st
-        self._plan = plan
-
-    def _step_rows(self, hypers):
-        """The step when a grad is sparse (or the class has no dense kernel); see the module
-        docstring. Validated afresh each step (sparse grads are new tensors every step, and
-        their indices need a range check anyway); returns the params stepped."""
-        groups = self.param_groups   # hypers: checked by _hypers, as for a TensorPlan run
-        arrays, grads, states, hyper_list, group_of = [], [], {}, [], []
-        commits, counters, stepped = [], [], []
-        seen = {}
-        index = 0
-        keys = self._buffer_keys
-        with torch.no_grad():
-            for gi, group in enumerate(groups):
-                for p in group["params"]:
-                    code, pptr = check_tensor(p, f"param {index}")
-                    if seen.setdefault(id(p), index) != index:
-                        raise ValueError(f"fastopt: param {index} is the same tensor as param "
-                                         f"{seen[id(p)]}; list each param once")
-                    hyper_list.append(hypers[gi])
-                    group_of.append(group)
-                    g = p.grad
-                    if g is None:
-                        arrays.append(None)
-                        grads.append(None)
-                        index += 1
+                    continue
+                raw = alg.kernel is not None and g.layout is STRIDED
+                sparse = not raw and g.layout is not STRIDED
+                kernel = alg.kernel if raw else (alg.row_kernel if sparse else alg.dense)
+                if kernel is None or (not sparse and not raw and not alg.dense_grads):
+                    try:
+                        alg.route(_kernels.SparseRows((), ()) if sparse else g)
+                    except TypeError as e:
+                        raise TypeError(f"fastopt: param {index}: {_message(e)}") from None
+                key = (gi, sparse)
+                entry = handles.get(key)
+                if entry is None:
+                    scalars = self._cached_scalars(group, gi, sparse)
+                    entry = handles[key] = (plan.hyper(kernel, scalars), scalars)
+                st = dict.get(state, p)
+                fresh = not st
+                if fresh:
+                    st = self._init_state(p, group)
+                elif type(st) is not dict:
+                    raise TypeError(f"fastopt: param {index}: its state must be a dict, got "
+                                    f"{type(st).__name__}")
+                changed = fresh
+                bufs = []
+                for name, gate in zip(kernel.state_names, kernel.gates):
+                    if gate is not None and not entry[1][gate]:
+                        bufs.append(None)
                         continue
-                    what = f"param {index}'s grad"
-                    sparse = isinstance(g, torch.Tensor) and g.layout is not _STRIDED
-                    if sparse:
-                        grad = sparse_rows(p, g, what)
-                    else:
-                        check_grad(p, g, what)
-                        grad = _array(g)
-                    slot = self._slot(gi, index, p, pptr, code, group, hypers[gi], 0, commits,
-                                      [])
-                    st, tensors, step_t, kind, fixed = slot[8], slot[9], slot[11], slot[13], \
-                        slot[14]
-                    a = p.detach().numpy()
-                    shape = grad.values.shape[1:] if sparse else None
-                    if sparse:
-                        a = a.reshape(a.shape[0], shape[0])
-                    bufs = {}
-                    for key, t, row in zip(keys, tensors, self._per_row):
-                        bufs[key] = None if t is None else (
-                            _array(t).reshape(a.shape) if sparse and not row else _array(t))
-                    if kind == _kernels.STEP_F32:
-                        new = float(np.float32(float(step_t) + 1.0))
-                    elif kind == _kernels.STEP_F64:
+                    b = st.get(name)
+                    if b is None:
+                        if not changed:
+                            st, changed = dict(st), True
+                        b = st[name] = self._init_buffer(p, name, group)
+                        fresh = True
+                    bufs.append(b)
+                step = 1 if fresh else 2
+                step_t = None
+                if step_key is not None:
+                    if step_key not in st:
+                        raise ValueError(f"fastopt: param {index}: its state has no "
+                                         f"{step_key!r}")
+                    step_t = st[step_key]
+                    what = f"param {index}'s state {step_key!r}"
+                    if not self._step_tensor:
+                        if type(step_t) is not int or step_t < 0:
+                            raise TypeError(f"fastopt: {what} must be an int >= 0 (as "
+                                            f"torch.optim keeps it), got {describe(step_t)}")
+                        step = step_t + 1
+                    elif not raw:
+                        counter(step_t, what)
                         new = float(step_t) + 1.0
-                    elif kind == _STEP_INT:
-                        new = step_t + 1
-                    else:
-                        new = fixed
-                    bufs["step"] = int(new) - 1
-                    states[index] = bufs
-                    counters.append((st, step_t, kind, new))
-                    arrays.append(a)
-                    grads.append(grad)
-                    stepped.append(p)
-                    index += 1
-
-            def row_hyper(i, sparse):
-                try:
-                    return self._row_hyper(group_of[i], sparse)
-                except (TypeError, ValueError, RuntimeError) as e:
-                    raise type(e)(f"fastopt: param {i}: {_message(e)}") from None
-
-            try:
-                _kernels.state_step(self._algo, arrays, grads, states,
-                                    hyper_list if self._algo >= 0 else None, self._row_algo,
-                                    row_hyper, type(self).__name__)
-            except (TypeError, ValueError, IndexError) as e:
-                if "SparseRows" not in str(e):
-                    raise
-                raise type(e)(str(e).replace("SparseRows", "sparse grad")) from None
-            # ---- written: commit new state and count the step, as torch does ----
-            for p, st in commits:
-                self.state[p] = st
-            for st, step_t, kind, new in counters:
-                if kind == _STEP_INT:
-                    st[self._step_key] = new
-                elif kind != _kernels.STEP_NONE:
-                    step_t.fill_(new)
-        self._plan = None
+                        if step_t.dtype == torch.float32:
+                            new = float(np.float32(new))
+                        step = int(new)
+                if changed and st:  # torch keeps no entry for a stateless param (SGD)
+                    commits.append((p, st))
+                adds.append((raw, kernel, index, p, g, bufs, entry[0], step, st, step_t))
+                stepped.append(p)
+                index += 1
+        # phase 2: every buffer
+        cache, new_cache = self._records, {}
+        for raw, kernel, index, p, g, bufs, h, step, st, step_t in adds:
+            if raw:
+                what = f"param {index}"
+                recs = tuple(None if b is None else
+                             cached_record(cache, new_cache, b, f"{what}'s state {name!r}")
+                             for b, name in zip(bufs, kernel.state_names))
+                prec = cached_record(cache, new_cache, p, what)
+                grec = record(g, f"{what}'s grad")
+                if step_t is not None and self._step_tensor:
+                    kind, addr = counter_address(step_t, f"{what}'s state {step_key!r}")
+                    plan.add_raw(kernel, index, prec, grec, recs, h, step, addr, kind)
+                else:
+                    plan.add_raw(kernel, index, prec, grec, recs, h, step)
+            else:
+                self._add_view(plan, kernel, index, p, g, bufs, h, step)
+                if step_t is not None:
+                    counters.append((st, step_t, step))
+        # phase 3: one C call
+        try:
+            plan.run()
+        except (TypeError, ValueError, IndexError) as e:
+            if "SparseRows" not in str(e):
+                raise
+            raise type(e)(str(e).replace("SparseRows", "sparse grad")) from None
+        self._records = new_cache
+        # written: commit new state and count the steps of the view path, as torch does
+        for p, st in commits:
+            state[p] = st
+        for st, step_t, new in counters:
+            if self._step_tensor:
+                step_t.fill_(new)
+            else:
+                st[step_key] = new
         return stepped
 
-    def _slot(self, gi, index, p, pptr, code, group, hyper, gptr, commits, keepalive):
-        """The plan slot of a param with a grad: its state validated (created if absent)."""
-        st = dict.get(self.state, p)
-        fresh = not st
-        if fresh:
-            st = self._init_state(p, group)
-        elif not isinstance(st, dict):
-            raise TypeError(f"fastopt: param {index}: its state must be a dict, got "
-                            f"{type(st).__name__}")
-        changed = fresh
-        tensors, ptrs = [], []
-        for key, gate, row in zip(self._buffer_keys, self._gates, self._per_row):
-            if gate >= 0 and hyper[gate] == 0:
-                tensors.append(None)
-                ptrs.append(0)
+    def _add_view(self, plan, kernel, index, p, g, bufs, h, step):
+        """A param of the row path: NumPy views of its tensors (checked as tensors first)."""
+        what = f"param {index}"
+        record(p, what)
+        sparse = g.layout is not STRIDED
+        if sparse:
+            grad = sparse_rows(p, g, f"{what}'s grad")
+        else:
+            record(g, f"{what}'s grad")
+            grad = array(g)
+        a = array(p)
+        if sparse:
+            a = a.reshape(a.shape[0], grad.values.shape[1])
+        views = []
+        for b, name, row in zip(bufs, kernel.state_names, kernel.per_row):
+            if b is None:
+                views.append(None)
                 continue
-            buf = st.get(key)
-            if buf is None:
-                if not changed:
-                    st, changed = dict(st), True
-                buf = st[key] = self._init_buffer(p, key, group)
-                fresh = True
-            what = f"param {index}'s state {key!r}"
-            bcode, bptr = check_tensor(buf, what)
-            if bcode != code:
-                raise TypeError(f"fastopt: {what} has dtype {buf.dtype} but the param has "
-                                f"dtype {p.dtype}")
-            if buf.shape != (p.shape[:1] if row else p.shape):
-                raise ValueError(f"fastopt: {what} has shape {tuple(buf.shape)} but the param "
-                                 f"has shape {tuple(p.shape)}" + (" (one per row expected)"
-                                                                  if row else ""))
-            tensors.append(buf)
-            ptrs.append(bptr)
-            keepalive.append(buf.untyped_storage())
-        step_t, kind, sptr = None, _kernels.STEP_NONE, 0
-        if self._step_key is not None:
-            if self._step_key not in st:
-                raise ValueError(f"fastopt: param {index}: its state has no {self._step_key!r}")
-            step_t = st[self._step_key]
-            if self._step_tensor:
-                kind, sptr = check_step(step_t, f"param {index}'s state {self._step_key!r}")
-                keepalive.append(step_t.untyped_storage())
-            else:
-                kind = _STEP_INT
-                if type(step_t) is not int or step_t < 0:
-                    raise TypeError(f"fastopt: param {index}'s state {self._step_key!r} must "
-                                    f"be an int >= 0 (as torch.optim keeps it), got "
-                                    f"{_describe(step_t)}")
-        if changed and st:  # torch keeps no entry for a param without state (SGD, no momentum)
-            commits.append((p, st))
-        return (gi, index, p, pptr, p.numel(), code, p.dtype, p.shape, st, tuple(tensors),
-                tuple(ptrs), step_t, sptr, kind, 1 if fresh else 2, gptr)
+            record(b, f"{what}'s state {name!r}")
+            v = array(b)
+            views.append(v.reshape(a.shape) if sparse and not row and v.shape != a.shape
+                         and v.size == a.size else v)
+        plan.add(kernel, index, a, grad, tuple(views), h, step)
 
     # ---- state dicts and pickling ----
 
@@ -623,63 +349,23 @@ class Optimizer(torch.optim.Optimizer):
         Loads state dicts saved by this class or by its torch.optim twin (both ways). The
         saved ``foreach`` / ``fused`` / ``capturable`` / ``differentiable`` flags are replaced
         by this optimizer's own (they choose an implementation, not the math); state buffers
-        are made contiguous CPU tensors of the param's dtype and step counters one-element
+        are made CPU tensors of the param's dtype and layout, and step counters one-element
         float tensors, copying only what does not fit already.
         """
         own = [{k: g[k] for k in NOOP_FLAGS if k in g} for g in self.param_groups]
         super().load_state_dict(state_dict)
         for group, flags in zip(self.param_groups, own):
             group.update(flags)
-        self._plan = None
 
     def __setstate__(self, state):
         state = dict(state)
         if isinstance(state.get("state"), dict):
             fitted = defaultdict(dict)
             for key, value in state["state"].items():
-                fitted[key] = self._fit_loaded(key, value)
+                fitted[key] = fit_state(key, value, self._step_key, self._step_tensor,
+                                        self.algorithm.state_names)
             state["state"] = fitted
         super().__setstate__(state)
         for group in self.param_groups:
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
-        self._plan = None
-
-    def _fit_loaded(self, p, st):
-        if not (isinstance(p, torch.Tensor) and isinstance(st, dict)):
-            return st
-        out = dict(st)
-        for key, value in st.items():
-            if key == self._step_key:
-                out[key] = _fit_step(value) if self._step_tensor else _fit_int_step(value)
-            elif key in self._buffer_keys and isinstance(value, torch.Tensor):
-                dtype = p.dtype if p.is_floating_point() else value.dtype
-                out[key] = value.to(device=p.device, dtype=dtype).contiguous()
-        return out
-
-
-def _fit_step(value):
-    if (isinstance(value, torch.Tensor) and value.device.type == "cpu"
-            and value.dtype in _STEP_KINDS and value.numel() == 1 and value.is_contiguous()):
-        return value
-    try:
-        return torch.tensor(float(value), dtype=_scalar_dtype())
-    except (TypeError, ValueError, RuntimeError):
-        return value  # the step reports it
-
-
-def _fit_int_step(value):
-    try:
-        v = float(value)
-        return int(v) if v == int(v) else value
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        return value  # the step reports it
-
-
-def _any_sparse_grad(groups):
-    for group in groups:
-        for p in group["params"]:
-            g = p.grad
-            if g is not None and g.layout is not _STRIDED:
-                return True
-    return False

@@ -4,7 +4,7 @@ Kernel: src_c/kernels/adadelta.inc.c. Hyper-parameters: fastopt/optim/adadelta.p
 """
 import torch
 
-from fastopt.optim.adadelta import kernel_hyper
+from fastopt.optim.adadelta import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 
@@ -58,7 +58,7 @@ class Adadelta(Optimizer):
     (2012).
     """
 
-    _kernel = "adadelta"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
@@ -74,11 +74,7 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["rho"], group["eps"], group["weight_decay"],
-                            group["maximize"])
-
     def _init_state(self, p, group):
         return {"step": self._new_step(),
-                "square_avg": torch.zeros_like(p, memory_format=torch.contiguous_format),
-                "acc_delta": torch.zeros_like(p, memory_format=torch.contiguous_format)}
+                "square_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                "acc_delta": torch.zeros_like(p, memory_format=torch.preserve_format)}

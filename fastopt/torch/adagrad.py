@@ -4,8 +4,8 @@ Kernel: src_c/kernels/adagrad.inc.c. Hyper-parameters: fastopt/optim/adagrad.py.
 """
 import torch
 
-from fastopt.optim._base import check_hyper
-from fastopt.optim.adagrad import kernel_hyper
+from fastopt._scalars import nonnegative
+from fastopt.optim.adagrad import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 
@@ -68,8 +68,8 @@ class Adagrad(Optimizer):
     Learning and Stochastic Optimization", JMLR 12 (2011).
     """
 
-    _kernel = "adagrad"
-    _row_kernel = "adagrad_rows"
+    algorithm = ALGORITHM
+    _sparse_error = RuntimeError  # as torch.optim.Adagrad, for weight_decay with sparse grads
     _eager_state = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
@@ -88,28 +88,17 @@ class Adagrad(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["lr_decay"], group["weight_decay"], group["eps"],
-                            False, group["maximize"])
-
-    def _row_hyper(self, group, sparse):
-        if group["weight_decay"] != 0:
-            raise RuntimeError(f"weight_decay={group['weight_decay']!r} is not compatible with "
-                               f"sparse gradients (as in torch.optim.Adagrad)")
-        return self._kernel_hyper(group)
-
     def _check_group(self, group):
-        check_hyper("initial_accumulator_value", group["initial_accumulator_value"])
+        nonnegative("initial_accumulator_value", group["initial_accumulator_value"])
 
     def _init_state(self, p, group):
         # torch.optim.Adagrad uses the constructor's value for every group (self.defaults)
         return {"step": self._new_step(),
                 "sum": torch.full_like(p, self.defaults["initial_accumulator_value"],
-                                       memory_format=torch.contiguous_format)}
+                                       memory_format=torch.preserve_format)}
 
     def share_memory(self):
         """Move every ``sum`` to shared memory (torch.optim.Adagrad.share_memory)."""
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
-        self._plan = None

@@ -4,7 +4,7 @@ Kernel: src_c/kernels/adam.inc.c. Hyper-parameters: fastopt/optim/adam.py.
 """
 import torch
 
-from fastopt.optim.adam import kernel_hyper
+from fastopt.optim.adam import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 _MATH = r"""
@@ -92,7 +92,7 @@ class Adam(Optimizer):
     ICLR 2018.
     """
 
-    _kernel = "adam"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
@@ -112,17 +112,13 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"],
-                            group["amsgrad"], group["maximize"], group["decoupled_weight_decay"])
-
     def _init_state(self, p, group):
         # torch's keys and order: step, exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad only)
         st = {"step": self._new_step(),
-              "exp_avg": torch.zeros_like(p, memory_format=torch.contiguous_format),
-              "exp_avg_sq": torch.zeros_like(p, memory_format=torch.contiguous_format)}
+              "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+              "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
         if group["amsgrad"]:
-            st["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.contiguous_format)
+            st["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return st
 
 

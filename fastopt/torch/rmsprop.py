@@ -4,7 +4,7 @@ Kernel: src_c/kernels/rmsprop.inc.c. Hyper-parameters: fastopt/optim/rmsprop.py.
 """
 import torch
 
-from fastopt.optim.rmsprop import kernel_hyper
+from fastopt.optim.rmsprop import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 
@@ -70,7 +70,7 @@ class RMSprop(Optimizer):
     Networks", arXiv:1308.0850 (2013).
     """
 
-    _kernel = "rmsprop"
+    algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
@@ -89,16 +89,12 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
-                            group["momentum"], group["centered"], group["maximize"], False)
-
     def _init_state(self, p, group):
         # torch's keys and order: step, square_avg, momentum_buffer, grad_avg
         st = {"step": self._new_step(),
-              "square_avg": torch.zeros_like(p, memory_format=torch.contiguous_format)}
+              "square_avg": torch.zeros_like(p, memory_format=torch.preserve_format)}
         if group["momentum"] > 0:
-            st["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.contiguous_format)
+            st["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         if group["centered"]:
-            st["grad_avg"] = torch.zeros_like(p, memory_format=torch.contiguous_format)
+            st["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return st

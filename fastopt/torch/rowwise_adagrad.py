@@ -4,6 +4,7 @@ Kernel: src_c/kernels/rowwise_adagrad.inc.c. NumPy twin: fastopt/optim/rowwise_a
 """
 import torch
 
+from fastopt.optim.rowwise_adagrad import ALGORITHM
 from fastopt.torch.adagrad import Adagrad
 
 
@@ -54,14 +55,8 @@ class RowwiseAdagrad(Adagrad):
     # torch.optim.Adagrad's constructor, flags, hyper-parameters and checks (inherited from
     # fastopt.torch.Adagrad); a row kernel only (dense grads step every row through it) and
     # one accumulator per row.
-    _kernel = None
-    _row_kernel = "rowwise_adagrad"
 
-    def _row_hyper(self, group, sparse):
-        # dense grads (every row) take weight decay; sparse ones cannot, as in Adagrad
-        if sparse:
-            return super()._row_hyper(group, sparse)
-        return self._kernel_hyper(group)
+    algorithm = ALGORITHM
 
     def _init_state(self, p, group):
         if p.dim() < 1:

@@ -2,7 +2,7 @@
 
 Kernel: src_c/kernels/sgd.inc.c. Hyper-parameters: fastopt/optim/sgd.py.
 """
-from fastopt.optim.sgd import kernel_hyper, sgd_row_hyper
+from fastopt.optim.sgd import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 
@@ -66,8 +66,7 @@ class SGD(Optimizer):
     learning", ICML 2013.
     """
 
-    _kernel = "sgd"
-    _row_kernel = "sgd_rows"  # sparse COO grads (nn.Embedding(sparse=True)): momentum 0 only
+    algorithm = ALGORITHM
     _step_key = None
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
@@ -89,16 +88,6 @@ class SGD(Optimizer):
                              f"dampening={dampening!r}: Nesterov momentum requires a "
                              f"momentum and zero dampening")
         super().__init__(params, defaults)
-
-    def _kernel_hyper(self, group):
-        # nesterov is checked in the constructor only, as torch does: a group may combine
-        # it with dampening or no momentum (the kernel follows torch's formulas for any mix)
-        h = kernel_hyper(group["lr"], group["momentum"], group["dampening"],
-                         group["weight_decay"], False, group["maximize"])
-        return (h[0], h[1], h[2], h[3], group["nesterov"], h[5])
-
-    def _row_hyper(self, group, sparse):
-        return sgd_row_hyper(group)
 
     def _init_state(self, p, group):
         # no step counter; momentum_buffer comes from _init_buffer once momentum != 0

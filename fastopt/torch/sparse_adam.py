@@ -4,7 +4,7 @@ Kernel: src_c/kernels/sparse_adam.inc.c. Hyper-parameters: fastopt/optim/sparse_
 """
 import torch
 
-from fastopt.optim.sparse_adam import kernel_hyper
+from fastopt.optim.sparse_adam import ALGORITHM
 from fastopt.torch._base import Optimizer
 
 
@@ -53,23 +53,14 @@ class SparseAdam(Optimizer):
     the lazy variant as in torch.optim.SparseAdam.
     """
 
-    _row_kernel = "sparse_adam"
     _step_tensor = False
 
+    algorithm = ALGORITHM
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize}
         super().__init__(params, defaults)
 
-    def _kernel_hyper(self, group):
-        return kernel_hyper(group["lr"], group["betas"], group["eps"], group["maximize"])
-
-    def _row_hyper(self, group, sparse):
-        if not sparse:
-            raise RuntimeError("SparseAdam does not support dense gradients, please consider "
-                               "Adam instead")
-        return self._kernel_hyper(group)
-
     def _init_state(self, p, group):
         return {"step": 0,
-                "exp_avg": torch.zeros_like(p, memory_format=torch.contiguous_format),
-                "exp_avg_sq": torch.zeros_like(p, memory_format=torch.contiguous_format)}
+                "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}

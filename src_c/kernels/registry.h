@@ -33,7 +33,7 @@
       lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)
 
 #define FO_ROW_KERNELS(X)                                                                     \
-    X(adagrad_rows, "sum", lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt)        \
+    X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
     X(sgd_rows, "", lr, maximize)                                                             \
     X(rowwise_adagrad, "sum:row", lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt) \
     X(sparse_adam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, maximize)

@@ -1,0 +1,90 @@
+# The C side of fastopt (src_c/fastopt.h), as the Cython boundary uses it.
+from libc.stdint cimport int64_t, uintptr_t
+
+cdef extern from "fastopt.h" nogil:
+    enum:
+        FO_F32
+        FO_F64
+        FO_N_ISAS
+        FO_MAX_STATE
+        FO_INDEX_NONE
+        FO_INDEX_I32
+        FO_INDEX_I64
+        FO_STEP_VALUE
+        FO_STEP_F32
+        FO_STEP_F64
+        FO_OK
+        FO_ERR_INDEX
+        FO_ERR_STEP
+        FO_ERR_MEMORY
+
+    # the registry (kernels/registry.h)
+    ctypedef struct fo_kernel_info:
+        const char *name
+        const char *state_names
+        const char *hyper_names
+        int n_hyper
+    const fo_kernel_info *fo_kernel(int row, int index) noexcept
+
+    # ISA paths
+    int fo_isa_compiled(int isa) noexcept
+    int fo_isa_supported(int isa) noexcept
+    int fo_best_isa() noexcept
+    int fo_current_isa() noexcept
+    const char *fo_isa_name(int isa) noexcept
+    int fo_set_isa(int isa) noexcept
+    void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
+                         int n_state) noexcept
+
+    # the plan
+    ctypedef struct fo_item:
+        int rows
+        int kernel
+        int dtype
+        size_t n
+        void *p
+        const void *g
+        void *state[4]
+        const double *hyper
+        int step_kind
+        int64_t step
+        void *step_counter
+        int index_type
+        size_t n_rows, dim, k
+        const void *index
+
+    ctypedef struct fo_status:
+        int code
+        size_t item
+        size_t position
+        int64_t value
+
+    int fo_run(size_t n_items, const fo_item *items, fo_status *status) noexcept
+
+    ctypedef struct fo_span:
+        uintptr_t start
+        uintptr_t end
+        int writable
+        int param
+        int role
+    int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b) noexcept
+
+
+cdef class Kernel:
+    cdef readonly str name
+    cdef readonly bint rows
+    cdef readonly int index
+    cdef readonly tuple state_names
+    cdef readonly tuple hyper_names
+    cdef readonly tuple gates
+    cdef readonly tuple per_row
+    cdef readonly tuple state_what
+    cdef int n_state
+    cdef int n_hyper
+    cdef int gate_index[4]
+    cdef bint row_state[4]
+
+
+cdef class SparseRows:
+    cdef readonly object indices
+    cdef readonly object values

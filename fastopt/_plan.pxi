@@ -1,0 +1,614 @@
+# ---- the plan: everything one step will do, checked, then one C call ---------------------------
+#
+# Every front end (fastopt.functional, the NumPy optimizers, fastopt.torch) does a step in
+# three phases:
+#   1. it reads and converts every Python value: each group's hyper-parameters into a
+#      kernel's named scalars (Plan.hyper), each param's step count;
+#   2. it adds each param to a Plan (Plan.add for NumPy arrays, Plan.add_raw for memory
+#      described by pointers, as fastopt.torch does), which checks the buffers as it records
+#      them: dtype, shape, one dense layout shared by param, grad and state, alignment,
+#      writeability. This phase runs no Python code of the caller's;
+#   3. Plan.run checks that no written buffer overlaps another, then makes one C call
+#      (fo_run), which checks the step counters and the sparse indices (on its own copy)
+#      before its first write.
+# An error in any phase raises naming the param, and nothing has been written.
+
+# span roles besides 0 (param), 1 (grad) and 2 + j (state buffer j)
+cdef enum:
+    ROLE_INDEX = -1
+    ROLE_VALUES = -2
+    ROLE_STEP = -3
+
+#: Steps that update at least this many elements in total release the GIL (about 30 ns).
+NOGIL_MIN_ELEMENTS = 32768
+cdef Py_ssize_t _nogil_min = NOGIL_MIN_ELEMENTS
+
+cdef Py_ssize_t _ITEMSIZE[2]
+_ITEMSIZE[0] = 4
+_ITEMSIZE[1] = 8
+cdef enum:
+    MAX_DIMS = 64
+
+
+# ---- buffers: what an array or a pointer record must be ------------------------------------
+
+cdef int _array_code(object a, Py_ssize_t i, str what) except -1:
+    """FO_F32 / FO_F64 for a native float32 / float64 ndarray; TypeError otherwise."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: {what} must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype}; "
+                        f"fastopt steps float32 and float64 arrays")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: {what} has non-native byte order ({arr.dtype})")
+    return FO_F32 if t == cnp.NPY_FLOAT32 else FO_F64
+
+
+cdef bint _dense_layout(int ndim, const cnp.npy_intp *shape, const cnp.npy_intp *strides,
+                        Py_ssize_t itemsize) noexcept:
+    """Do the elements tile one block of memory, no gaps, no overlaps, strides positive?
+
+    C order, Fortran order, channels_last or any other order of the dimensions: an
+    elementwise step then runs over the block in memory order.
+    """
+    cdef int order[MAX_DIMS]
+    cdef int m = 0, d, j, t
+    for d in range(ndim):
+        if shape[d] == 0:
+            return True
+        if shape[d] != 1:
+            # insertion sort of the dimensions that matter, by stride
+            j = m
+            while j > 0 and strides[order[j - 1]] > strides[d]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = d
+            m += 1
+    cdef Py_ssize_t expected = itemsize
+    for j in range(m):
+        t = order[j]
+        if strides[t] != expected:
+            return False
+        expected *= shape[t]
+    return True
+
+
+cdef bint _same_layout(int nd_a, const cnp.npy_intp *shape_a, const cnp.npy_intp *strides_a,
+                       int nd_b, const cnp.npy_intp *shape_b, const cnp.npy_intp *strides_b
+                       ) noexcept:
+    """Same shape, and the same strides wherever a dimension has more than one element."""
+    cdef int d
+    cdef bint empty = False
+    if nd_a != nd_b:
+        return False
+    for d in range(nd_a):
+        if shape_a[d] != shape_b[d]:
+            return False
+        empty = empty or shape_a[d] == 0
+    if empty:
+        return True
+    for d in range(nd_a):
+        if shape_a[d] > 1 and strides_a[d] != strides_b[d]:
+            return False
+    return True
+
+
+cdef str _layout_hint(object shape, object strides):
+    return f"shape {tuple(shape)}, strides {tuple(strides)} bytes"
+
+
+cdef int _param_code(object param, Py_ssize_t i) except -1:
+    """The dtype code of a param array fastopt can step in place; raises otherwise."""
+    cdef int code = _array_code(param, i, "param")
+    cdef cnp.ndarray p = <cnp.ndarray>param
+    if not cnp.PyArray_IS_C_CONTIGUOUS(p) and not _dense_layout(
+            cnp.PyArray_NDIM(p), cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p), _ITEMSIZE[code]):
+        raise ValueError(f"fastopt: param {i}: param is not one dense block of memory "
+                         f"({_layout_hint(param.shape, param.strides)}); fastopt steps C-, "
+                         f"Fortran- or any-order dense arrays in place and never copies")
+    if not cnp.PyArray_ISALIGNED(p):
+        raise ValueError(f"fastopt: param {i}: param is not aligned to its dtype")
+    if not cnp.PyArray_ISWRITEABLE(p):
+        raise ValueError(f"fastopt: param {i}: param is read-only")
+    return code
+
+
+cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str what,
+                           bint written) except -1:
+    """a must be an array of p's dtype, shape and memory layout (``what`` names it)."""
+    cdef int c = _array_code(a, i, what)
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if c != code:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype} but the param has "
+                        f"dtype {(<object>p).dtype}")
+    cdef int nd = cnp.PyArray_NDIM(p)
+    cdef int d
+    if cnp.PyArray_NDIM(arr) != nd:
+        raise ValueError(f"fastopt: param {i}: {what} has shape {(<object>a).shape} but the param has "
+                         f"shape {(<object>p).shape}")
+    for d in range(nd):
+        if cnp.PyArray_DIM(arr, d) != cnp.PyArray_DIM(p, d):
+            raise ValueError(f"fastopt: param {i}: {what} has shape {(<object>a).shape} but the param "
+                             f"has shape {(<object>p).shape}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_IS_C_CONTIGUOUS(p)) and \
+            not _same_layout(nd, cnp.PyArray_DIMS(arr), cnp.PyArray_STRIDES(arr),
+                             nd, cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p)):
+        raise ValueError(f"fastopt: param {i}: {what} has another memory layout than the "
+                         f"param ({what}: {_layout_hint(a.shape, a.strides)}; param: "
+                         f"{_layout_hint((<object>p).shape, (<object>p).strides)}); an elementwise step needs "
+                         f"one layout for param, grad and state, and fastopt never copies")
+    if not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"fastopt: param {i}: {what} is not aligned to its dtype")
+    if written and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"fastopt: param {i}: {what} is read-only")
+    return 0
+
+
+cdef int _check_c_order(object a, Py_ssize_t i, str what) except -1:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+        raise ValueError(f"fastopt: param {i}: {what} is not C-contiguous "
+                         f"({_layout_hint(a.shape, a.strides)}); a row-sparse step reads "
+                         f"whole rows in place")
+    return 0
+
+
+cdef int _index_type(object a, Py_ssize_t i) except -1:
+    """FO_INDEX_I32 / FO_INDEX_I64 for a SparseRows index array; raises otherwise."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int size = cnp.PyArray_ITEMSIZE(arr)
+    if not cnp.PyArray_ISINTEGER(arr) or not cnp.PyArray_ISSIGNED(arr) or (
+            size != 4 and size != 8):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have dtype {arr.dtype}; "
+                        f"expected int32 or int64")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have non-native byte order "
+                        f"({arr.dtype})")
+    if cnp.PyArray_NDIM(arr) != 1:
+        raise ValueError(f"fastopt: param {i}: SparseRows indices must be 1-D, got shape "
+                         f"{(<object>a).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"fastopt: param {i}: SparseRows indices are not contiguous and "
+                         f"aligned")
+    if cnp.PyArray_DIM(arr, 0) > 0x7fffffff:
+        raise ValueError(f"fastopt: param {i}: SparseRows with {cnp.PyArray_DIM(arr, 0)} "
+                         f"rows; at most 2**31 - 1")
+    return FO_INDEX_I32 if size == 4 else FO_INDEX_I64
+
+
+# ---- the plan ----------------------------------------------------------------------------------
+
+cdef class Plan:
+    """One step over many params: filled by a front end, then run once (see above).
+
+    ``hyper(kernel, values)`` stores a kernel's scalars (a dict keyed by its hyper-parameter
+    names) and returns a handle; ``add`` / ``add_raw`` add a param with its grad, its state
+    buffers (the kernel's order; a buffer whose flag is off is ignored and may be None), a
+    hyper handle and its step number; ``run`` writes. A plan runs once.
+    """
+    cdef fo_item *items
+    cdef Py_ssize_t *hyper_of      # per item: its row in self.hyper
+    cdef int *index_of             # per item: the param's index, for messages
+    cdef Py_ssize_t n, cap
+    cdef double *hyper_table
+    cdef Py_ssize_t n_hyper, hyper_cap
+    cdef fo_span *spans
+    cdef Py_ssize_t n_spans, spans_cap
+    cdef Py_ssize_t total
+    cdef bint done
+    cdef bint adding               # an add is under way (or failed: then the plan cannot run)
+    cdef list held                 # every object whose memory the plan points into
+    cdef list kernels              # per hyper row: its Kernel
+
+    def __cinit__(self, Py_ssize_t size_hint=4):
+        if size_hint < 1:
+            size_hint = 1
+        self.held = []
+        self.kernels = []
+        self._reserve_items(size_hint)
+        self._reserve_spans(size_hint * 4)
+
+    def __dealloc__(self):
+        PyMem_Free(self.items)
+        PyMem_Free(self.hyper_of)
+        PyMem_Free(self.index_of)
+        PyMem_Free(self.hyper_table)
+        PyMem_Free(self.spans)
+
+    cdef int _reserve_items(self, Py_ssize_t need) except -1:
+        if need <= self.cap:
+            return 0
+        cdef Py_ssize_t cap = max(need, 2 * self.cap)
+        cdef void *a = PyMem_Realloc(self.items, cap * sizeof(fo_item))
+        if a == NULL:
+            raise MemoryError()
+        self.items = <fo_item *>a
+        a = PyMem_Realloc(self.hyper_of, cap * sizeof(Py_ssize_t))
+        if a == NULL:
+            raise MemoryError()
+        self.hyper_of = <Py_ssize_t *>a
+        a = PyMem_Realloc(self.index_of, cap * sizeof(int))
+        if a == NULL:
+            raise MemoryError()
+        self.index_of = <int *>a
+        self.cap = cap
+        return 0
+
+    cdef int _reserve_spans(self, Py_ssize_t need) except -1:
+        if need <= self.spans_cap:
+            return 0
+        cdef Py_ssize_t cap = max(need, 2 * self.spans_cap)
+        cdef void *a = PyMem_Realloc(self.spans, cap * sizeof(fo_span))
+        if a == NULL:
+            raise MemoryError()
+        self.spans = <fo_span *>a
+        self.spans_cap = cap
+        return 0
+
+    cdef inline void _span(self, uintptr_t start, Py_ssize_t nbytes, int writable,
+                           int role) noexcept:
+        # _reserve_spans was called for this item's buffers
+        cdef fo_span *s = &self.spans[self.n_spans]
+        s.start = start
+        s.end = start + <uintptr_t>nbytes
+        s.writable = writable
+        s.param = <int>self.n    # the item; its param index is index_of[item]
+        s.role = role
+        self.n_spans += 1
+
+    # ---- phase 1: the scalars ----
+
+    def hyper(self, Kernel kernel, dict values):
+        """Store ``kernel``'s hyper-parameters, given by name, as doubles; returns a handle.
+
+        ``values`` must have exactly the kernel's names (fastopt's own translation makes it;
+        a mismatch is a bug, reported as RuntimeError)."""
+        cdef Py_ssize_t j, nh = kernel.n_hyper, row = self.n_hyper
+        cdef void *a
+        if row + nh > self.hyper_cap:
+            self.hyper_cap = max(row + nh, 2 * self.hyper_cap, 16)
+            a = PyMem_Realloc(self.hyper_table, self.hyper_cap * sizeof(double))
+            if a == NULL:
+                raise MemoryError()
+            self.hyper_table = <double *>a
+        if len(values) != nh:
+            raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "
+                               f"{kernel.hyper_names}, got {tuple(values)}")
+        cdef object v
+        cdef PyObject *item
+        for j in range(nh):
+            item = PyDict_GetItem(values, kernel.hyper_names[j])
+            if item == NULL:
+                raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "
+                                   f"{kernel.hyper_names}, got {tuple(values)}")
+            v = <object>item
+            if type(v) is float:
+                self.hyper_table[row + j] = <double>v
+            elif type(v) is bool or type(v) is int:
+                self.hyper_table[row + j] = 1.0 if v is True else (0.0 if v is False
+                                                                   else <double>v)
+            else:
+                raise RuntimeError(f"fastopt: hyper-parameter {kernel.hyper_names[j]!r} of "
+                                   f"kernel {kernel.name!r} reached the plan as "
+                                   f"{type(v).__name__}; front ends convert to float first")
+        self.n_hyper = row + nh
+        self.kernels.append(kernel)
+        return row
+
+    # ---- phase 2: the buffers ----
+
+    cdef fo_item *_new_item(self, Kernel kernel, Py_ssize_t index, Py_ssize_t hyper,
+                            long long step) except NULL:
+        if self.done or self.adding:
+            raise RuntimeError("fastopt: this plan has run or an add to it failed; make a "
+                               "new one")
+        self.adding = True
+        if hyper < 0 or hyper + kernel.n_hyper > self.n_hyper:
+            raise RuntimeError("fastopt: no such hyper-parameter handle")
+        if step < 1 or step > 9007199254740992:
+            raise ValueError(f"fastopt: param {index}: step must be a whole number in "
+                             f"[1, 2**53], got {step}")
+        self._reserve_items(self.n + 1)
+        self._reserve_spans(self.n_spans + 4 + kernel.n_state)
+        cdef fo_item *it = &self.items[self.n]
+        memset(it, 0, sizeof(fo_item))
+        it.rows = kernel.rows
+        it.kernel = kernel.index
+        it.step_kind = FO_STEP_VALUE
+        it.step = step
+        it.index_type = FO_INDEX_NONE
+        self.hyper_of[self.n] = hyper
+        self.index_of[self.n] = <int>index
+        return it
+
+    cdef inline bint _gate_on(self, Kernel kernel, Py_ssize_t hyper, int j) noexcept:
+        cdef int gate = kernel.gate_index[j]
+        return gate < 0 or self.hyper_table[hyper + gate] != 0.0
+
+    def add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
+            Py_ssize_t hyper, long long step):
+        """Add param ``index`` (a NumPy array) with its grad and state buffers.
+
+        For a dense kernel the grad is an array like the param. For a row kernel the param is
+        2-D (rows x dim; state buffers marked per-row have one element per row) and the grad
+        a :class:`SparseRows` (its rows only) or an array like the param (every row).
+        """
+        cdef fo_item *it = self._new_item(kernel, index, hyper, step)
+        cdef int code = _param_code(param, index)
+        cdef cnp.ndarray p = <cnp.ndarray>param, g, s
+        cdef Py_ssize_t j, n_rows
+        if len(buffers) != kernel.n_state:
+            raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
+                               f"{kernel.state_names}, got {len(buffers)} buffers")
+        it.dtype = code
+        it.n = <size_t>cnp.PyArray_SIZE(p)
+        it.p = cnp.PyArray_DATA(p)
+        self._span(<uintptr_t>it.p, cnp.PyArray_NBYTES(p), 1, 0)
+        if kernel.rows:
+            self._add_rows_grad(it, index, p, grad)
+        else:
+            _check_like_param(p, grad, code, index, "grad", False)
+            g = <cnp.ndarray>grad
+            it.g = cnp.PyArray_DATA(g)
+            self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(g), 0, 1)
+        for j in range(kernel.n_state):
+            buf = buffers[j]
+            if not self._gate_on(kernel, hyper, j):
+                continue
+            if buf is None:
+                raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is needed "
+                                 f"by these hyper-parameters but is None")
+            if kernel.row_state[j]:
+                n_rows = cnp.PyArray_DIM(p, 0) if cnp.PyArray_NDIM(p) else 1
+                if _array_code(buf, index, kernel.state_what[j]) != code:
+                    raise TypeError(f"fastopt: param {index}: {kernel.state_what[j]} has "
+                                    f"dtype {buf.dtype} but the param has dtype {(<object>p).dtype}")
+                if buf.shape != (n_rows,):
+                    raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} has "
+                                     f"shape {buf.shape} but expected {(n_rows,)}, one per "
+                                     f"row of the param")
+                if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>buf) or not \
+                        cnp.PyArray_ISALIGNED(<cnp.ndarray>buf):
+                    raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is "
+                                     f"read-only or not aligned")
+            else:
+                _check_like_param(p, buf, code, index, kernel.state_what[j], True)
+                if kernel.rows:
+                    _check_c_order(buf, index, kernel.state_what[j])
+            s = <cnp.ndarray>buf
+            it.state[j] = cnp.PyArray_DATA(s)
+            self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
+        self.held.append((param, grad, buffers))
+        self.n += 1
+        self.adding = False
+
+    cdef int _add_rows_grad(self, fo_item *it, Py_ssize_t index, cnp.ndarray p,
+                            object grad) except -1:
+        cdef SparseRows sr
+        cdef cnp.ndarray idx, vals, g
+        cdef Py_ssize_t k, n_rows, dim
+        if cnp.PyArray_NDIM(p) < 1:
+            raise ValueError(f"fastopt: param {index}: a row-wise step needs a param with at "
+                             f"least 1 dimension (rows first), got shape ()")
+        _check_c_order(p, index, "param")
+        n_rows = cnp.PyArray_DIM(p, 0)
+        dim = cnp.PyArray_SIZE(p) // n_rows if n_rows else 0
+        it.n_rows = <size_t>n_rows
+        it.dim = <size_t>dim
+        if type(grad) is not SparseRows:
+            _check_like_param(p, grad, it.dtype, index, "grad", False)
+            _check_c_order(grad, index, "grad")
+            g = <cnp.ndarray>grad
+            it.index_type = FO_INDEX_NONE
+            it.k = <size_t>n_rows
+            it.g = cnp.PyArray_DATA(g)
+            self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(g), 0, 1)
+            self.total += cnp.PyArray_SIZE(p)
+            return 0
+        sr = <SparseRows>grad
+        if cnp.PyArray_NDIM(p) != 2:
+            raise ValueError(f"fastopt: param {index}: a SparseRows gradient needs a 2-D "
+                             f"param (rows x dim), got shape {(<object>p).shape}")
+        it.index_type = _index_type(sr.indices, index)
+        idx = <cnp.ndarray>sr.indices
+        k = cnp.PyArray_DIM(idx, 0)
+        if _array_code(sr.values, index, "SparseRows values") != it.dtype:
+            raise TypeError(f"fastopt: param {index}: SparseRows values have dtype "
+                            f"{sr.values.dtype} but the param has dtype {(<object>p).dtype}")
+        vals = <cnp.ndarray>sr.values
+        if (cnp.PyArray_NDIM(vals) != 2 or cnp.PyArray_DIM(vals, 0) != k
+                or cnp.PyArray_DIM(vals, 1) != dim):
+            raise ValueError(f"fastopt: param {index}: SparseRows values have shape "
+                             f"{sr.values.shape}; expected {(k, dim)} for {k} indices into "
+                             f"a param of shape {(<object>p).shape}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(vals) or not cnp.PyArray_ISALIGNED(vals):
+            raise ValueError(f"fastopt: param {index}: SparseRows values are not C-contiguous "
+                             f"and aligned")
+        it.k = <size_t>k
+        it.index = cnp.PyArray_DATA(idx)
+        it.g = cnp.PyArray_DATA(vals)
+        self._span(<uintptr_t>it.index, cnp.PyArray_NBYTES(idx), 0, ROLE_INDEX)
+        self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(vals), 0, ROLE_VALUES)
+        self.held.append((idx, vals))
+        self.total += k * dim
+        return 0
+
+    def add_raw(self, Kernel kernel, Py_ssize_t index, tuple param, tuple grad, tuple buffers,
+                Py_ssize_t hyper, long long step, uintptr_t step_counter=0,
+                int counter_kind=FO_STEP_VALUE):
+        """Add param ``index`` described by records ``(address, dtype code, shape, strides in
+        elements)`` for param, grad and each state buffer (None for a buffer whose flag is
+        off), as fastopt.torch reads them from tensors; dense kernels only. The caller keeps
+        the memory alive until run() returns. ``step_counter`` (with ``counter_kind``
+        FO_STEP_F32 / FO_STEP_F64) is the address of a float counter: the step is the counter
+        + 1, stored back after the update; otherwise ``step`` is used.
+        """
+        if kernel.rows:
+            raise RuntimeError("fastopt: add_raw takes dense kernels")
+        cdef fo_item *it = self._new_item(kernel, index, hyper, 1 if step_counter else step)
+        cdef cnp.npy_intp shape[MAX_DIMS]
+        cdef cnp.npy_intp pstr[MAX_DIMS]
+        cdef cnp.npy_intp bstr[MAX_DIMS]
+        cdef int nd, code, d
+        cdef Py_ssize_t j, n = 1, itemsize
+        cdef str what
+        if len(buffers) != kernel.n_state:
+            raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
+                               f"{kernel.state_names}, got {len(buffers)} buffers")
+        addr, code, pshape, pstrides = param
+        if code != FO_F32 and code != FO_F64:
+            raise RuntimeError(f"fastopt: param {index}: bad dtype code {code}")
+        itemsize = _ITEMSIZE[code]
+        nd = len(pshape)
+        if nd > MAX_DIMS or len(pstrides) != nd:
+            raise ValueError(f"fastopt: param {index}: at most {MAX_DIMS} dimensions")
+        for d in range(nd):
+            shape[d] = pshape[d]
+            pstr[d] = pstrides[d] * itemsize
+            n *= shape[d]
+        if not _dense_layout(nd, shape, pstr, itemsize):
+            raise ValueError(f"fastopt: param {index}: param is not one dense block of memory "
+                             f"(shape {tuple(pshape)}, strides {tuple(pstrides)}); fastopt "
+                             f"steps dense tensors of any dimension order in place and never "
+                             f"copies")
+        it.dtype = code
+        it.n = <size_t>n
+        it.p = <void *><uintptr_t>addr
+        self._span(<uintptr_t>addr, n * itemsize, 1, 0)
+        for j in range(-1, kernel.n_state):
+            rec = grad if j < 0 else buffers[j]
+            what = "grad" if j < 0 else kernel.state_what[j]
+            if j >= 0 and not self._gate_on(kernel, hyper, <int>j):
+                continue
+            if rec is None:
+                raise ValueError(f"fastopt: param {index}: {what} is needed by these "
+                                 f"hyper-parameters but is None")
+            baddr, bcode, bshape, bstrides = rec
+            if bcode != code:
+                raise TypeError(f"fastopt: param {index}: {what} has another dtype than the "
+                                f"param")
+            if tuple(bshape) != tuple(pshape) or len(bstrides) != nd:
+                raise ValueError(f"fastopt: param {index}: {what} has shape "
+                                 f"{tuple(bshape)} but the param has shape {tuple(pshape)}")
+            for d in range(nd):
+                bstr[d] = bstrides[d] * itemsize
+            if not _same_layout(nd, shape, bstr, nd, shape, pstr):
+                raise ValueError(f"fastopt: param {index}: {what} has another memory layout "
+                                 f"than the param ({what}: strides {tuple(bstrides)}; param: "
+                                 f"strides {tuple(pstrides)}, shape {tuple(pshape)}); an "
+                                 f"elementwise step needs one layout for param, grad and "
+                                 f"state, and fastopt never copies")
+            if j < 0:
+                it.g = <const void *><uintptr_t>baddr
+                self._span(<uintptr_t>baddr, n * itemsize, 0, 1)
+            else:
+                it.state[j] = <void *><uintptr_t>baddr
+                self._span(<uintptr_t>baddr, n * itemsize, 1, 2 + <int>j)
+        if step_counter:
+            if counter_kind != FO_STEP_F32 and counter_kind != FO_STEP_F64:
+                raise RuntimeError("fastopt: bad step counter kind")
+            it.step_kind = counter_kind
+            it.step_counter = <void *>step_counter
+            self._span(step_counter, 4 if counter_kind == FO_STEP_F32 else 8, 1, ROLE_STEP)
+        self.n += 1
+        self.adding = False
+
+    # ---- phase 3: the write ----
+
+    def run(self):
+        """Check every recorded buffer for overlap, then run every item in one C call."""
+        cdef fo_span sa, sb
+        cdef fo_status status
+        cdef Py_ssize_t i
+        cdef int rc
+        if self.done or self.adding:
+            raise RuntimeError("fastopt: this plan has run or an add to it failed; make a "
+                               "new one")
+        self.done = True
+        if self.n == 0:
+            return
+        if fo_find_overlap(<size_t>self.n_spans, self.spans, &sa, &sb):
+            raise ValueError(
+                f"fastopt: param {self.index_of[sa.param]}'s {self._role(sa)} and param "
+                f"{self.index_of[sb.param]}'s {self._role(sb)} overlap in memory; fastopt "
+                f"needs separate buffers")
+        for i in range(self.n):
+            self.items[i].hyper = &self.hyper_table[self.hyper_of[i]]
+            if not self.items[i].rows:
+                self.total += <Py_ssize_t>self.items[i].n
+        if self.total >= _nogil_min:
+            with nogil:
+                rc = fo_run(<size_t>self.n, self.items, &status)
+        else:
+            rc = fo_run(<size_t>self.n, self.items, &status)
+        if rc == FO_OK:
+            return
+        i = self.index_of[status.item]
+        if rc == FO_ERR_INDEX:
+            raise IndexError(f"fastopt: param {i}: SparseRows index {status.value} (at "
+                             f"position {status.position}) is out of range for a param with "
+                             f"{self.items[status.item].n_rows} rows; nothing was written")
+        if rc == FO_ERR_STEP:
+            raise ValueError(f"fastopt: param {i}: its step counter + 1 is not a whole number "
+                             f"in [1, 2**53]; nothing was written")
+        raise MemoryError("fastopt: no memory for the row-sparse workspace; nothing was "
+                          "written")
+
+    cdef str _role(self, fo_span s):
+        if s.role == 0:
+            return "param"
+        if s.role == 1:
+            return "grad"
+        if s.role == ROLE_INDEX:
+            return "SparseRows indices"
+        if s.role == ROLE_VALUES:
+            return "SparseRows values"
+        if s.role == ROLE_STEP:
+            return "state 'step'"
+        cdef Kernel k = self.kernels[self._hyper_row_index(self.hyper_of[s.param])]
+        return k.state_what[s.role - 2]
+
+    cdef Py_ssize_t _hyper_row_index(self, Py_ssize_t offset):
+        cdef Py_ssize_t r = 0, at = 0
+        for r in range(len(self.kernels)):
+            if at == offset:
+                return r
+            at += (<Kernel>self.kernels[r]).n_hyper
+        return 0
+
+    @property
+    def size(self):
+        """The number of params added."""
+        return self.n
+
+
+def check_params(list params):
+    """Check params as a step will (dtype, layout, alignment, writeability, no two sharing
+    memory), for optimizers to refuse bad params at construction; errors name the param by
+    its position in ``params``."""
+    cdef Py_ssize_t i, k = len(params)
+    cdef fo_span *spans = <fo_span *>PyMem_Malloc((k + 1) * sizeof(fo_span))
+    cdef fo_span sa, sb
+    cdef cnp.ndarray p
+    if spans == NULL:
+        raise MemoryError()
+    try:
+        for i in range(k):
+            _param_code(params[i], i)
+            p = <cnp.ndarray>params[i]
+            spans[i].start = <uintptr_t>cnp.PyArray_DATA(p)
+            spans[i].end = spans[i].start + <uintptr_t>cnp.PyArray_NBYTES(p)
+            spans[i].writable = 1
+            spans[i].param = <int>i
+            spans[i].role = 0
+        if fo_find_overlap(<size_t>k, spans, &sa, &sb):
+            raise ValueError(f"fastopt: params {min(sa.param, sb.param)} and "
+                             f"{max(sa.param, sb.param)} share memory (the same array twice, "
+                             f"or overlapping views)")
+    finally:
+        PyMem_Free(spans)

@@ -1,0 +1,87 @@
+# ---- the registry: src_c/kernels/registry.h, as Python reads it --------------------------------
+
+cdef class Kernel:
+    """A kernel of ``src_c/kernels/registry.h``: its state buffers and hyper-parameter names.
+
+    ``hyper_names`` are the fields of the kernel's C struct, in its order; a :class:`Plan`
+    fills that struct from a dict keyed by these names, so no Python code knows a position.
+    ``gates[j]`` is the name of the flag that switches state buffer j on (None: always on);
+    ``per_row[j]`` says buffer j holds one element per row (row kernels).
+    """
+
+    def __init__(self, bint rows, int index):
+        cdef const fo_kernel_info *info = fo_kernel(rows, index)
+        if info == NULL:
+            raise KeyError(f"fastopt: no {'row ' if rows else ''}kernel {index}")
+        self.rows = rows
+        self.index = index
+        self.name = info.name.decode()
+        self.hyper_names = tuple(x.strip() for x in info.hyper_names.decode().split(","))
+        self.n_hyper = info.n_hyper
+        if len(self.hyper_names) != self.n_hyper:
+            raise RuntimeError(f"fastopt: registry line of {self.name!r} is inconsistent")
+        names, gates, per_row = [], [], []
+        text = info.state_names.decode()
+        for item in (text.split(",") if text else ()):
+            name, _, gate = item.strip().partition("?")
+            name, colon, kind = name.partition(":")
+            names.append(name)
+            gates.append(gate or None)
+            per_row.append(colon != "" and kind == "row")
+        if len(names) > FO_MAX_STATE:
+            raise RuntimeError(f"fastopt: kernel {self.name!r} has more than {FO_MAX_STATE} "
+                               f"state buffers")
+        self.state_names = tuple(names)
+        self.gates = tuple(gates)
+        self.per_row = tuple(per_row)
+        self.state_what = tuple(f"state {k!r}" for k in names)
+        self.n_state = len(names)
+        cdef int j
+        for j in range(self.n_state):
+            self.gate_index[j] = -1 if gates[j] is None else self.hyper_names.index(gates[j])
+            self.row_state[j] = per_row[j]
+
+    def optional(self):
+        """The names of the buffers a flag switches on (needed only when it is set)."""
+        return tuple(n for n, g in zip(self.state_names, self.gates) if g is not None)
+
+    def __repr__(self):
+        return (f"<fastopt kernel {self.name!r}: state {self.state_names}, hyper-parameters "
+                f"{self.hyper_names}>")
+
+
+cdef dict _KERNELS = {}
+
+
+cdef _load_registry():
+    cdef int rows, i
+    for rows in range(2):
+        i = 0
+        while fo_kernel(rows, i) != NULL:
+            k = Kernel(rows, i)
+            _KERNELS[(bool(rows), k.name)] = k
+            i += 1
+
+
+_load_registry()
+
+
+def kernel(str name):
+    """The dense kernel registered as ``name``."""
+    try:
+        return _KERNELS[(False, name)]
+    except KeyError:
+        raise KeyError(f"fastopt: no kernel named {name!r}") from None
+
+
+def row_kernel(str name):
+    """The row kernel registered as ``name`` (row-sparse gradients of 2-D params)."""
+    try:
+        return _KERNELS[(True, name)]
+    except KeyError:
+        raise KeyError(f"fastopt: no row kernel named {name!r}") from None
+
+
+def kernels():
+    """Every registered kernel, dense ones first."""
+    return tuple(_KERNELS.values())

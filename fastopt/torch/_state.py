@@ -1,0 +1,53 @@
+"""Loaded state made to fit fastopt.torch's step (torch.optim state dicts load both ways)."""
+import torch
+
+from fastopt.torch._tensors import COUNTER_KINDS
+
+
+def scalar_dtype():
+    """torch.optim's dtype for step counters (float32 unless the default dtype is float64)."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def fit_state(p, st, step_key, step_tensor, buffer_keys):
+    """A loaded state dict for param ``p``: buffers on p's device in p's dtype and memory
+    layout, step counters as torch keeps them; copies only what does not fit already. What
+    cannot be made to fit is left as it is, for the step to report by name."""
+    if not (isinstance(p, torch.Tensor) and isinstance(st, dict)):
+        return st
+    out = dict(st)
+    for key, value in st.items():
+        if key == step_key:
+            out[key] = fit_step(value) if step_tensor else fit_int_step(value)
+        elif key in buffer_keys and isinstance(value, torch.Tensor):
+            out[key] = fit_buffer(p, value)
+    return out
+
+
+def fit_buffer(p, value):
+    dtype = p.dtype if p.is_floating_point() else value.dtype
+    value = value.to(device=p.device, dtype=dtype)
+    if value.shape == p.shape and value.stride() != p.stride():
+        # the param's layout (channels_last, ...), as torch creates state (preserve_format)
+        return torch.empty_like(p, dtype=dtype).copy_(value)
+    return value if value.shape == p.shape else value.contiguous()
+
+
+def fit_step(value):
+    if (isinstance(value, torch.Tensor) and value.is_cpu and value.dtype in COUNTER_KINDS
+            and value.numel() == 1):
+        return value
+    if isinstance(value, (str, bytes, list, dict)):
+        return value  # the step reports it
+    try:
+        return torch.tensor(float(value), dtype=scalar_dtype())
+    except (TypeError, ValueError, RuntimeError):
+        return value  # the step reports it
+
+
+def fit_int_step(value):
+    try:
+        v = float(value)
+        return int(v) if v == int(v) else value
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return value  # the step reports it

@@ -1,0 +1,142 @@
+"""How fastopt.torch finds its buffers: tensors as the records a Plan checks.
+
+Everything here is about tensors (device, layout, lazy negation and conjugation bits,
+ZeroTensors, storage bounds); what a step needs of a buffer (dtype, shape, one dense layout
+shared by param, grad and state, no overlaps) is checked by the plan
+(``fastopt/_plan.pxi``), for tensors and NumPy arrays alike.
+"""
+import numpy as np
+import torch
+
+from fastopt import _kernels
+
+STRIDED = torch.strided
+SPARSE_COO = torch.sparse_coo
+DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
+_ITEMSIZE = (4, 8)
+#: the kinds of step counter a plan reads through a pointer (torch's float step tensors)
+COUNTER_KINDS = {torch.float32: 1, torch.float64: 2}
+
+
+def record(t, what):
+    """``(address, dtype code, shape, strides)`` of a tensor fastopt can step in place, as a
+    :meth:`fastopt._kernels.Plan.add_raw` record; raises naming ``what`` otherwise."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"fastopt: {what} must be a torch.Tensor, got {type(t).__name__}")
+    if t.layout is not STRIDED:
+        raise ValueError(f"fastopt: {what} has layout {t.layout}; this step takes dense "
+                         f"(strided) tensors here (sparse COO gradients: fastopt.torch."
+                         f"Adagrad, SGD, SparseAdam, RowwiseAdagrad)")
+    if not t.is_cpu:
+        raise ValueError(f"fastopt: {what} is on device {t.device}; fastopt.torch steps CPU "
+                         f"tensors only (keep params and optimizer on the CPU, as in "
+                         f"ZeRO-Offload, or use torch.optim on this device)")
+    code = DTYPE_CODES.get(t.dtype)
+    if code is None:
+        hint = (" (complex params: step torch.view_as_real(p) instead)" if t.is_complex()
+                else " (half precision: keep float32 master params)"
+                if t.dtype in (torch.float16, torch.bfloat16) else "")
+        raise TypeError(f"fastopt: {what} has dtype {t.dtype}; fastopt steps float32 and "
+                        f"float64 tensors{hint}")
+    if t.is_neg() or t.is_conj():
+        raise ValueError(f"fastopt: {what} carries torch's lazy negation bit (a view such as "
+                         f"x.neg() or a conjugate); its memory holds other values than it "
+                         f"reads as, and fastopt never copies: pass t.resolve_neg()")
+    if t._is_zerotensor():
+        raise ValueError(f"fastopt: {what} is a ZeroTensor, which has no memory; pass a real "
+                         f"zero tensor (torch.zeros_like) or set it to None to skip the param")
+    ptr = t.data_ptr()
+    shape = tuple(t.shape)
+    stride = t.stride()
+    n = t.numel()
+    if n:
+        if ptr == 0:
+            raise ValueError(f"fastopt: {what} has no memory (a null data pointer)")
+        itemsize = _ITEMSIZE[code]
+        last = t.storage_offset() + sum((d - 1) * s for d, s in zip(shape, stride) if s > 0)
+        if (last + 1) * itemsize > t.untyped_storage().nbytes():
+            raise ValueError(f"fastopt: {what} reaches past the end of its storage "
+                             f"({t.untyped_storage().nbytes()} bytes); fastopt would read "
+                             f"or write outside it")
+    return (ptr, code, shape, stride)
+
+
+def cached_record(cache, new_cache, t, what):
+    """record(t), reused from the last step's ``cache`` if t is the same tensor at the same
+    address with the same shape and strides (a param or state tensor, which the step writes in
+    place); entries used go to ``new_cache``, so a tensor no longer stepped is let go."""
+    key = id(t)
+    c = cache.get(key)
+    if c is not None and c[0] is t:
+        rec = c[1]
+        if t.data_ptr() == rec[0] and t.stride() == rec[3] and t.shape == c[2]:
+            new_cache[key] = c
+            return rec
+    rec = record(t, what)
+    new_cache[key] = (t, rec, t.shape)
+    return rec
+
+
+def counter_address(t, what):
+    """``(kind, address)`` of a step counter tensor that the plan reads and increments in C
+    (which checks its value); raises if it is not one."""
+    if not (isinstance(t, torch.Tensor) and t.dtype in COUNTER_KINDS and t.layout is STRIDED
+            and t.is_cpu and t.numel() == 1 and not t.is_neg()):
+        raise TypeError(f"fastopt: {what} must be a one-element float32 or float64 CPU tensor "
+                        f"(as torch.optim keeps it), got {describe(t)}")
+    return COUNTER_KINDS[t.dtype], t.data_ptr()
+
+
+def counter(t, what):
+    """``(kind, address)`` of a step counter tensor (a one-element float32/float64 CPU
+    tensor, as torch.optim keeps it), after checking it holds a whole number >= 0."""
+    if not (isinstance(t, torch.Tensor) and t.layout is STRIDED and t.is_cpu
+            and t.dtype in COUNTER_KINDS and t.numel() == 1 and not t.is_neg()):
+        raise TypeError(f"fastopt: {what} must be a one-element float32 or float64 CPU tensor "
+                        f"(as torch.optim keeps it), got {describe(t)}")
+    v = float(t)
+    if not (v >= 0 and v == int(v) and v < 2.0 ** 53):
+        raise ValueError(f"fastopt: {what} must hold a whole number >= 0, got {v!r}")
+    return COUNTER_KINDS[t.dtype], t.data_ptr()
+
+
+def array(t):
+    """A NumPy view of a CPU tensor's memory (no copy), for the row-sparse path."""
+    return (t.detach() if t.requires_grad else t).numpy()
+
+
+def sparse_rows(p, g, what):
+    """A ``fastopt.SparseRows`` viewing a sparse COO grad's own ``_indices()`` / ``_values()``
+    (uncoalesced as they are; no copy) for param p, seen as ``rows x dim``; else raise."""
+    if g.layout is not SPARSE_COO:
+        raise ValueError(f"fastopt: {what} is sparse ({g.layout}); fastopt.torch steps dense "
+                         f"and sparse COO gradients only (nn.Embedding(sparse=True))")
+    if not g.is_cpu:
+        raise ValueError(f"fastopt: {what} is on device {g.device}; fastopt.torch steps CPU "
+                         f"tensors only")
+    if g.dtype != p.dtype:
+        raise TypeError(f"fastopt: {what} has dtype {g.dtype} but the param has dtype "
+                        f"{p.dtype}")
+    if g.shape != p.shape:
+        raise ValueError(f"fastopt: {what} has shape {tuple(g.shape)} but the param has shape "
+                         f"{tuple(p.shape)}")
+    if g.sparse_dim() != 1:
+        raise ValueError(f"fastopt: {what} has sparse_dim {g.sparse_dim()}; fastopt steps "
+                         f"row-sparse gradients (sparse_dim 1: whole rows, as nn.Embedding "
+                         f"gives)")
+    idx, vals = g._indices(), g._values()
+    for t, name in ((idx, "indices"), (vals, "values")):
+        if not t.is_contiguous():
+            raise ValueError(f"fastopt: {what}'s {name} are not contiguous (strides "
+                             f"{t.stride()}); fastopt reads them in place and never copies")
+        if t.is_neg() or t.is_conj():
+            raise ValueError(f"fastopt: {what}'s {name} carry torch's lazy negation bit")
+    rows = p.shape[0]
+    dim = p.numel() // rows if rows else int(np.prod(p.shape[1:]))
+    return _kernels.SparseRows(array(idx).reshape(-1), array(vals).reshape(vals.shape[0], dim))
+
+
+def describe(t):
+    if isinstance(t, torch.Tensor):
+        return f"a {t.dtype} tensor of shape {tuple(t.shape)} on {t.device}"
+    return f"{type(t).__name__} {t!r}"

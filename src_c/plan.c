@@ -1,0 +1,201 @@
+/*
+ * plan.c - running a plan: every param's step in one call, all or nothing (fastopt.h, fo_run).
+ *
+ * fastopt._kernels has converted every Python value and checked every buffer (dtype, shape,
+ * layout, writeability, overlap: fo_find_overlap below) before it calls fo_run. What only C
+ * can check without a race is checked here, before the first write: the step counters read
+ * through pointers, and the row indices, which are copied first and then used only from the
+ * copy.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "fastopt.h"
+
+#define FO_TWO_53 9007199254740992.0
+
+/* The fold workspace of one row item with k indices (rows_layout lays it out). */
+static size_t rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
+{
+    size_t cap = 16, off = 0;
+    unsigned bits = 4;
+    while (cap < 2 * k) { cap <<= 1; bits++; }
+#define FO_TAKE(ptr, type, count, align)                                       \
+    off = (off + (align) - 1) / (align) * (align);                             \
+    if (base) (ptr) = (type)(base + off);                                      \
+    off += (count);
+    FO_TAKE(w->table, uint32_t *, cap * sizeof(uint32_t), 64)
+    FO_TAKE(w->rows, int64_t *, k * sizeof(int64_t), 8)
+    FO_TAKE(w->grad, const void **, k * sizeof(void *), 8)
+    FO_TAKE(w->dup, uint32_t *, k * sizeof(uint32_t), 8)
+    FO_TAKE(w->scratch, void *, (k / 2) * dim * item, 64)
+#undef FO_TAKE
+    w->mask = cap - 1;
+    w->shift = 64 - bits;
+    return off;
+}
+
+static size_t item_size(int dtype) { return dtype == FO_F32 ? sizeof(float) : sizeof(double); }
+
+static int has_indices(const fo_item *it)
+{
+    return it->rows && it->index_type != FO_INDEX_NONE && it->k > 0;
+}
+
+/* index = np.asarray(it.index, np.int64) into copy; the first position outside [0, n_rows), or
+ * k if there is none */
+static size_t copy_indices(const fo_item *it, int64_t *copy)
+{
+    uint64_t bad = 0;
+    if (it->index_type == FO_INDEX_I32) {
+        const int32_t *x = (const int32_t *)it->index;
+        for (size_t i = 0; i < it->k; i++) {
+            copy[i] = x[i];
+            bad |= (uint64_t)copy[i] >= (uint64_t)it->n_rows; /* a negative one is huge */
+        }
+    } else {
+        const int64_t *x = (const int64_t *)it->index;
+        for (size_t i = 0; i < it->k; i++) {
+            copy[i] = x[i];
+            bad |= (uint64_t)copy[i] >= (uint64_t)it->n_rows;
+        }
+    }
+    if (!bad) return it->k;
+    for (size_t i = 0; i < it->k; i++)
+        if ((uint64_t)copy[i] >= (uint64_t)it->n_rows) return i;
+    return it->k;
+}
+
+/* The step an item passes its kernel, from its counter; 0 if the counter does not allow one. */
+static int64_t next_step(const fo_item *it, double *counter_out)
+{
+    double v;
+    if (it->step_kind == FO_STEP_VALUE) return it->step >= 1 ? it->step : 0;
+    if (it->step_kind == FO_STEP_F32)
+        v = (double)(float)(*(const float *)it->step_counter + 1.0f); /* as torch: in float32 */
+    else
+        v = *(const double *)it->step_counter + 1.0;
+    if (!(v >= 1.0 && v <= FO_TWO_53) || v != (double)(int64_t)v) return 0;
+    *counter_out = v;
+    return (int64_t)v;
+}
+
+int fo_run(size_t n_items, const fo_item *items, fo_status *status)
+{
+    memset(status, 0, sizeof(*status));
+    /* steps: read and check every counter before anything is written */
+    int64_t *steps = NULL;
+    double *counters = NULL;
+    size_t n_idx = 0, work = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        const fo_item *it = &items[i];
+        if (has_indices(it)) {
+            n_idx += it->k;
+            const size_t size = rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
+                                            &(fo_rows_work){0});
+            if (size > work) work = size;
+        }
+    }
+    /* one block: steps, counters, the index copies, and one fold workspace (the largest) */
+    const size_t head = n_items * (sizeof(int64_t) + sizeof(double)) + n_idx * sizeof(int64_t);
+    char *block = (char *)malloc(head + work + 64 + 1);
+    if (!block) {
+        status->code = FO_ERR_MEMORY;
+        return status->code;
+    }
+    steps = (int64_t *)block;
+    counters = (double *)(block + n_items * sizeof(int64_t));
+    int64_t *idx = (int64_t *)(block + n_items * (sizeof(int64_t) + sizeof(double)));
+    char *base = (char *)(((uintptr_t)(block + head) + 63) & ~(uintptr_t)63);
+
+    size_t off = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        const fo_item *it = &items[i];
+        steps[i] = next_step(it, &counters[i]);
+        if (steps[i] == 0) {
+            status->code = FO_ERR_STEP;
+            status->item = i;
+            goto done;
+        }
+        if (has_indices(it)) {
+            const size_t bad = copy_indices(it, idx + off);
+            if (bad < it->k) {
+                status->code = FO_ERR_INDEX;
+                status->item = i;
+                status->position = bad;
+                status->value = idx[off + bad];
+                goto done;
+            }
+            off += it->k;
+        }
+    }
+
+    /* ---- everything checked: from here on, write ---- */
+    off = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        const fo_item *it = &items[i];
+        if (!it->rows) {
+            if (it->n) fo_dense_kernel(it->kernel, it->dtype)(it->n, it->p, it->g, it->state,
+                                                              it->hyper, steps[i]);
+            continue;
+        }
+        fo_row_set rs;
+        rs.dim = it->dim;
+        if (it->index_type == FO_INDEX_NONE) {
+            /* a dense gradient: every row, in order */
+            rs.m = it->n_rows;
+            rs.rows = NULL;
+            rs.grad = NULL;
+            rs.dense = it->g;
+        } else {
+            if (it->k == 0) continue;
+            fo_rows_work w;
+            rows_layout(it->k, it->dim, item_size(it->dtype), base, &w);
+            rs.m = fo_coalescer(it->dtype)(it->k, it->dim, FO_INDEX_I64, idx + off, it->g, &w);
+            off += it->k;
+            rs.rows = w.rows;
+            rs.grad = (const void *const *)w.grad;
+            rs.dense = NULL;
+        }
+        if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
+                                                                 it->hyper, steps[i]);
+    }
+    for (size_t i = 0; i < n_items; i++) {
+        const fo_item *it = &items[i];
+        if (it->step_kind == FO_STEP_F32) *(float *)it->step_counter = (float)counters[i];
+        else if (it->step_kind == FO_STEP_F64) *(double *)it->step_counter = counters[i];
+    }
+done:
+    free(block);
+    return status->code;
+}
+
+/* ---- overlap check ---------------------------------------------------------------------- */
+
+static int span_cmp(const void *x, const void *y)
+{
+    const fo_span *a = (const fo_span *)x, *b = (const fo_span *)y;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b)
+{
+    /* Sweep in order of start, remembering the span reaching furthest so far (any) and the
+     * written span reaching furthest so far: a span overlaps an earlier one iff it starts
+     * before that one's end. */
+    size_t best_any = (size_t)-1, best_written = (size_t)-1;
+    qsort(spans, m, sizeof(fo_span), span_cmp);
+    for (size_t i = 0; i < m; i++) {
+        const fo_span *s = &spans[i];
+        if (s->end <= s->start) continue;
+        if (best_written != (size_t)-1 && s->start < spans[best_written].end) {
+            *a = spans[best_written]; *b = *s; return 1;
+        }
+        if (s->writable && best_any != (size_t)-1 && s->start < spans[best_any].end) {
+            *a = spans[best_any]; *b = *s; return 1;
+        }
+        if (best_any == (size_t)-1 || s->end > spans[best_any].end) best_any = i;
+        if (s->writable && (best_written == (size_t)-1 || s->end > spans[best_written].end))
+            best_written = i;
+    }
+    return 0;
+}
