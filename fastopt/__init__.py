@@ -16,11 +16,10 @@ imported by ``import fastopt``) has drop-in ``torch.optim`` classes on the same 
 from fastopt import functional, reference
 from fastopt._config import show_config
 from fastopt._kernels import SparseRows
-from fastopt.optim import (SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop,
-                           RowwiseAdagrad, SparseAdam)
+from fastopt.optim import *  # noqa: F401,F403  (every optimizer class)
+from fastopt.optim import __all__ as _optimizers
 
 __version__ = "0.1.0"
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "RowwiseAdagrad",
-           "SGD", "SparseAdam", "SparseRows", "functional",
-           "reference", "show_config", "__version__"]
+__all__ = [*_optimizers, "SparseRows", "functional", "reference", "show_config",
+           "__version__"]

@@ -1,18 +1,16 @@
 """The functional steps: lists of arrays in, updated in place; no objects, no hidden state.
 
-This is the stable seam under the optimizer objects (as torch.optim.adagrad.adagrad is under
-torch.optim.Adagrad); each function has a NumPy twin of the same name in fastopt.reference.
+This is the seam the optimizer objects and fastopt.torch step through: each function runs
+its algorithm's step builder (``fastopt.optim.<name>.ALGORITHM``), the same plan an object's
+``step`` fills, and has a NumPy twin of the same name in fastopt.reference.
 
 Row-sparse steps take :class:`fastopt.SparseRows` gradients: ``adagrad_rows``, ``sgd_rows``,
-``sparse_adam`` (SparseRows only) and ``rowwise_adagrad`` (dense or SparseRows).
+``sparse_adam`` (SparseRows only) and ``rowwise_adagrad`` (dense or SparseRows); ``adagrad``
+and ``sgd`` take them too, mixed with dense gradients.
 """
-from fastopt.optim.adadelta import adadelta
-from fastopt.optim.adagrad import adagrad, adagrad_rows
-from fastopt.optim.adam import adam, adamw
-from fastopt.optim.rmsprop import rmsprop
-from fastopt.optim.rowwise_adagrad import rowwise_adagrad
-from fastopt.optim.sgd import sgd, sgd_rows
-from fastopt.optim.sparse_adam import sparse_adam
+import fastopt.optim as _optim
+from fastopt._discover import public
 
-__all__ = ["adadelta", "adagrad", "adagrad_rows", "adam", "adamw", "rmsprop", "rowwise_adagrad",
-           "sgd", "sgd_rows", "sparse_adam"]
+_found = public(_optim.__name__, _optim.__path__, lambda name, obj: not isinstance(obj, type))
+globals().update(_found)
+__all__ = sorted(_found)

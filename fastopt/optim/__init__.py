@@ -1,12 +1,8 @@
-"""The optimizer objects and their functional steps, one module per algorithm."""
+"""The NumPy optimizers, one module per algorithm (its hyper translation, functional steps
+and class); the classes of every module's ``__all__`` are collected here."""
+from fastopt._discover import public
 from fastopt.optim._base import Optimizer
-from fastopt.optim.adadelta import Adadelta
-from fastopt.optim.adagrad import Adagrad
-from fastopt.optim.adam import Adam, AdamW
-from fastopt.optim.rmsprop import RMSprop
-from fastopt.optim.rowwise_adagrad import RowwiseAdagrad
-from fastopt.optim.sgd import SGD
-from fastopt.optim.sparse_adam import SparseAdam
 
-__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "AdamW", "RMSprop", "RowwiseAdagrad",
-           "SGD", "SparseAdam"]
+_found = public(__name__, __path__, lambda name, obj: isinstance(obj, type))
+globals().update(_found)
+__all__ = ["Optimizer", *_found]

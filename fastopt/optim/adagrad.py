@@ -11,6 +11,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
+__all__ = ["Adagrad", "adagrad", "adagrad_rows"]
+
 #: Adagrad's update, in the kernel's order: the one place it is written for readers.
 MATH = """\
         clr = lr / (1 + (t - 1) * lr_decay)

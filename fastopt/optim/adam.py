@@ -9,6 +9,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
+__all__ = ["Adam", "AdamW", "adam", "adamw"]
+
 
 def _betas(betas):
     try:

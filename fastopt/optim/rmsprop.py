@@ -9,6 +9,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
+__all__ = ["RMSprop", "rmsprop"]
+
 
 def rmsprop_hyper(group):
     """RMSprop's settings -> its kernel's scalars (registry.h: rmsprop); ValueError if invalid."""

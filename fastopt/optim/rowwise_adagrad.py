@@ -8,6 +8,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._docs import params_doc, step_doc
 from fastopt.optim.adagrad import Adagrad, adagrad_hyper
 
+__all__ = ["RowwiseAdagrad", "rowwise_adagrad"]
+
 
 def rowwise_sparse_hyper(group):
     """The scalars for a SparseRows gradient: weight decay must be 0, as for Adagrad."""

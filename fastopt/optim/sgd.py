@@ -10,6 +10,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc, step_doc
 
+__all__ = ["SGD", "sgd", "sgd_rows"]
+
 
 def sgd_hyper(group):
     """SGD's settings -> its kernel's scalars (registry.h: sgd); ValueError if invalid.

@@ -9,6 +9,8 @@ from fastopt.optim._algorithm import Algorithm
 from fastopt.optim._base import Optimizer
 from fastopt.optim._docs import params_doc
 
+__all__ = ["SparseAdam", "sparse_adam"]
+
 
 def sparse_adam_hyper(group):
     """SparseAdam's settings -> its row kernel's scalars (registry.h: sparse_adam); as torch:

@@ -10,13 +10,8 @@ Row-sparse steps (``fastopt.SparseRows`` gradients) are in :mod:`fastopt.referen
 ``coalesce`` (np.unique + np.add.at), ``adagrad_rows``, ``sgd_rows``, ``rowwise_adagrad``
 and ``sparse_adam``.
 """
-from fastopt.reference.adadelta import adadelta
-from fastopt.reference.adagrad import adagrad
-from fastopt.reference.adam import adam, adamw
-from fastopt.reference.rmsprop import rmsprop
-from fastopt.reference.sgd import sgd
-from fastopt.reference.sparse import (adagrad_rows, coalesce, rowwise_adagrad, sgd_rows,
-                                      sparse_adam)
+from fastopt._discover import public
 
-__all__ = ["adadelta", "adagrad", "adagrad_rows", "adam", "adamw", "coalesce", "rmsprop",
-           "rowwise_adagrad", "sgd", "sgd_rows", "sparse_adam"]
+_found = public(__name__, __path__)
+globals().update(_found)
+__all__ = sorted(_found)

@@ -3,6 +3,8 @@ import numpy as np
 
 from fastopt.reference._util import scalars_converted
 
+__all__ = ["adadelta"]
+
 
 
 @scalars_converted

@@ -3,6 +3,8 @@ import numpy as np
 
 from fastopt.reference._util import per_param, scalars_converted
 
+__all__ = ["adagrad"]
+
 
 @scalars_converted
 def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,

@@ -5,6 +5,8 @@ import numpy as np
 
 from fastopt.reference._util import per_param, scalars_converted
 
+__all__ = ["adam", "adamw"]
+
 
 def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
           weight_decay, amsgrad, maximize, decoupled):

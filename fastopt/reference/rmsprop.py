@@ -3,6 +3,8 @@ import numpy as np
 
 from fastopt.reference._util import per_param, scalars_converted
 
+__all__ = ["rmsprop"]
+
 
 @scalars_converted
 def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, lr=1e-2,

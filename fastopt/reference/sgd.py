@@ -1,6 +1,8 @@
 """SGD (with momentum and Nesterov) in NumPy, in the kernel's order (src_c/kernels/sgd.inc.c)."""
 from fastopt.reference._util import per_param, scalars_converted
 
+__all__ = ["sgd"]
+
 
 @scalars_converted
 def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,

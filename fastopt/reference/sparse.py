@@ -14,6 +14,8 @@ import numpy as np
 from fastopt.reference._util import per_param, scalars_converted
 from fastopt.reference.adagrad import adagrad
 
+__all__ = ["adagrad_rows", "coalesce", "rowwise_adagrad", "sgd_rows", "sparse_adam"]
+
 
 def coalesce(grad):
     """``(rows, G)``: the distinct rows of a SparseRows (sorted) and their summed gradients.

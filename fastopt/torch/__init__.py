@@ -19,14 +19,9 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
                       "pip install torch); the NumPy optimizers in fastopt work without it"
                       ) from e
 
+from fastopt._discover import public
 from fastopt.torch._base import Optimizer
-from fastopt.torch.adadelta import Adadelta
-from fastopt.torch.adagrad import Adagrad
-from fastopt.torch.adam import Adam, AdamW
-from fastopt.torch.rmsprop import RMSprop
-from fastopt.torch.rowwise_adagrad import RowwiseAdagrad
-from fastopt.torch.sgd import SGD
-from fastopt.torch.sparse_adam import SparseAdam
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
-           "RowwiseAdagrad", "SparseAdam"]
+_found = public(__name__, __path__, lambda name, obj: isinstance(obj, type))
+globals().update(_found)
+__all__ = ["Optimizer", *_found]

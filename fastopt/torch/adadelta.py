@@ -7,6 +7,8 @@ import torch
 from fastopt.optim.adadelta import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["Adadelta"]
+
 
 class Adadelta(Optimizer):
     r"""AdaDelta (Zeiler, 2012): ``torch.optim.Adadelta``, fused and zero-copy.

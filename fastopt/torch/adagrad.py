@@ -8,6 +8,8 @@ from fastopt._scalars import nonnegative
 from fastopt.optim.adagrad import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["Adagrad"]
+
 
 class Adagrad(Optimizer):
     r"""Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``, fused and zero-copy.

@@ -7,6 +7,8 @@ import torch
 from fastopt.optim.adam import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["Adam", "AdamW"]
+
 _MATH = r"""
         t         = t + 1                           (the float32 step tensor, as torch)
         step_size = lr / (1 - beta1 ** t)           (double, once per step)

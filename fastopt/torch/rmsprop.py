@@ -7,6 +7,8 @@ import torch
 from fastopt.optim.rmsprop import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["RMSprop"]
+
 
 class RMSprop(Optimizer):
     r"""RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``, fused and zero-copy.

@@ -7,6 +7,8 @@ import torch
 from fastopt.optim.rowwise_adagrad import ALGORITHM
 from fastopt.torch.adagrad import Adagrad
 
+__all__ = ["RowwiseAdagrad"]
+
 
 class RowwiseAdagrad(Adagrad):
     r"""Row-wise Adagrad for embedding tables: ``fastopt.RowwiseAdagrad`` on torch tensors.

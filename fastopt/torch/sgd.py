@@ -5,6 +5,8 @@ Kernel: src_c/kernels/sgd.inc.c. Hyper-parameters: fastopt/optim/sgd.py.
 from fastopt.optim.sgd import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["SGD"]
+
 
 class SGD(Optimizer):
     r"""Stochastic gradient descent with (Nesterov) momentum: ``torch.optim.SGD``, fused and

@@ -7,6 +7,8 @@ import torch
 from fastopt.optim.sparse_adam import ALGORITHM
 from fastopt.torch._base import Optimizer
 
+__all__ = ["SparseAdam"]
+
 
 class SparseAdam(Optimizer):
     r"""Lazy Adam for sparse gradients: ``torch.optim.SparseAdam``, fused and zero-copy.
