@@ -274,19 +274,32 @@ def measure_placements(name, dtype, n, *, budget, torch=None, placements=1):
     return median, each
 
 
-def object_overhead(n=1000, budget=0.5):
-    """The per-call cost at small n: functional call and object step, float32 Adagrad."""
+def object_overhead(n=1000, budget=0.5, torch=None):
+    """The per-call cost at small n, float32 Adagrad: the functional call, the NumPy object's
+    step, and (with torch) fastopt.torch's step and torch.optim's fused one, interleaved."""
     p = np.zeros(n, np.float32)
     g = np.full(n, 1e-3, np.float32)
     s = np.zeros(n, np.float32)
     opt = fastopt.Adagrad([p.copy()])
     grads = [g]
-    # many short repeats: a ~1 us call on a shared VM is easily slowed for a while by the host
-    return {
-        "functional": seconds_per_call(lambda: functional.adagrad([p], [g], [s], 1, lr=1e-2),
-                                       budget=budget, repeat=25),
-        "object": seconds_per_call(lambda: opt.step(grads), budget=budget, repeat=25),
-    }
+    calls = {"functional": lambda: functional.adagrad([p], [g], [s], 1, lr=1e-2),
+             "object": lambda: opt.step(grads)}
+    if torch is not None:
+        import fastopt.torch as fo_torch
+        tp = torch.zeros(n, requires_grad=True)
+        tp.grad = torch.full((n,), 1e-3)
+        calls["fastopt.torch"] = fo_torch.Adagrad([tp]).step
+        tq = torch.zeros(n, requires_grad=True)
+        tq.grad = torch.full((n,), 1e-3)
+        calls["torch fused"] = torch.optim.Adagrad([tq], fused=True).step
+    # many short repeats, interleaved: a ~1 us call on a shared VM is easily slowed for a
+    # while by the host; the best of each over the rounds
+    out = {}
+    for _ in range(3):
+        for key, fn in calls.items():
+            t = seconds_per_call(fn, budget=budget / 3, repeat=9)
+            out[key] = min(out.get(key, t), t)
+    return out
 
 
 def isa_paths(sizes, budget):
@@ -366,8 +379,13 @@ def run(args):
             print(f"{name:>12} {n:>9} " + " ".join(
                 f"{by_isa[(name, n, isa)] / n * 1e9:9.3f}" for isa in paths))
 
-    ov = object_overhead(budget=0.2 if quick else 0.5)
+    ov = object_overhead(budget=0.2 if quick else 0.5, torch=torch)
     results["overhead"] = ov
-    print(f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
-          f"object step {fmt_time(ov['object'])}")
+    line = (f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
+            f"object step {fmt_time(ov['object'])}")
+    if "fastopt.torch" in ov:
+        line += (f", fastopt.torch step {fmt_time(ov['fastopt.torch'])} "
+                 f"({ov['fastopt.torch'] / ov['object']:.2f}x the object's; target <= 1.5x), "
+                 f"torch fused {fmt_time(ov['torch fused'])}")
+    print(line)
     return results
