@@ -4,6 +4,7 @@
 - ``_registry.pxi``: :class:`Kernel`, each kernel of src_c/kernels/registry.h with its state
   buffers and hyper-parameter names (``kernel(name)``, ``row_kernel(name)``);
 - ``_sparse_rows.pxi``: :class:`SparseRows`, a row-sparse gradient;
+- ``_checks.pxi``: what a buffer must be (dtype, one dense layout, alignment, ...);
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
 - ``_isa.pxi``: the ISA paths (chosen at import) and the bandwidth probe of the benchmark.
@@ -28,5 +29,6 @@ cnp.import_array()
 
 include "_registry.pxi"
 include "_sparse_rows.pxi"
+include "_checks.pxi"
 include "_plan.pxi"
 include "_isa.pxi"

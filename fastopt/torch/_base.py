@@ -76,6 +76,10 @@ def _message(e):
     return text[len("fastopt: "):] if text.startswith("fastopt: ") else text
 
 
+class _SparseSettingError(ValueError):
+    """A group setting the row step cannot honour (raised as the class's _sparse_error)."""
+
+
 class Optimizer(torch.optim.Optimizer):
     """Base class of fastopt.torch's optimizers; see the module docstring for the contract.
 
@@ -89,7 +93,8 @@ class Optimizer(torch.optim.Optimizer):
     _step_key = "step"
     _step_tensor = True
     _eager_state = False
-    _sparse_error = ValueError
+    _sparse_error = ValueError   # what settings a row step cannot honour raise
+    _dense_error = TypeError     # what a dense grad raises where only sparse ones are taken
     _records = {}       # id -> (tensor, record, shape): params and state seen last step
     _scalars_cache = ()  # per group: (settings seen, scalars) of the last step
 
@@ -150,7 +155,7 @@ class Optimizer(torch.optim.Optimizer):
         try:
             return self.algorithm.row_hyper(group)
         except ValueError as e:
-            raise self._sparse_error(f"fastopt: {where}: {_message(e)}") from None
+            raise _SparseSettingError(_message(e)) from None
 
     def _cached_scalars(self, group, gi, sparse):
         """_group_scalars, reused while the group's settings are the very same objects as at
@@ -226,7 +231,12 @@ class Optimizer(torch.optim.Optimizer):
                 raw = alg.kernel is not None and g.layout is STRIDED
                 sparse = not raw and g.layout is not STRIDED
                 kernel = alg.kernel if raw else (alg.row_kernel if sparse else alg.dense)
-                if kernel is None or (not sparse and not raw and not alg.dense_grads):
+                if not sparse and not raw and not alg.dense_grads:
+                    raise self._dense_error(
+                        f"fastopt: param {index}: {type(self).__name__} does not support "
+                        f"dense gradients, please consider Adam instead (as torch.optim."
+                        f"{type(self).__name__})")
+                if kernel is None:
                     try:
                         alg.route(_kernels.SparseRows((), ()) if sparse else g)
                     except TypeError as e:
@@ -234,7 +244,10 @@ class Optimizer(torch.optim.Optimizer):
                 key = (gi, sparse)
                 entry = handles.get(key)
                 if entry is None:
-                    scalars = self._cached_scalars(group, gi, sparse)
+                    try:
+                        scalars = self._cached_scalars(group, gi, sparse)
+                    except _SparseSettingError as e:
+                        raise self._sparse_error(f"fastopt: param {index}: {e}") from None
                     entry = handles[key] = (plan.hyper(kernel, scalars), scalars)
                 st = dict.get(state, p)
                 fresh = not st

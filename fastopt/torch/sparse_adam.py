@@ -58,6 +58,8 @@ class SparseAdam(Optimizer):
     _step_tensor = False
 
     algorithm = ALGORITHM
+    _dense_error = RuntimeError   # as torch.optim.SparseAdam
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize}
         super().__init__(params, defaults)

@@ -1,0 +1,152 @@
+# ---- the checks: what an array or a pointer record must be to be stepped ---------------
+#
+# One set of checks for every front end: NumPy arrays (Plan.add) and pointer records
+# (Plan.add_raw, fastopt.torch) go through the same layout rules.
+
+cdef Py_ssize_t _ITEMSIZE[2]
+_ITEMSIZE[0] = 4
+_ITEMSIZE[1] = 8
+cdef enum:
+    MAX_DIMS = 64
+
+cdef int _array_code(object a, Py_ssize_t i, str what) except -1:
+    """FO_F32 / FO_F64 for a native float32 / float64 ndarray; TypeError otherwise."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: {what} must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype}; "
+                        f"fastopt steps float32 and float64 arrays")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: {what} has non-native byte order ({arr.dtype})")
+    return FO_F32 if t == cnp.NPY_FLOAT32 else FO_F64
+
+cdef bint _dense_layout(int ndim, const cnp.npy_intp *shape, const cnp.npy_intp *strides,
+                        Py_ssize_t itemsize) noexcept:
+    """Do the elements tile one block of memory, no gaps, no overlaps, strides positive?
+
+    C order, Fortran order, channels_last or any other order of the dimensions: an
+    elementwise step then runs over the block in memory order.
+    """
+    cdef int order[MAX_DIMS]
+    cdef int m = 0, d, j, t
+    for d in range(ndim):
+        if shape[d] == 0:
+            return True
+        if shape[d] != 1:
+            # insertion sort of the dimensions that matter, by stride
+            j = m
+            while j > 0 and strides[order[j - 1]] > strides[d]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = d
+            m += 1
+    cdef Py_ssize_t expected = itemsize
+    for j in range(m):
+        t = order[j]
+        if strides[t] != expected:
+            return False
+        expected *= shape[t]
+    return True
+
+cdef bint _same_layout(int nd_a, const cnp.npy_intp *shape_a, const cnp.npy_intp *strides_a,
+                       int nd_b, const cnp.npy_intp *shape_b, const cnp.npy_intp *strides_b
+                       ) noexcept:
+    """Same shape, and the same strides wherever a dimension has more than one element."""
+    cdef int d
+    cdef bint empty = False
+    if nd_a != nd_b:
+        return False
+    for d in range(nd_a):
+        if shape_a[d] != shape_b[d]:
+            return False
+        empty = empty or shape_a[d] == 0
+    if empty:
+        return True
+    for d in range(nd_a):
+        if shape_a[d] > 1 and strides_a[d] != strides_b[d]:
+            return False
+    return True
+
+cdef str _layout_hint(object shape, object strides):
+    return f"shape {tuple(shape)}, strides {tuple(strides)} bytes"
+
+cdef int _param_code(object param, Py_ssize_t i) except -1:
+    """The dtype code of a param array fastopt can step in place; raises otherwise."""
+    cdef int code = _array_code(param, i, "param")
+    cdef cnp.ndarray p = <cnp.ndarray>param
+    if not cnp.PyArray_IS_C_CONTIGUOUS(p) and not _dense_layout(
+            cnp.PyArray_NDIM(p), cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p), _ITEMSIZE[code]):
+        raise ValueError(f"fastopt: param {i}: param is not one dense block of memory "
+                         f"({_layout_hint(param.shape, param.strides)}); fastopt steps C-, "
+                         f"Fortran- or any-order dense arrays in place and never copies")
+    if not cnp.PyArray_ISALIGNED(p):
+        raise ValueError(f"fastopt: param {i}: param is not aligned to its dtype")
+    if not cnp.PyArray_ISWRITEABLE(p):
+        raise ValueError(f"fastopt: param {i}: param is read-only")
+    return code
+
+cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str what,
+                           bint written) except -1:
+    """a must be an array of p's dtype, shape and memory layout (``what`` names it)."""
+    cdef int c = _array_code(a, i, what)
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if c != code:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype} but the param has "
+                        f"dtype {(<object>p).dtype}")
+    cdef int nd = cnp.PyArray_NDIM(p)
+    cdef int d
+    if cnp.PyArray_NDIM(arr) != nd:
+        raise ValueError(f"fastopt: param {i}: {what} has shape {(<object>a).shape} but the param has "
+                         f"shape {(<object>p).shape}")
+    for d in range(nd):
+        if cnp.PyArray_DIM(arr, d) != cnp.PyArray_DIM(p, d):
+            raise ValueError(f"fastopt: param {i}: {what} has shape {(<object>a).shape} but the param "
+                             f"has shape {(<object>p).shape}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_IS_C_CONTIGUOUS(p)) and \
+            not _same_layout(nd, cnp.PyArray_DIMS(arr), cnp.PyArray_STRIDES(arr),
+                             nd, cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p)):
+        raise ValueError(f"fastopt: param {i}: {what} has another memory layout than the "
+                         f"param ({what}: {_layout_hint(a.shape, a.strides)}; param: "
+                         f"{_layout_hint((<object>p).shape, (<object>p).strides)}); an elementwise step needs "
+                         f"one layout for param, grad and state, and fastopt never copies")
+    if not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"fastopt: param {i}: {what} is not aligned to its dtype")
+    if written and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"fastopt: param {i}: {what} is read-only")
+    return 0
+
+cdef int _check_c_order(object a, Py_ssize_t i, str what) except -1:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+        raise ValueError(f"fastopt: param {i}: {what} is not C-contiguous "
+                         f"({_layout_hint(a.shape, a.strides)}); a row-sparse step reads "
+                         f"whole rows in place")
+    return 0
+
+cdef int _index_type(object a, Py_ssize_t i) except -1:
+    """FO_INDEX_I32 / FO_INDEX_I64 for a SparseRows index array; raises otherwise."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices must be a numpy.ndarray, "
+                        f"got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int size = cnp.PyArray_ITEMSIZE(arr)
+    if not cnp.PyArray_ISINTEGER(arr) or not cnp.PyArray_ISSIGNED(arr) or (
+            size != 4 and size != 8):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have dtype {arr.dtype}; "
+                        f"expected int32 or int64")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise TypeError(f"fastopt: param {i}: SparseRows indices have non-native byte order "
+                        f"({arr.dtype})")
+    if cnp.PyArray_NDIM(arr) != 1:
+        raise ValueError(f"fastopt: param {i}: SparseRows indices must be 1-D, got shape "
+                         f"{(<object>a).shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr):
+        raise ValueError(f"fastopt: param {i}: SparseRows indices are not contiguous and "
+                         f"aligned")
+    if cnp.PyArray_DIM(arr, 0) > 0x7fffffff:
+        raise ValueError(f"fastopt: param {i}: SparseRows with {cnp.PyArray_DIM(arr, 0)} "
+                         f"rows; at most 2**31 - 1")
+    return FO_INDEX_I32 if size == 4 else FO_INDEX_I64
+
