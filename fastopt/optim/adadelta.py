@@ -12,6 +12,18 @@ from fastopt.optim._docs import params_doc, step_doc
 __all__ = ["Adadelta", "adadelta"]
 
 
+#: Adadelta's update, in the kernel's order: the one place it is written for readers.
+MATH = """\
+        g     = -g                       if maximize
+        g     = g + weight_decay * p     if weight_decay != 0
+        s     = s * rho
+        s     = s + ((1 - rho) * g) * g
+        delta = sqrt(a + eps) / sqrt(s + eps) * g
+        a     = a * rho
+        a     = a + ((1 - rho) * delta) * delta
+        p     = p - lr * delta"""
+
+
 def adadelta_hyper(group):
     """Adadelta's settings -> its kernel's scalars (registry.h: adadelta); ValueError if invalid."""
     return {"lr": nonnegative("lr", group["lr"]), "rho": real("rho", group["rho"], 0.0, 1.0),
@@ -48,17 +60,10 @@ class Adadelta(Optimizer):
     __doc__ = r"""AdaDelta (Zeiler, 2012), fused into one pass per param.
 
     For each param :math:`p` with gradient :math:`g`, running average of squared gradients
-    :math:`s` and of squared updates :math:`a`, in the kernel's order (the param's dtype
-    throughout)::
+    :math:`s` and of squared updates :math:`a`, in the kernel's order (``1 - rho`` in double,
+    rounded once; everything else in the param's dtype)::
 
-        g     = -g                       if maximize
-        g     = g + weight_decay * p     if weight_decay != 0
-        s     = s * rho
-        s     = s + ((1 - rho) * g) * g
-        delta = sqrt(a + eps) / sqrt(s + eps) * g
-        a     = a * rho
-        a     = a + ((1 - rho) * delta) * delta
-        p     = p - lr * delta
+{math}
 
     where ``s`` and ``a`` start at 0. This is torch.optim.Adadelta (2.13), its for-loop
     order and state names included.
@@ -92,7 +97,7 @@ class Adadelta(Optimizer):
 
     Reference: M. D. Zeiler, "ADADELTA: An Adaptive Learning Rate Method",
     arXiv:1212.5701 (2012).
-    """.format(params_doc=params_doc, step_doc=step_doc)
+    """.format(params_doc=params_doc, step_doc=step_doc, math=MATH)
 
     algorithm = ALGORITHM
 

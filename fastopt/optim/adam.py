@@ -12,6 +12,31 @@ from fastopt.optim._docs import params_doc, step_doc
 __all__ = ["Adam", "AdamW", "adam", "adamw"]
 
 
+#: Adam's and AdamW's update (one kernel), in the kernel's order: the one place it is written
+#: for readers. ``{decay}`` is the weight-decay line, ``WEIGHT_DECAY["Adam"]`` (L2, added to
+#: the gradient) or ``WEIGHT_DECAY["AdamW"]`` (decoupled): ``MATH.format(decay=...)``.
+MATH = """\
+        bc1       = 1 - beta1 ** t                  (double, once per step)
+        bc2       = 1 - beta2 ** t                  (double)
+        step_size = lr / bc1                        (double)
+        bc2_sqrt  = sqrt(bc2)                       (double)
+        w         = 1 - beta1                       (in double, rounded to the param's dtype)
+        g  = -g                                     if maximize
+        {decay}
+        m  = m + w * (g - m)                        if w < 0.5   (torch's lerp)
+        m  = g + (w - 1) * (g - m)                  otherwise
+        v  = v * beta2
+        v  = v + ((1 - beta2) * g) * g
+        vm = maximum(vm, v)                         if amsgrad (then vm replaces v below)
+        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)"""
+
+#: The weight-decay line of :data:`MATH`, per class.
+WEIGHT_DECAY = {
+    "Adam": "g  = g + weight_decay * p                   if weight_decay != 0",
+    "AdamW": "p  = p * (1 - lr * weight_decay)            if weight_decay != 0",
+}
+
+
 def _betas(betas):
     try:
         beta1, beta2 = betas
@@ -85,21 +110,6 @@ def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e
                              "maximize": maximize})
 
 
-_ADAM_MATH = """
-        bc1       = 1 - beta1 ** t                  (double, once per step)
-        bc2       = 1 - beta2 ** t                  (double)
-        step_size = lr / bc1                        (double)
-        bc2_sqrt  = sqrt(bc2)                       (double)
-        w         = 1 - beta1                       (in the param's dtype)
-        g  = -g                                     if maximize
-        {decay}
-        m  = m + w * (g - m)                        if w < 0.5   (torch's lerp)
-        m  = g + (w - 1) * (g - m)                  otherwise
-        v  = v * beta2
-        v  = v + ((1 - beta2) * g) * g
-        vm = maximum(vm, v)                         if amsgrad (then vm replaces v below)
-        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)"""
-
 _ADAM_ARGS = """
         lr: learning rate (default 1e-3).
         betas: ``(beta1, beta2)``, the decay rates of the first and second moment, each
@@ -133,6 +143,7 @@ class Adam(_AdamBase):
     For each param :math:`p` with gradient :math:`g`, first moment :math:`m`, second
     moment :math:`v` and step :math:`t`, in the kernel's order (per-step scalars in double,
     the rest in the param's dtype)::
+
 {math}
 
     where ``m``, ``v`` (and ``vm``) start at 0 and ``t`` counts this param's steps. This is
@@ -161,8 +172,7 @@ class Adam(_AdamBase):
     Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
     AMSGrad: S. J. Reddi, S. Kale, S. Kumar, "On the Convergence of Adam and Beyond",
     ICLR 2018.
-    """.format(math=_ADAM_MATH.format(decay="g  = g + weight_decay * p                   "
-                                             "if weight_decay != 0"),
+    """.format(math=MATH.format(decay=WEIGHT_DECAY["Adam"]),
                params_doc=params_doc, step_doc=step_doc, state=_ADAM_STATE,
                args=_ADAM_ARGS.format(wd="L2 penalty added to the gradient (default 0)."))
 
@@ -177,6 +187,7 @@ class AdamW(_AdamBase):
     For each param :math:`p` with gradient :math:`g`, first moment :math:`m`, second
     moment :math:`v` and step :math:`t`, in the kernel's order (per-step scalars in double,
     the rest in the param's dtype)::
+
 {math}
 
     where ``m``, ``v`` (and ``vm``) start at 0 and ``t`` counts this param's steps. The
@@ -203,8 +214,7 @@ class AdamW(_AdamBase):
        with a large ``lr`` keep ``lr * weight_decay`` well below 1.
 
     Reference: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
-    """.format(math=_ADAM_MATH.format(decay="p  = p * (1 - lr * weight_decay)            "
-                                             "if weight_decay != 0"),
+    """.format(math=MATH.format(decay=WEIGHT_DECAY["AdamW"]),
                params_doc=params_doc, step_doc=step_doc, state=_ADAM_STATE,
                args=_ADAM_ARGS.format(wd="decoupled weight decay: the param is multiplied "
                                          "by ``1 - lr * weight_decay``\n            each "

@@ -12,6 +12,27 @@ from fastopt.optim._docs import params_doc, step_doc
 __all__ = ["RMSprop", "rmsprop"]
 
 
+#: RMSprop's update, in the kernel's order: the one place it is written for readers.
+MATH = """\
+        w = 1 - alpha                           (in double, rounded to the param's dtype)
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        v = v * alpha + w * g * g               (left to right: (w * g) * g)
+        if centered:
+            m = m + w * (g - m)                 if |w| < 0.5   (torch's lerp(m, g, w))
+            m = g + (w - 1) * (g - m)           otherwise
+            x = v - m * m
+        else:
+            x = v
+        d = sqrt(x) + eps                       # eps_inside_sqrt=False (torch.optim)
+        d = sqrt(x + eps)                       # eps_inside_sqrt=True  (d2l, Keras)
+        if momentum != 0:
+            b = b * momentum + g / d
+            p = p - lr * b
+        else:
+            p = p - lr * g / d                  (left to right: (lr * g) / d)"""
+
+
 def rmsprop_hyper(group):
     """RMSprop's settings -> its kernel's scalars (registry.h: rmsprop); ValueError if invalid."""
     return {"lr": nonnegative("lr", group["lr"]), "alpha": nonnegative("alpha", group["alpha"]),
@@ -60,25 +81,10 @@ class RMSprop(Optimizer):
 
     For each param :math:`p` with gradient :math:`g`, running average of squares :math:`v`
     (``square_avg``), of gradients :math:`m` (``grad_avg``, centered only) and momentum
-    buffer :math:`b`, in the kernel's order (``w = 1 - alpha`` in double, then everything in
+    buffer :math:`b`, in the kernel's order (``w`` in double, rounded once; everything else in
     the param's dtype)::
 
-        g = -g                                  if maximize
-        g = g + weight_decay * p                if weight_decay != 0
-        v = v * alpha + w * g * g               ((w * g) * g)
-        if centered:
-            m = m + w * (g - m)                 if |w| < 0.5   (torch's lerp(m, g, w))
-            m = g + (w - 1) * (g - m)           otherwise
-            x = v - m * m
-        else:
-            x = v
-        d = sqrt(x) + eps                       # eps_inside_sqrt=False (torch.optim)
-        d = sqrt(x + eps)                       # eps_inside_sqrt=True  (d2l, Keras)
-        if momentum != 0:
-            b = b * momentum + g / d
-            p = p - lr * b
-        else:
-            p = p - lr * g / d                  ((lr * g) / d)
+{math}
 
     With ``eps_inside_sqrt=False`` this is torch.optim.RMSprop (2.13), state names included;
     with ``eps_inside_sqrt=True`` and no momentum it is the textbook
@@ -121,7 +127,7 @@ class RMSprop(Optimizer):
     running average of its recent magnitude", COURSERA: Neural Networks for Machine
     Learning (2012); A. Graves, "Generating Sequences With Recurrent Neural Networks",
     arXiv:1308.0850 (2013), for the centered form.
-    """.format(params_doc=params_doc, step_doc=step_doc)
+    """.format(params_doc=params_doc, step_doc=step_doc, math=MATH)
 
     algorithm = ALGORITHM
 

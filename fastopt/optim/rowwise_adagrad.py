@@ -11,6 +11,18 @@ from fastopt.optim.adagrad import Adagrad, adagrad_hyper
 __all__ = ["RowwiseAdagrad", "rowwise_adagrad"]
 
 
+#: Row-wise Adagrad's update of each stepped row r, in the kernel's order: the one place it
+#: is written for readers (``mean``'s summation order is in :class:`RowwiseAdagrad`'s doc).
+MATH = """\
+        clr   = lr / (1 + (t - 1) * lr_decay)
+        g     = 0 + g                       (-0.0 reads as +0.0)
+        g     = -g                          if maximize
+        g     = g + weight_decay * p        if weight_decay != 0   (dense gradients only)
+        s[r]  = s[r] + mean(g[r] ** 2)
+        p[r]  = p[r] - clr * g[r] / (sqrt(s[r]) + eps)      # eps_inside_sqrt=False
+        p[r]  = p[r] - clr * g[r] / sqrt(s[r] + eps)        # eps_inside_sqrt=True"""
+
+
 def rowwise_sparse_hyper(group):
     """The scalars for a SparseRows gradient: weight decay must be 0, as for Adagrad."""
     h = adagrad_hyper(group)
@@ -54,11 +66,7 @@ class RowwiseAdagrad(Adagrad):
     step :math:`t`, in the kernel's order (per-step scalars in double, the rest in the
     param's dtype)::
 
-        clr   = lr / (1 + (t - 1) * lr_decay)
-        g     = -g                          if maximize
-        g     = g + weight_decay * p        if weight_decay != 0   (dense gradients only)
-        s[r]  = s[r] + mean(g[r] ** 2)
-        p[r]  = p[r] - clr * g[r] / (sqrt(s[r]) + eps)      # eps_inside_sqrt: sqrt(s[r] + eps)
+{math}
 
     ``mean`` sums the ``dim`` squares in a fixed order so that every ISA path and the NumPy
     reference agree bit for bit: eight lanes (lane ``l`` adds elements ``l, l + 8, l + 16,
@@ -104,7 +112,7 @@ class RowwiseAdagrad(Adagrad):
     M. Naumov et al., "Deep Learning Recommendation Model for Personalization and
     Recommendation Systems", arXiv:1906.00091 (2019); Adagrad itself: J. Duchi, E. Hazan,
     Y. Singer, JMLR 12 (2011).
-    """.format(params_doc=params_doc, step_doc=step_doc)
+    """.format(params_doc=params_doc, step_doc=step_doc, math=MATH)
 
     # Adagrad's constructor, hyper-parameters and their checks; a row kernel only (dense
     # grads step every row through it), and one accumulator per row.

@@ -13,6 +13,18 @@ from fastopt.optim._docs import params_doc, step_doc
 __all__ = ["SGD", "sgd", "sgd_rows"]
 
 
+#: SGD's update, in the kernel's order: the one place it is written for readers.
+MATH = """\
+        g = -g                                  if maximize
+        g = g + weight_decay * p                if weight_decay != 0
+        if momentum != 0:
+            b = g                               on the buffer's first step (b only written)
+            b = b * momentum + (1 - dampening) * g          on later steps
+            g = g + momentum * b                if nesterov
+            g = b                               otherwise
+        p = p - lr * g"""
+
+
 def sgd_hyper(group):
     """SGD's settings -> its kernel's scalars (registry.h: sgd); ValueError if invalid.
 
@@ -79,13 +91,10 @@ def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
     """One plain SGD step on the touched rows of row-sparse gradients, in place.
 
     For each param (2-D, rows x dim) with its :class:`fastopt.SparseRows` gradient, repeated
-    rows are summed (in order of appearance, as ``np.add.at``), then::
-
-        g = -g if maximize else g
-        p[r] = p[r] - lr * g[r]          # for each touched row r only
-
-    which is the dense step ``p - lr * grad.to_dense(rows)`` bit for bit. All buffers and
-    indices are validated before anything is written.
+    rows are summed (in order of appearance, as ``np.add.at``), then each touched row, and
+    only it, gets :class:`SGD`'s step with ``momentum=0`` and ``weight_decay=0`` (the math
+    is :class:`SGD`'s): the dense step on ``grad.to_dense(rows)``, bit for bit. All buffers
+    and indices are validated before anything is written.
     """
     for i, g in enumerate(grads):
         if type(g) is not SparseRows:
@@ -97,20 +106,14 @@ def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
 class SGD(Optimizer):
     __doc__ = r"""Stochastic gradient descent, optionally with (Nesterov) momentum, in one pass.
 
-    For each param :math:`p` with gradient :math:`g`, momentum buffer :math:`b` and step
-    :math:`t`, in the kernel's order (``1 - dampening`` in double, the rest in the param's
+    For each param :math:`p` with gradient :math:`g` and momentum buffer :math:`b`, in the
+    kernel's order (``1 - dampening`` in double, rounded once; the rest in the param's
     dtype)::
 
-        g = -g                                  if maximize
-        g = g + weight_decay * p                if weight_decay != 0
-        if momentum != 0:
-            b = g                               if t == 1   (the buffer starts as the gradient)
-            b = b * momentum + (1 - dampening) * g          otherwise
-            g = g + momentum * b                if nesterov
-            g = b                               otherwise
-        p = p - lr * g
+{math}
 
-    This is torch.optim.SGD (2.13), including its state key ``momentum_buffer``.
+    where the buffer's first step is the one that makes ``state["step"]`` 1 (see below). This
+    is torch.optim.SGD (2.13), including its state key ``momentum_buffer``.
 
     {params_doc}
         lr: learning rate (default 1e-3).
@@ -148,7 +151,7 @@ class SGD(Optimizer):
     methods", USSR Comput. Math. Math. Phys. 4 (1964); I. Sutskever, J. Martens, G. Dahl,
     G. Hinton, "On the importance of initialization and momentum in deep learning",
     ICML 2013 (the Nesterov form used here and in torch).
-    """.format(params_doc=params_doc, step_doc=step_doc)
+    """.format(params_doc=params_doc, step_doc=step_doc, math=MATH)
 
     algorithm = ALGORITHM
     _restart_on_new_buffer = True

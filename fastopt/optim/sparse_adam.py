@@ -12,6 +12,17 @@ from fastopt.optim._docs import params_doc
 __all__ = ["SparseAdam", "sparse_adam"]
 
 
+#: SparseAdam's update of the touched rows r, in the kernel's order: the one place it is
+#: written for readers.
+MATH = """\
+        step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)     (double, once)
+        g     = 0 + g                                 (-0.0 reads as +0.0)
+        g     = -g                                    if maximize
+        m[r]  = m[r] + (g - m[r]) * (1 - beta1)
+        v[r]  = v[r] + (g * g - v[r]) * (1 - beta2)
+        p[r]  = p[r] - step_size * (m[r] / (sqrt(v[r]) + eps))"""
+
+
 def sparse_adam_hyper(group):
     """SparseAdam's settings -> its row kernel's scalars (registry.h: sparse_adam); as torch:
     lr > 0, eps > 0, 0 <= beta < 1. ValueError if invalid."""
@@ -54,13 +65,10 @@ class SparseAdam(Optimizer):
     batch keep their (stale) moments, which is what makes the step cost proportional to the
     batch and not to the table. For the rows :math:`r` of a :class:`fastopt.SparseRows`
     gradient (repeated rows summed first, in order of appearance) at step :math:`t`, in the
-    kernel's order::
+    kernel's order (per-step scalars in double, rounded once; the rest in the param's
+    dtype)::
 
-        step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)     (double, once)
-        g     = -g                                    if maximize
-        m[r]  = m[r] + (g - m[r]) * (1 - beta1)
-        v[r]  = v[r] + (g * g - v[r]) * (1 - beta2)
-        p[r]  = p[r] - step_size * (m[r] / (sqrt(v[r]) + eps))
+{math}
 
     These are torch's values (it adds the update ``(g - m) * (1 - beta1)`` to ``m``); ``t``
     counts every step the param got a gradient, empty or not, as torch counts.
@@ -92,7 +100,7 @@ class SparseAdam(Optimizer):
 
     Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
     the lazy variant as in torch.optim.SparseAdam.
-    """.format(params_doc=params_doc)
+    """.format(params_doc=params_doc, math=MATH)
 
     algorithm = ALGORITHM
 

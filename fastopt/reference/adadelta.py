@@ -12,16 +12,9 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
              weight_decay=0.0, maximize=False):
     """Update ``params``, ``square_avgs`` and ``acc_deltas`` in place, one Adadelta step each.
 
-    ``steps`` (the 1-based number of this step) is accepted for symmetry and not used::
-
-        g      = -g if maximize else g
-        g      = g + weight_decay * p                 # if weight_decay != 0
-        s      = s * rho
-        s      = s + ((1 - rho) * g) * g
-        delta  = sqrt(a + eps) / sqrt(s + eps) * g
-        a      = a * rho
-        a      = a + ((1 - rho) * delta) * delta
-        p      = p - lr * delta
+    ``steps`` (the 1-based number of this step) is accepted for symmetry and not used. The
+    update is :class:`fastopt.Adadelta`'s (fastopt.optim.adadelta.MATH), in the same order;
+    ``1 - rho`` is computed in Python floats (double) and rounded once to the param's dtype.
     """
     for p, g, s, a in zip(params, grads, square_avgs, acc_deltas):
         t = p.dtype.type

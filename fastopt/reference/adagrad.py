@@ -11,13 +11,9 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
             eps=1e-10, eps_inside_sqrt=False, maximize=False):
     """Update ``params`` and ``sums`` in place, one Adagrad step each.
 
-    ``steps`` is the 1-based number of this step (one int, or one per param)::
-
-        clr = lr / (1 + (step - 1) * lr_decay)       # Python float (double)
-        g   = -g if maximize else g
-        g   = g + weight_decay * p                    # if weight_decay != 0
-        s  += g * g
-        p  -= clr * g / (sqrt(s) + eps)               # eps_inside_sqrt: / sqrt(s + eps)
+    ``steps`` is the 1-based number of this step (one int, or one per param). The update is
+    :class:`fastopt.Adagrad`'s (fastopt.optim.adagrad.MATH), in the same order; ``clr`` is
+    computed in Python floats (double) and rounded once to the param's dtype.
     """
     for p, g, s, step in zip(params, grads, sums, per_param(steps, len(params))):
         t = p.dtype.type

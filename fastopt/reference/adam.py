@@ -49,20 +49,10 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
     """Update ``params`` and the moments in place, one Adam step each (L2 weight decay).
 
     ``steps`` is the 1-based number of this step (one int, or one per param);
-    ``max_exp_avg_sqs`` is only read and written with ``amsgrad`` (may be None otherwise)::
-
-        bc1       = 1 - beta1 ** step                 # Python floats (double)
-        bc2       = 1 - beta2 ** step
-        step_size = lr / bc1
-        bc2_sqrt  = sqrt(bc2)
-        w         = 1 - beta1                         # rounded to the dtype
-        g  = -g if maximize else g
-        g  = g + weight_decay * p                     # if weight_decay != 0
-        m  = m + w * (g - m)      if w < 0.5 else  g + (w - 1) * (g - m)
-        v  = v * beta2
-        v  = v + ((1 - beta2) * g) * g
-        vm = maximum(vm, v)                           # amsgrad: vm replaces v below
-        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)
+    ``max_exp_avg_sqs`` is only read and written with ``amsgrad`` (may be None otherwise).
+    The update is :class:`fastopt.Adam`'s (fastopt.optim.adam.MATH), in the same order;
+    ``bc1``, ``bc2``, ``step_size``, ``bc2_sqrt`` and ``w`` are computed in Python floats
+    (double), and ``step_size``, ``bc2_sqrt`` and ``w`` rounded once to the param's dtype.
     """
     _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
           weight_decay, amsgrad, maximize, False)
@@ -71,9 +61,9 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
 @scalars_converted
 def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
           betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
-    """Like :func:`adam`, with decoupled weight decay in place of the L2 term::
-
-        p  = p * (1 - lr * weight_decay)              # if weight_decay != 0, before m and v
+    """Like :func:`adam`, with decoupled weight decay in place of the L2 term: the update is
+    :class:`fastopt.AdamW`'s (fastopt.optim.adam.MATH with its AdamW weight-decay line), in
+    the same order; ``1 - lr * weight_decay`` is computed in double and rounded once.
     """
     _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, betas, eps,
           weight_decay, amsgrad, maximize, True)

@@ -14,23 +14,9 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
 
     ``grad_avgs`` is used only if ``centered``, ``momentum_buffers`` only if ``momentum != 0``;
     otherwise either may be ``None`` (or hold ``None``). ``steps`` is accepted for symmetry
-    with the other steps; the update does not depend on it::
-
-        w = 1 - alpha                                 # Python float (double), then rounded
-        g = -g if maximize else g
-        g = g + weight_decay * p                      # if weight_decay != 0
-        v[...] = v * alpha + w * g * g                # (w * g) * g
-        if centered:                                  # torch's lerp_(g, w)
-            m[...] = m + w * (g - m)   if |w| < 0.5   else   g + (w - 1) * (g - m)
-            x = v - m * m
-        else:
-            x = v
-        d = sqrt(x) + eps                             # eps_inside_sqrt: sqrt(x + eps)
-        if momentum != 0:
-            b[...] = b * momentum + g / d
-            p -= lr * b
-        else:
-            p -= lr * g / d                           # (lr * g) / d
+    with the other steps; the update does not depend on it. The update is
+    :class:`fastopt.RMSprop`'s (fastopt.optim.rmsprop.MATH), in the same order; ``w`` is
+    computed in Python floats (double) and rounded once to the param's dtype.
     """
     k = len(params)
     if grad_avgs is None:

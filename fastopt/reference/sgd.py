@@ -12,15 +12,9 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
     ``steps`` is the 1-based number of this step (one int, or one per param): on step 1 the
     momentum buffer is only written (its old contents are never read), as torch creates it
     from the gradient. ``momentum_buffers`` may be ``None`` (or hold ``None``) when
-    ``momentum == 0``::
-
-        g = -g if maximize else g
-        g = g + weight_decay * p                      # if weight_decay != 0
-        if momentum != 0:
-            b[...] = g                                # step 1
-            b[...] = b * momentum + (1 - dampening) * g   # later steps; 1 - dampening in double
-            g = g + momentum * b if nesterov else b
-        p -= lr * g
+    ``momentum == 0``. The update is :class:`fastopt.SGD`'s (fastopt.optim.sgd.MATH), in the
+    same order; ``1 - dampening`` is computed in Python floats (double) and rounded once to
+    the param's dtype.
     """
     k = len(params)
     if momentum_buffers is None:

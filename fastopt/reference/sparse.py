@@ -51,7 +51,8 @@ def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_de
 
 @scalars_converted
 def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
-    """Plain SGD on the touched rows: ``p[r] -= lr * G[r]`` (``G`` negated under maximize)."""
+    """Plain SGD on the touched rows: each gets :class:`fastopt.SGD`'s update with
+    ``momentum=0`` and ``weight_decay=0`` (fastopt.optim.sgd.MATH) on its folded gradient."""
     for p, g in zip(params, grads):
         rows, G = coalesce(g)
         if rows.size == 0:
@@ -81,14 +82,11 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
     """Row-wise Adagrad: one accumulator per row (``sums[i]`` has shape ``(rows,)``).
 
     For a dense gradient every row steps (a param of any shape ``(rows, ...)``); for a
-    SparseRows only the touched rows (``weight_decay`` must then be 0)::
-
-        clr = lr / (1 + (step - 1) * lr_decay)           # Python float (double)
-        g   = 0 + g                                      # -0.0 reads as +0.0
-        g   = -g if maximize else g
-        g   = g + weight_decay * p                       # if weight_decay != 0
-        s  += lane_sum(g * g) / dim                      # see _lane_sum
-        p  -= clr * g / (sqrt(s) + eps)                  # eps_inside_sqrt: / sqrt(s + eps)
+    SparseRows only the touched rows (``weight_decay`` must then be 0). The update is
+    :class:`fastopt.RowwiseAdagrad`'s (fastopt.optim.rowwise_adagrad.MATH), in the same
+    order: ``clr`` is computed in Python floats (double) and rounded once to the param's
+    dtype; ``mean`` is :func:`_lane_sum` (the kernel's lanes and tree) divided by ``dim``; a
+    dense gradient is read as ``0 + g`` explicitly, a SparseRows one is by :func:`coalesce`.
     """
     for p, g, s, step in zip(params, grads, sums, per_param(steps, len(params))):
         t = p.dtype.type
@@ -121,13 +119,12 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
 @scalars_converted
 def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
                 eps=1e-8, maximize=False):
-    """Lazy Adam (torch.optim.SparseAdam): moments and param change on touched rows only::
+    """Lazy Adam (torch.optim.SparseAdam): moments and param change on touched rows only.
 
-        step_size = lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)   # double
-        g  = -g if maximize else g
-        m += (g - m) * (1 - beta1)
-        v += (g * g - v) * (1 - beta2)
-        p -= step_size * (m / (sqrt(v) + eps))
+    The update is :class:`fastopt.SparseAdam`'s (fastopt.optim.sparse_adam.MATH), in the same
+    order: ``step_size``, ``1 - beta1`` and ``1 - beta2`` are computed in Python floats
+    (double) and rounded once to the param's dtype; the folded gradient (:func:`coalesce`)
+    is already ``0 + g``.
     """
     beta1, beta2 = betas
     for p, g, m, v, step in zip(params, grads, exp_avgs, exp_avg_sqs,

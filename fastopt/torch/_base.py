@@ -49,12 +49,22 @@ from fastopt.torch._tensors import (STRIDED, array, cached_record, counter, coun
 #: always runs its own fused CPU kernel.
 NOOP_FLAGS = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
 
-#: The shared argument docs of these four switches (each class's docstring uses it).
-NOOP_FLAGS_DOC = """foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
-        capturable (False): accepted for compatibility; must stay False.
-        differentiable (False): accepted for compatibility; must stay False.
-        fused (None or False): accepted for compatibility; must stay None or False."""
+#: The argument doc of each of these switches, written once: a class's docstring lists the
+#: ones its signature has with :func:`noop_flags_doc`.
+NOOP_FLAG_DOCS = {
+    "foreach": "foreach (None or False): accepted for compatibility (fastopt always runs one "
+               "fused\n            kernel call); must stay None or False (default: None).",
+    "capturable": "capturable (False): accepted for compatibility; must stay False.",
+    "differentiable": "differentiable (False): accepted for compatibility; must stay False.",
+    "fused": "fused (None or False): accepted for compatibility; must stay None or False.",
+}
+
+
+def noop_flags_doc(*names):
+    """The Args lines of the switches ``names``, in that order, indented as a class
+    docstring's Args entries (the first line's indent is the template's)."""
+    return "\n        ".join(NOOP_FLAG_DOCS[name] for name in names)
+
 
 _increment_version = torch._C._increment_version
 

@@ -4,28 +4,24 @@ Kernel: src_c/kernels/adadelta.inc.c. Hyper-parameters: fastopt/optim/adadelta.p
 """
 import torch
 
-from fastopt.optim.adadelta import ALGORITHM
-from fastopt.torch._base import Optimizer
+from fastopt.optim.adadelta import ALGORITHM, MATH
+from fastopt.torch._base import Optimizer, noop_flags_doc
 
 __all__ = ["Adadelta"]
 
 
 class Adadelta(Optimizer):
-    r"""AdaDelta (Zeiler, 2012): ``torch.optim.Adadelta``, fused and zero-copy.
+    __doc__ = r"""AdaDelta (Zeiler, 2012): ``torch.optim.Adadelta``, fused and zero-copy.
 
     A drop-in replacement for ``torch.optim.Adadelta`` (2.13) on CPU tensors: same
     arguments, defaults, param groups, state (``step``, ``square_avg``, ``acc_delta``) and
     state dicts, which load both ways. For each param :math:`p` with gradient :math:`g`,
     running average of squared gradients :math:`s` and of squared updates :math:`a`, in the
-    kernel's order (the param's dtype throughout)::
+    kernel's order (``1 - rho`` in double, rounded once; everything else in the param's
+    dtype)::
 
-        t     = t + 1                      (the float32 step tensor, as torch)
-        g     = -g                         if maximize
-        g     = g + weight_decay * p       if weight_decay != 0
-        s     = s * rho + ((1 - rho) * g) * g
-        delta = sqrt(a + eps) / sqrt(s + eps) * g
-        a     = a * rho + ((1 - rho) * delta) * delta
-        p     = p - lr * delta
+        t     = t + 1                    (the float32 step tensor, as torch)
+{math}
 
     One C call updates every param of every group that has a grad, reading and writing the
     tensors' own memory.
@@ -38,11 +34,8 @@ class Adadelta(Optimizer):
         rho (float): decay of both running averages, in [0, 1] (default: 0.9).
         eps (float): added inside both roots (default: 1e-6).
         weight_decay (float): L2 penalty added to the gradient (default: 0).
-        foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
-        capturable (False): accepted for compatibility; must stay False.
         maximize (bool): maximize the objective instead of minimizing (default: False).
-        differentiable (False): accepted for compatibility; must stay False.
+        {flags}
 
     State per param, created at its first step with a grad, as torch does: ``step`` (a 0-d
     float32 tensor, float64 if torch's default dtype is float64; counted, not used by the
@@ -58,7 +51,7 @@ class Adadelta(Optimizer):
 
     Reference: M. D. Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701
     (2012).
-    """
+    """.format(math=MATH, flags=noop_flags_doc("foreach", "capturable", "differentiable"))
 
     algorithm = ALGORITHM
 

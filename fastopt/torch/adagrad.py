@@ -5,28 +5,26 @@ Kernel: src_c/kernels/adagrad.inc.c. Hyper-parameters: fastopt/optim/adagrad.py.
 import torch
 
 from fastopt._scalars import nonnegative
-from fastopt.optim.adagrad import ALGORITHM
-from fastopt.torch._base import Optimizer
+from fastopt.optim.adagrad import ALGORITHM, MATH
+from fastopt.torch._base import Optimizer, noop_flags_doc
 
 __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``, fused and zero-copy.
+    __doc__ = r"""Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``, fused and
+    zero-copy.
 
     A drop-in replacement for ``torch.optim.Adagrad`` (2.13) on CPU tensors: same arguments,
     defaults, param groups, state (``step``, ``sum``) and state dicts, which load both ways.
     For each param :math:`p` with gradient :math:`g`, accumulator :math:`s` and step
     :math:`t`, in the kernel's order (``clr`` in double, the rest in the param's dtype)::
 
-        t   = t + 1                                 (the float32 step tensor, as torch)
-        clr = lr / (1 + (t - 1) * lr_decay)
-        g   = -g                       if maximize
-        g   = g + weight_decay * p     if weight_decay != 0
-        s   = s + g * g
-        p   = p - clr * g / (sqrt(s) + eps)
+        t   = t + 1                    (the float32 step tensor, as torch)
+{math}
 
-    where ``s`` starts at ``initial_accumulator_value``. One C call updates every param of
+    where ``s`` starts at ``initial_accumulator_value`` and ``eps_inside_sqrt`` is False
+    (torch.optim.Adagrad's form; it has no such argument). One C call updates every param of
     every group that has a grad, reading and writing the tensors' own memory.
 
     Args:
@@ -39,11 +37,8 @@ class Adagrad(Optimizer):
             torch.optim.Adagrad, the constructor's value initializes every param's ``sum``;
             a param group's own value is kept in the group but not used.
         eps (float): added to the denominator for numerical stability (default: 1e-10).
-        foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
         maximize (bool): maximize the objective instead of minimizing (default: False).
-        differentiable (False): accepted for compatibility; must stay False.
-        fused (None or False): accepted for compatibility; must stay None or False.
+        {flags}
 
     State per param: ``step`` (a 0-d float32 tensor, float64 if torch's default dtype is
     float64) and ``sum`` (a tensor like the param), created in the constructor as torch does.
@@ -68,7 +63,7 @@ class Adagrad(Optimizer):
 
     Reference: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
     Learning and Stochastic Optimization", JMLR 12 (2011).
-    """
+    """.format(math=MATH, flags=noop_flags_doc("foreach", "differentiable", "fused"))
 
     algorithm = ALGORITHM
     _sparse_error = RuntimeError  # as torch.optim.Adagrad, for weight_decay with sparse grads

@@ -4,22 +4,22 @@ Kernel: src_c/kernels/adam.inc.c. Hyper-parameters: fastopt/optim/adam.py.
 """
 import torch
 
-from fastopt.optim.adam import ALGORITHM
-from fastopt.torch._base import Optimizer
+from fastopt.optim.adam import ALGORITHM, MATH, WEIGHT_DECAY
+from fastopt.torch._base import Optimizer, noop_flags_doc
 
 __all__ = ["Adam", "AdamW"]
 
-_MATH = r"""
+#: The torch-only first line of the update: then fastopt.optim.adam.MATH.
+_STEP = """\
         t         = t + 1                           (the float32 step tensor, as torch)
-        step_size = lr / (1 - beta1 ** t)           (double, once per step)
-        bc2_sqrt  = sqrt(1 - beta2 ** t)            (double)
-        g  = -g                                     if maximize
-        {decay}
-        m  = lerp(m, g, 1 - beta1)                  (torch's lerp, in its two-branch form)
-        v  = v * beta2 + ((1 - beta2) * g) * g
-        vm = maximum(vm, v)                         if amsgrad (then vm replaces v below)
-        p  = p - (step_size * m) / (sqrt(v) / bc2_sqrt + eps)
 """
+
+#: fastopt.torch.Adam's weight-decay lines: one of the two, by ``decoupled_weight_decay``.
+_ADAM_DECAY = (WEIGHT_DECAY["Adam"] + "   (default)\n        "
+               + WEIGHT_DECAY["AdamW"] + "   (decoupled_weight_decay)")
+
+#: Both classes have torch.optim.Adam's four switches.
+_FLAGS = noop_flags_doc("foreach", "capturable", "differentiable", "fused")
 
 _COMMON = r"""
     One C call updates every param of every group that has a grad, reading and writing the
@@ -34,12 +34,8 @@ _COMMON = r"""
         eps (float): added to the denominator, outside the root (default: 1e-8).
         weight_decay (float): {wd}
         amsgrad (bool): normalize by the running maximum of ``v`` (AMSGrad) (default: False).
-        foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
         maximize (bool): maximize the objective instead of minimizing (default: False).
-        capturable (False): accepted for compatibility; must stay False.
-        differentiable (False): accepted for compatibility; must stay False.
-        fused (None or False): accepted for compatibility; must stay None or False.{extra}
+        {flags}{extra}
 
     State per param, created at its first step with a grad, as torch does: ``step`` (a 0-d
     float32 tensor, float64 if torch's default dtype is float64), ``exp_avg`` and
@@ -76,11 +72,13 @@ class Adam(Optimizer):
     :math:`v` (``exp_avg_sq``), its running maximum :math:`vm` (``max_exp_avg_sq``) and step
     :math:`t`, in the kernel's order (per-step scalars in double, the rest in the param's
     dtype)::
-{math}""".format(math=_MATH.format(
-        decay="g  = g + weight_decay * p                   if weight_decay != 0\n"
-              "        p  = p * (1 - lr * weight_decay)            instead, "
-              "if decoupled_weight_decay")) + _COMMON.format(
-        wd="L2 penalty added to the gradient or, with\n"
+
+{step}{math}
+
+    where ``m``, ``v`` (and ``vm``) start at 0 and ``decoupled_weight_decay`` picks one of the
+    two weight-decay lines.
+""".format(step=_STEP, math=MATH.format(decay=_ADAM_DECAY)) + _COMMON.format(
+        flags=_FLAGS, wd="L2 penalty added to the gradient or, with\n"
            "            ``decoupled_weight_decay``, AdamW's decay of the param (default: 0).",
         extra="\n        decoupled_weight_decay (bool): decay the param directly instead of "
               "adding the\n            penalty to the gradient, which makes this AdamW "
@@ -133,9 +131,13 @@ class AdamW(Adam):
     first moment :math:`m` (``exp_avg``), second moment :math:`v` (``exp_avg_sq``), its
     running maximum :math:`vm` (``max_exp_avg_sq``) and step :math:`t`, in the kernel's order
     (per-step scalars in double, the rest in the param's dtype)::
-{math}""".format(math=_MATH.format(
-        decay="p  = p * (1 - lr * weight_decay)            if weight_decay != 0")) + \
-        _COMMON.format(wd="decoupled weight decay: the param is multiplied by\n"
+
+{step}{math}
+
+    where ``m``, ``v`` (and ``vm``) start at 0. The decay multiplies the param before the
+    moments are updated and never enters them.
+""".format(step=_STEP, math=MATH.format(decay=WEIGHT_DECAY["AdamW"])) + \
+        _COMMON.format(flags=_FLAGS, wd="decoupled weight decay: the param is multiplied by\n"
                           "            ``1 - lr * weight_decay`` each step (default: 1e-2).",
                        extra="") + r"""
     .. warning:: The decay is ``lr * weight_decay`` per step, so it follows lr schedules;

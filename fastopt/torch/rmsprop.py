@@ -4,36 +4,25 @@ Kernel: src_c/kernels/rmsprop.inc.c. Hyper-parameters: fastopt/optim/rmsprop.py.
 """
 import torch
 
-from fastopt.optim.rmsprop import ALGORITHM
-from fastopt.torch._base import Optimizer
+from fastopt.optim.rmsprop import ALGORITHM, MATH
+from fastopt.torch._base import Optimizer, noop_flags_doc
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``, fused and zero-copy.
+    __doc__ = r"""RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``, fused and zero-copy.
 
     A drop-in replacement for ``torch.optim.RMSprop`` (2.13) on CPU tensors: same arguments,
     defaults, param groups, state and state dicts, which load both ways. For each param
     :math:`p` with gradient :math:`g`, running average of squares :math:`v`
     (``square_avg``), of gradients :math:`m` (``grad_avg``) and momentum buffer :math:`b`,
-    in the kernel's order (``w = 1 - alpha`` in double, the rest in the param's dtype)::
+    in the kernel's order (``w`` in double, rounded once; the rest in the param's dtype)::
 
         t = t + 1                               (the float32 step tensor, as torch)
-        g = -g                                  if maximize
-        g = g + weight_decay * p                if weight_decay != 0
-        v = v * alpha + (w * g) * g
-        if centered:
-            m = lerp(m, g, w)                   (torch's lerp, in its two-branch form)
-            d = sqrt(v - m * m) + eps
-        else:
-            d = sqrt(v) + eps
-        if momentum != 0:
-            b = b * momentum + g / d
-            p = p - lr * b
-        else:
-            p = p - (lr * g) / d
+{math}
 
+    where ``eps_inside_sqrt`` is False (torch.optim.RMSprop's form; it has no such argument).
     One C call updates every param of every group that has a grad, reading and writing the
     tensors' own memory.
 
@@ -47,11 +36,8 @@ class RMSprop(Optimizer):
         momentum (float): momentum factor (default: 0).
         centered (bool): normalize by the estimated variance of the gradient instead of its
             second moment (default: False).
-        capturable (False): accepted for compatibility; must stay False.
-        foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
         maximize (bool): maximize the objective instead of minimizing (default: False).
-        differentiable (False): accepted for compatibility; must stay False.
+        {flags}
 
     State per param, created at its first step with a grad, as torch does: ``step`` (a 0-d
     float32 tensor, float64 if torch's default dtype is float64; counted, not used by the
@@ -70,7 +56,7 @@ class RMSprop(Optimizer):
     Reference: T. Tieleman, G. Hinton, Lecture 6.5 "rmsprop", COURSERA: Neural Networks for
     Machine Learning (2012); centered: A. Graves, "Generating Sequences With Recurrent Neural
     Networks", arXiv:1308.0850 (2013).
-    """
+    """.format(math=MATH, flags=noop_flags_doc("capturable", "foreach", "differentiable"))
 
     algorithm = ALGORITHM
 

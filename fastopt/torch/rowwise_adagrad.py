@@ -4,28 +4,28 @@ Kernel: src_c/kernels/rowwise_adagrad.inc.c. NumPy twin: fastopt/optim/rowwise_a
 """
 import torch
 
-from fastopt.optim.rowwise_adagrad import ALGORITHM
+from fastopt.optim.rowwise_adagrad import ALGORITHM, MATH
+from fastopt.torch._base import noop_flags_doc
 from fastopt.torch.adagrad import Adagrad
 
 __all__ = ["RowwiseAdagrad"]
 
 
 class RowwiseAdagrad(Adagrad):
-    r"""Row-wise Adagrad for embedding tables: ``fastopt.RowwiseAdagrad`` on torch tensors.
+    __doc__ = r"""Row-wise Adagrad for embedding tables: ``fastopt.RowwiseAdagrad`` on torch
+    tensors.
 
     torch.optim.Adagrad's interface (arguments, defaults, flags) with one scalar accumulator
     per row of each param (shape ``(rows,)``: 4 bytes per row in float32 instead of
     ``4 * dim``). For a param of shape ``(rows, ...)`` with gradient :math:`g`, at step
-    :math:`t`, per row :math:`r`, in the kernel's order::
+    :math:`t`, per row :math:`r`, in the kernel's order (per-step scalars in double, the rest
+    in the param's dtype)::
 
-        t     = t + 1                                 (the float32 step tensor)
-        clr   = lr / (1 + (t - 1) * lr_decay)
-        g     = -g                          if maximize
-        g     = g + weight_decay * p        if weight_decay != 0   (dense grads only)
-        s[r]  = s[r] + mean(g[r] ** 2)
-        p[r]  = p[r] - clr * g[r] / (sqrt(s[r]) + eps)
+        t     = t + 1                       (the float32 step tensor, as torch.optim.Adagrad)
+{math}
 
-    ``mean`` in the fixed order :class:`fastopt.RowwiseAdagrad` documents; results equal
+    where ``eps_inside_sqrt`` is False (torch.optim.Adagrad has no such argument) and
+    ``mean`` sums in the fixed order :class:`fastopt.RowwiseAdagrad` documents; results equal
     that NumPy optimizer's bit for bit. Grads may be dense (every row steps) or sparse COO
     with whole rows (``nn.Embedding(sparse=True)``: only the touched rows are read and
     written; repeated rows summed in order of appearance; ``weight_decay`` must be 0).
@@ -39,9 +39,8 @@ class RowwiseAdagrad(Adagrad):
         initial_accumulator_value (float): initial value of ``sum`` (default: 0; the
             constructor's value, as torch.optim.Adagrad does).
         eps (float): added to the denominator for numerical stability (default: 1e-10).
-        foreach, differentiable, fused: accepted for compatibility with torch.optim.Adagrad;
-            must stay at their defaults.
         maximize (bool): maximize the objective instead of minimizing (default: False).
+        {flags}
 
     State per param: ``step`` (a 0-d float32 tensor) and ``sum`` (shape ``(rows,)``),
     created in the constructor.
@@ -52,7 +51,7 @@ class RowwiseAdagrad(Adagrad):
     Reference: M. Naumov et al., "Deep Learning Recommendation Model for Personalization and
     Recommendation Systems", arXiv:1906.00091 (2019); J. Duchi, E. Hazan, Y. Singer, JMLR 12
     (2011).
-    """
+    """.format(math=MATH, flags=noop_flags_doc("foreach", "differentiable", "fused"))
 
     # torch.optim.Adagrad's constructor, flags, hyper-parameters and checks (inherited from
     # fastopt.torch.Adagrad); a row kernel only (dense grads step every row through it) and

@@ -2,33 +2,27 @@
 
 Kernel: src_c/kernels/sgd.inc.c. Hyper-parameters: fastopt/optim/sgd.py.
 """
-from fastopt.optim.sgd import ALGORITHM
-from fastopt.torch._base import Optimizer
+from fastopt.optim.sgd import ALGORITHM, MATH
+from fastopt.torch._base import Optimizer, noop_flags_doc
 
 __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent with (Nesterov) momentum: ``torch.optim.SGD``, fused and
-    zero-copy.
+    __doc__ = r"""Stochastic gradient descent with (Nesterov) momentum: ``torch.optim.SGD``,
+    fused and zero-copy.
 
     A drop-in replacement for ``torch.optim.SGD`` (2.13) on CPU tensors: same arguments,
     defaults, param groups, state (``momentum_buffer`` only, and only with momentum) and state
     dicts, which load both ways. For each param :math:`p` with gradient :math:`g` and momentum
-    buffer :math:`b`, in the kernel's order (``1 - dampening`` in double, the rest in the
-    param's dtype)::
+    buffer :math:`b`, in the kernel's order (``1 - dampening`` in double, rounded once; the
+    rest in the param's dtype)::
 
-        g = -g                                  if maximize
-        g = g + weight_decay * p                if weight_decay != 0
-        if momentum != 0:
-            b = g                               on the buffer's first step (as torch's clone)
-            b = b * momentum + (1 - dampening) * g          afterwards
-            g = g + momentum * b                if nesterov
-            g = b                               otherwise
-        p = p - lr * g
+{math}
 
-    One C call updates every param of every group that has a grad, reading and writing the
-    tensors' own memory.
+    where the buffer's first step is the one that creates it (``b = g`` is torch's clone of
+    the gradient). One C call updates every param of every group that has a grad, reading
+    and writing the tensors' own memory.
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
@@ -41,10 +35,7 @@ class SGD(Optimizer):
             requires momentum > 0 and dampening == 0 for it; a param group of its own may
             set other values, which torch's formulas (above) then follow.
         maximize (bool): maximize the objective instead of minimizing (default: False).
-        foreach (None or False): accepted for compatibility; fastopt always runs one fused
-            kernel call (default: None).
-        differentiable (False): accepted for compatibility; must stay False.
-        fused (None or False): accepted for compatibility; must stay None or False.
+        {flags}
 
     State per param: ``momentum_buffer`` (a tensor like the param), created at the param's
     first step with a grad while its group's momentum is non-zero, from that step's
@@ -66,7 +57,7 @@ class SGD(Optimizer):
     methods", USSR Comput. Math. & Math. Phys. 4 (1964); Nesterov momentum as in
     I. Sutskever et al., "On the importance of initialization and momentum in deep
     learning", ICML 2013.
-    """
+    """.format(math=MATH, flags=noop_flags_doc("foreach", "differentiable", "fused"))
 
     algorithm = ALGORITHM
     _step_key = None

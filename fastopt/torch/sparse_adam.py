@@ -4,28 +4,24 @@ Kernel: src_c/kernels/sparse_adam.inc.c. Hyper-parameters: fastopt/optim/sparse_
 """
 import torch
 
-from fastopt.optim.sparse_adam import ALGORITHM
+from fastopt.optim.sparse_adam import ALGORITHM, MATH
 from fastopt.torch._base import Optimizer
 
 __all__ = ["SparseAdam"]
 
 
 class SparseAdam(Optimizer):
-    r"""Lazy Adam for sparse gradients: ``torch.optim.SparseAdam``, fused and zero-copy.
+    __doc__ = r"""Lazy Adam for sparse gradients: ``torch.optim.SparseAdam``, fused and zero-copy.
 
     A drop-in replacement for ``torch.optim.SparseAdam`` (2.13) on CPU tensors: same
     arguments, defaults, param groups, state (``step`` as a Python int, ``exp_avg``,
     ``exp_avg_sq``, created at a param's first step) and state dicts, which load both ways.
     For the rows :math:`r` a sparse COO gradient touches (repeats summed first) at step
-    :math:`t`, in the kernel's order (``step_size`` in double, the rest in the param's
-    dtype)::
+    :math:`t`, in the kernel's order (per-step scalars in double, rounded once; the rest in
+    the param's dtype)::
 
-        t         = t + 1
-        step_size = lr * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-        g         = -g                                  if maximize
-        m[r]      = m[r] + (g - m[r]) * (1 - beta1)
-        v[r]      = v[r] + (g * g - v[r]) * (1 - beta2)
-        p[r]      = p[r] - step_size * (m[r] / (sqrt(v[r]) + eps))
+        t         = t + 1                             (the Python int ``step``, as torch)
+{math}
 
     Other rows, and their moments, are left alone. The gradient's ``_indices()`` and
     ``_values()`` are read in place, uncoalesced, and repeated rows are summed in C in order
@@ -53,7 +49,7 @@ class SparseAdam(Optimizer):
 
     Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
     the lazy variant as in torch.optim.SparseAdam.
-    """
+    """.format(math=MATH)
 
     _step_tensor = False
 
