@@ -23,6 +23,9 @@ cdef enum:
 NOGIL_MIN_ELEMENTS = 32768
 cdef Py_ssize_t _nogil_min = NOGIL_MIN_ELEMENTS
 
+_DTYPE_NAMES = ("float32", "float64")
+
+
 # ---- the plan ----------------------------------------------------------------------------------
 
 cdef class Plan:
@@ -332,8 +335,9 @@ cdef class Plan:
                                  f"hyper-parameters but is None")
             baddr, bcode, bshape, bstrides = rec
             if bcode != code:
-                raise TypeError(f"fastopt: param {index}: {what} has another dtype than the "
-                                f"param")
+                raise TypeError(f"fastopt: param {index}: {what} has dtype "
+                                f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 1 else bcode} but the "
+                                f"param has dtype {_DTYPE_NAMES[code]}")
             if tuple(bshape) != tuple(pshape) or len(bstrides) != nd:
                 raise ValueError(f"fastopt: param {index}: {what} has shape "
                                  f"{tuple(bshape)} but the param has shape {tuple(pshape)}")
@@ -396,8 +400,8 @@ cdef class Plan:
                              f"position {status.position}) is out of range for a param with "
                              f"{self.items[status.item].n_rows} rows; nothing was written")
         if rc == FO_ERR_STEP:
-            raise ValueError(f"fastopt: param {i}: its step counter + 1 is not a whole number "
-                             f"in [1, 2**53]; nothing was written")
+            raise ValueError(f"fastopt: param {i}: state 'step' must hold a whole number >= 0 "
+                             f"(and below 2**53); nothing was written")
         raise MemoryError("fastopt: no memory for the row-sparse workspace; nothing was "
                           "written")
 
