@@ -1,13 +1,12 @@
 /* adam (Adam and AdamW) ----------------------------------------------------------------------
  *
- * Included by isa_body.h once per (ISA, dtype), with FO_T the element type, FO_SQRT its square
- * root and FO_NAME(x) the symbol for this ISA and dtype. The NumPy twin is
+ * Included by isa_body.h once per (ISA, dtype), in its kernel idiom. The NumPy twin is
  * fastopt/reference/adam.py; both compute in this order, so results are bitwise equal.
  * The order is torch.optim.Adam's for-loop step (2.13, not capturable); AdamW is the same
  * kernel with decoupled = 1.
  *
- * hyper = [lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled]
- * state = [exp_avg, exp_avg_sq, max_exp_avg_sq (only read and written if amsgrad)]
+ * hyper: fo_adam_hyper (registry.h)
+ * state: exp_avg, exp_avg_sq, max_exp_avg_sq (only if amsgrad: NULL otherwise, never touched)
  *
  *   bc1       = 1 - beta1**step                         (double, once per call)
  *   bc2       = 1 - beta2**step                         (double)
@@ -28,46 +27,67 @@
 /* arrays a block loads (at most): FO_VU = FO_VTOTAL / FO_STREAMS vectors each (vec.h) */
 #define FO_STREAMS 4
 
-/* One element, or one vector of elements: V is FO_T or FO_V, SQRT its square root, MAX its
- * np.maximum. P, M, S (exp_avg_sq) and VMAX are read and assigned (VMAX only if amsgrad);
- * the scalars (sign, coeff, ...) and flags are the loop's arguments. */
-#define FO_ADAM_MATH(V, SQRT, MAX, P, G, M, S, VMAX)                                          \
-    do {                                                                                      \
-        /* g = sign * g  (sign is -1 under maximize: exact) */                               \
-        V g_ = sign * (G);                                                                    \
-        V p_ = (P);                                                                           \
-        /* Adam: g = g + weight_decay * p;  AdamW: p = p * (1 - lr * weight_decay) */         \
-        if (wd_mode == 1) g_ = g_ + weight_decay * p_;                                        \
-        if (wd_mode == 2) p_ = p_ * decay;                                                    \
-        /* m = m.lerp(g, w): m + w * (g - m), or g + (w - 1) * (g - m) when w >= 0.5 */       \
-        const V d_ = g_ - (M);                                                                \
-        if (lerp_high) (M) = g_ + coeff * d_;                                                 \
-        else           (M) = (M) + coeff * d_;                                                \
+/* the per-step scalars, in the param's dtype */
+typedef struct {
+    FO_T sign;            /* -1 under maximize, else 1 (exact) */
+    FO_T weight_decay;    /* Adam's L2 term */
+    FO_T decay;           /* AdamW's 1 - lr * weight_decay */
+    FO_T coeff;           /* the lerp weight: w, or w - 1 when w >= 0.5 */
+    FO_T beta2;
+    FO_T one_minus_beta2;
+    FO_T step_size;       /* lr / bc1 */
+    FO_T bc2_sqrt;        /* sqrt(bc2) */
+    FO_T eps;
+} FO_NAME(adam_scalars);
+
+/* the flags a loop is specialised on (weight decay: none, L2 or decoupled, never both bits) */
+#define FO_ADAM_L2 1u          /* g = g + weight_decay * p */
+#define FO_ADAM_DECOUPLED 2u   /* p = p * (1 - lr * weight_decay) */
+#define FO_ADAM_AMSGRAD 4u     /* vmax is there: vm = np.maximum(vm, v) */
+#define FO_ADAM_LERP_HIGH 8u   /* w >= 0.5: torch's lerp from the g side */
+
+/* One element or vector: p, m, v (exp_avg_sq) and vmax are read and written, g is read.
+ * vmax is only dereferenced under FO_ADAM_AMSGRAD (it may be NULL otherwise). */
+#define FO_ADAM_MATH(X, V)                                                                    \
+    FO_INLINE void FO_NAME(adam_math_##X)(V *p, V g, V *m, V *v, V *vmax,                     \
+                                          const FO_NAME(adam_scalars) c, const unsigned F)    \
+    {                                                                                         \
+        /* g = -g if maximize */                                                              \
+        g = c.sign * g;                                                                       \
+        V p_ = *p;                                                                            \
+        /* Adam: g = g + weight_decay * p */                                                  \
+        if (FO_FLAG(F, FO_ADAM_L2)) g = g + c.weight_decay * p_;                              \
+        /* AdamW: p = p * (1 - lr * weight_decay) */                                          \
+        if (FO_FLAG(F, FO_ADAM_DECOUPLED)) p_ = p_ * c.decay;                                 \
+        /* d = g - m;  m = g + (w - 1) * d  if lerp_high  else  m + w * d  (m.lerp(g, w)) */  \
+        const V d = g - *m;                                                                   \
+        const V m_ = FO_FLAG(F, FO_ADAM_LERP_HIGH) ? g + c.coeff * d : *m + c.coeff * d;      \
+        *m = m_;                                                                              \
         /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
-        V v_ = (S) * beta2;                                                                   \
-        v_ = v_ + (one_minus_beta2 * g_) * g_;                                                \
-        (S) = v_;                                                                             \
-        /* vm = np.maximum(vm, v) */                                                          \
-        if (amsgrad) {                                                                        \
-            v_ = MAX((VMAX), v_);                                                             \
-            (VMAX) = v_;                                                                      \
+        V v_ = *v * c.beta2;                                                                  \
+        v_ = v_ + (c.one_minus_beta2 * g) * g;                                                \
+        *v = v_;                                                                              \
+        /* vm = np.maximum(vm, v), and vm replaces v below */                                 \
+        if (FO_FLAG(F, FO_ADAM_AMSGRAD)) {                                                    \
+            v_ = FO_NAME(maximum_##X)(*vmax, v_);                                             \
+            *vmax = v_;                                                                       \
         }                                                                                     \
         /* p = p - (step_size * m) / (np.sqrt(v) / bc2_sqrt + eps) */                         \
-        const V den_ = SQRT(v_) / bc2_sqrt + eps;                                             \
-        (P) = p_ - (step_size * (M)) / den_;                                                  \
-    } while (0)
+        const V den = FO_NAME(sqrt_##X)(v_) / c.bc2_sqrt + c.eps;                             \
+        *p = p_ - (c.step_size * m_) / den;                                                   \
+    }
+FO_MATH_FNS(FO_ADAM_MATH)
+#undef FO_ADAM_MATH
 
-FO_INLINE void FO_NAME(adam_loop)(
-    size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT m,
-    FO_T *FO_RESTRICT v, FO_T *FO_RESTRICT vmax, const FO_T sign, const FO_T weight_decay,
-    const FO_T decay, const FO_T coeff, const FO_T beta2, const FO_T one_minus_beta2,
-    const FO_T step_size, const FO_T bc2_sqrt, const FO_T eps,
-    const int wd_mode, const int amsgrad, const int lerp_high)
+FO_INLINE void FO_NAME(adam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
+                                  FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT v,
+                                  FO_T *FO_RESTRICT vmax, const FO_NAME(adam_scalars) c,
+                                  const unsigned F)
 {
+    const int amsgrad = FO_FLAG(F, FO_ADAM_AMSGRAD); /* else vmax is NULL: never touched */
     size_t i = 0;
 #if FO_VBYTES
-    /* blocks: load g, m, v, (vmax), p; compute; store m, v, (vmax), p (vec.h says why).
-     * vmax is NULL unless amsgrad: it is loaded and stored only under that constant flag. */
+    /* blocks: load g, m, v, (vmax), p; compute; store m, v, (vmax), p (vec.h) */
     for (; i + FO_VBLOCK <= FO_VBLOCK_LIMIT(n); i += FO_VBLOCK) {
         FO_VLOAD_ALL(G, g, i);
         FO_VLOAD_ALL(M, m, i);
@@ -75,8 +95,7 @@ FO_INLINE void FO_NAME(adam_loop)(
         FO_V VM[FO_VU];
         if (amsgrad) FO_VEACH(k) VM[k] = FO_NAME(vload)(vmax + i + (size_t)k * FO_VLANES);
         FO_VLOAD_ALL(P, p, i);
-        FO_VEACH(k)
-            FO_ADAM_MATH(FO_V, FO_VSQRT, FO_NAME(maximum_v), P[k], G[k], M[k], S[k], VM[k]);
+        FO_VEACH(k) FO_NAME(adam_math_v)(&P[k], G[k], &M[k], &S[k], &VM[k], c, F);
         FO_VREADY(M);
         FO_VREADY(S);
         if (amsgrad) FO_VREADY(VM);
@@ -89,53 +108,35 @@ FO_INLINE void FO_NAME(adam_loop)(
     }
 #endif
     for (; i < n; i++)
-        FO_ADAM_MATH(FO_T, FO_SQRT, FO_NAME(maximum_s), p[i], g[i], m[i], v[i], vmax[i]);
+        FO_NAME(adam_math_s)(&p[i], g[i], &m[i], &v[i], amsgrad ? &vmax[i] : NULL, c, F);
 }
 
-#undef FO_ADAM_MATH
-
-void FO_NAME(adam)(size_t n, void *p_, const void *g_, void *const *state,
-                   const void *hyper_, int64_t step)
+void FO_NAME(adam)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
+                   int64_t step)
 {
-    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_adam_hyper */
-    FO_T *p = (FO_T *)p_;
-    const FO_T *g = (const FO_T *)g_;
-    FO_T *m = (FO_T *)state[0];
-    FO_T *v = (FO_T *)state[1];
-    FO_T *vmax = (FO_T *)state[2]; /* NULL unless amsgrad */
-    const double lr = hyper[0], beta1 = hyper[1], beta2 = hyper[2];
-    const double bc1 = 1.0 - pow(beta1, (double)step);
-    const double bc2 = 1.0 - pow(beta2, (double)step);
-    const FO_T step_size = (FO_T)(lr / bc1);
-    const FO_T bc2_sqrt = (FO_T)sqrt(bc2);
-    const FO_T w = (FO_T)(1.0 - beta1);
+    const fo_adam_hyper *h = (const fo_adam_hyper *)hyper;
+    const double bc1 = 1.0 - pow(h->beta1, (double)step);
+    const double bc2 = 1.0 - pow(h->beta2, (double)step);
+    const FO_T w = (FO_T)(1.0 - h->beta1);
     const int lerp_high = !(w < (FO_T)0.5);
-    const FO_T coeff = lerp_high ? w - (FO_T)1 : w;
-    const FO_T eps = (FO_T)hyper[3];
-    const FO_T weight_decay = (FO_T)hyper[4];
-    const FO_T decay = (FO_T)(1.0 - lr * hyper[4]);
-    const int amsgrad = hyper[5] != 0.0;
-    const FO_T sign = hyper[6] != 0.0 ? (FO_T)-1 : (FO_T)1;
-    const int wd_mode = hyper[4] == 0.0 ? 0 : (hyper[7] != 0.0 ? 2 : 1);
-    const FO_T b2 = (FO_T)beta2;
-    const FO_T omb2 = (FO_T)(1.0 - beta2);
-
-    /* Each call is the same loop with the flags fixed, so each vectorizes on its own. */
-#define FO_ADAM_CALL(wd, ams, high)                                                     \
-    FO_NAME(adam_loop)(n, p, g, m, v, vmax, sign, weight_decay, decay, coeff, b2, omb2,  \
-                       step_size, bc2_sqrt, eps, wd, ams, high)
-#define FO_ADAM_WD(ams, high)                        \
-    do {                                             \
-        if (wd_mode == 0)      FO_ADAM_CALL(0, ams, high); \
-        else if (wd_mode == 1) FO_ADAM_CALL(1, ams, high); \
-        else                   FO_ADAM_CALL(2, ams, high); \
-    } while (0)
-    if (amsgrad && lerp_high)  FO_ADAM_WD(1, 1);
-    else if (amsgrad)          FO_ADAM_WD(1, 0);
-    else if (lerp_high)        FO_ADAM_WD(0, 1);
-    else                       FO_ADAM_WD(0, 0);
-#undef FO_ADAM_WD
-#undef FO_ADAM_CALL
+    FO_NAME(adam_scalars) c;
+    c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
+    c.weight_decay = (FO_T)h->weight_decay;
+    c.decay = (FO_T)(1.0 - h->lr * h->weight_decay);
+    c.coeff = lerp_high ? w - (FO_T)1 : w; /* in the dtype, as torch's lerp */
+    c.beta2 = (FO_T)h->beta2;
+    c.one_minus_beta2 = (FO_T)(1.0 - h->beta2);
+    c.step_size = (FO_T)(h->lr / bc1);
+    c.bc2_sqrt = (FO_T)sqrt(bc2);
+    c.eps = (FO_T)h->eps;
+    const unsigned flags =
+        (h->weight_decay != 0.0 ? (h->decoupled != 0.0 ? FO_ADAM_DECOUPLED : FO_ADAM_L2) : 0u) |
+        (h->amsgrad != 0.0 ? FO_ADAM_AMSGRAD : 0u) | (lerp_high ? FO_ADAM_LERP_HIGH : 0u);
+#define FO_CALL(F)                                                                        \
+    FO_NAME(adam_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], \
+                       (FO_T *)state[2], c, F)
+    FO_SPECIALIZE_4(flags, FO_CALL);
+#undef FO_CALL
 }
 
 #undef FO_STREAMS

@@ -2,10 +2,11 @@
  *
  * For a param of n_rows x dim: state `sum` has n_rows elements. Dense gradients run every
  * row (fo_row_set.rows == NULL), SparseRows only the touched ones (weight_decay must then be
- * 0, as for Adagrad; the caller checks). NumPy twin: fastopt/reference/sparse.py.
+ * 0, as for Adagrad; the caller checks). Included by isa_body.h once per (ISA, dtype), in its
+ * kernel idiom (a row function in place of the dense block loop). NumPy twin:
+ * fastopt/reference/sparse.py:rowwise_adagrad.
  *
- * hyper = [lr, lr_decay, weight_decay, eps, maximize, eps_inside_sqrt]
- * state = [sum]   (one per row)
+ * hyper: fo_rowwise_adagrad_hyper (registry.h)   state: sum (one per row)
  *
  *   clr  = lr / (1 + (step - 1) * lr_decay)             (double, once per call)
  *   g    = -g if maximize else g                        (read as 0 + g)
@@ -16,24 +17,48 @@
  *   s    = s + ms
  *   p    = p - clr * g / (sqrt(s) + eps)                (eps_inside_sqrt: / sqrt(s + eps))
  */
-FO_INLINE void FO_NAME(rowwise_adagrad_row)(
-    size_t dim, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
-    const FO_T sign, const FO_T weight_decay, const FO_T clr, const FO_T eps,
-    const int use_weight_decay, const int eps_inside_sqrt)
+
+/* the per-step scalars, in the param's dtype */
+typedef struct {
+    FO_T sign;          /* -1 under maximize, else 1 (exact) */
+    FO_T weight_decay;
+    FO_T clr;           /* the decayed learning rate */
+    FO_T eps;
+} FO_NAME(rowwise_adagrad_scalars);
+
+/* the flags a loop is specialised on */
+#define FO_ROWWISE_ADAGRAD_WEIGHT_DECAY 1u
+#define FO_ROWWISE_ADAGRAD_EPS_INSIDE 2u
+
+/* One gradient element, as both passes over a row read it (p is read, not written). */
+FO_INLINE FO_T FO_NAME(rowwise_adagrad_grad)(FO_T g, const FO_T p,
+                                             const FO_NAME(rowwise_adagrad_scalars) c,
+                                             const unsigned F)
+{
+    /* g = -g if maximize (read as 0 + g: -0.0 becomes +0.0, as np.add.at) */
+    g = c.sign * FO_ROW_READ(g);
+    /* g = g + weight_decay * p */
+    if (FO_FLAG(F, FO_ROWWISE_ADAGRAD_WEIGHT_DECAY)) g = g + c.weight_decay * p;
+    return g;
+}
+
+/* One row: p (dim elements) and its accumulator *s are read and written, g is read. */
+FO_INLINE void FO_NAME(rowwise_adagrad_row)(size_t dim, FO_T *FO_RESTRICT p,
+                                            const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
+                                            const FO_NAME(rowwise_adagrad_scalars) c,
+                                            const unsigned F)
 {
     FO_T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t d = 0;
     /* acc[l] += g[d + l] ** 2, eight independent lanes (vectorizes; the order is fixed) */
     for (; d + 8 <= dim; d += 8) {
         for (size_t l = 0; l < 8; l++) {
-            FO_T gi = sign * FO_ROW_READ(g[d + l]);
-            if (use_weight_decay) gi = gi + weight_decay * p[d + l];
+            const FO_T gi = FO_NAME(rowwise_adagrad_grad)(g[d + l], p[d + l], c, F);
             acc[l] = acc[l] + gi * gi;
         }
     }
     for (size_t l = 0; d < dim; d++, l++) {
-        FO_T gi = sign * FO_ROW_READ(g[d]);
-        if (use_weight_decay) gi = gi + weight_decay * p[d];
+        const FO_T gi = FO_NAME(rowwise_adagrad_grad)(g[d], p[d], c, F);
         acc[l] = acc[l] + gi * gi;
     }
     /* s += sum(acc) / dim, pairing lanes as a halving tree: 8 -> 4 -> 2 -> 1 */
@@ -42,47 +67,45 @@ FO_INLINE void FO_NAME(rowwise_adagrad_row)(
     const FO_T si = *s + total / (FO_T)dim;
     *s = si;
     /* den = np.sqrt(s) + eps   or   np.sqrt(s + eps) */
-    const FO_T den = eps_inside_sqrt ? FO_SQRT(si + eps) : FO_SQRT(si) + eps;
+    const FO_T den = FO_FLAG(F, FO_ROWWISE_ADAGRAD_EPS_INSIDE) ? FO_NAME(sqrt_s)(si + c.eps)
+                                                              : FO_NAME(sqrt_s)(si) + c.eps;
     for (d = 0; d < dim; d++) {
-        FO_T gi = sign * FO_ROW_READ(g[d]);
-        if (use_weight_decay) gi = gi + weight_decay * p[d];
+        const FO_T gi = FO_NAME(rowwise_adagrad_grad)(g[d], p[d], c, F);
         /* p -= clr * g / den */
-        p[d] = p[d] - clr * gi / den;
+        p[d] = p[d] - c.clr * gi / den;
     }
 }
 
-FO_INLINE void FO_NAME(rowwise_adagrad_all)(
-    const fo_row_set *rs, FO_T *p, FO_T *s, const FO_T sign, const FO_T weight_decay,
-    const FO_T clr, const FO_T eps, const int use_weight_decay, const int eps_inside_sqrt)
+/* Every row of rs (dim > 0). */
+FO_INLINE void FO_NAME(rowwise_adagrad_loop)(const fo_row_set *rs, FO_T *p, FO_T *s,
+                                             const FO_NAME(rowwise_adagrad_scalars) c,
+                                             const unsigned F)
 {
     for (size_t j = 0; j < rs->m; j++) {
         const size_t r = fo_row_index(rs, j);
+        /* touched rows are random: ask for a later row of p while this one computes */
         if (rs->rows && j + FO_PREFETCH_AHEAD < rs->m)
             FO_PREFETCH_ROW(p + (size_t)rs->rows[j + FO_PREFETCH_AHEAD] * rs->dim,
                             rs->dim * sizeof(FO_T));
         FO_NAME(rowwise_adagrad_row)(rs->dim, p + r * rs->dim, FO_NAME(row_grad)(rs, j), s + r,
-                                     sign, weight_decay, clr, eps, use_weight_decay,
-                                     eps_inside_sqrt);
+                                     c, F);
     }
 }
 
-void FO_NAME(rowwise_adagrad)(const fo_row_set *rs, void *p_, void *const *state,
-                              const void *hyper_, int64_t step)
+void FO_NAME(rowwise_adagrad)(const fo_row_set *rs, void *p, void *const *state,
+                              const void *hyper, int64_t step)
 {
-    const double *hyper = (const double *)hyper_; /* TODO(idiom): fo_rowwise_adagrad_hyper */
-    FO_T *p = (FO_T *)p_;
-    FO_T *s = (FO_T *)state[0];
-    const double clr_d = hyper[0] / (1.0 + (double)(step - 1) * hyper[1]);
-    const FO_T clr = (FO_T)clr_d;
-    const FO_T wd = (FO_T)hyper[2];
-    const FO_T eps = (FO_T)hyper[3];
-    const FO_T sign = hyper[4] != 0.0 ? (FO_T)-1 : (FO_T)1;
-    const int use_wd = hyper[2] != 0.0;
-    const int inside = hyper[5] != 0.0;
+    const fo_rowwise_adagrad_hyper *h = (const fo_rowwise_adagrad_hyper *)hyper;
+    FO_NAME(rowwise_adagrad_scalars) c;
+    c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
+    c.weight_decay = (FO_T)h->weight_decay;
+    c.clr = (FO_T)(h->lr / (1.0 + (double)(step - 1) * h->lr_decay));
+    c.eps = (FO_T)h->eps;
+    const unsigned flags = (h->weight_decay != 0.0 ? FO_ROWWISE_ADAGRAD_WEIGHT_DECAY : 0u) |
+                           (h->eps_inside_sqrt != 0.0 ? FO_ROWWISE_ADAGRAD_EPS_INSIDE : 0u);
 
     if (rs->dim == 0) return; /* an empty row has no mean: nothing to do */
-    if (use_wd && inside)  FO_NAME(rowwise_adagrad_all)(rs, p, s, sign, wd, clr, eps, 1, 1);
-    else if (use_wd)       FO_NAME(rowwise_adagrad_all)(rs, p, s, sign, wd, clr, eps, 1, 0);
-    else if (inside)       FO_NAME(rowwise_adagrad_all)(rs, p, s, sign, wd, clr, eps, 0, 1);
-    else                   FO_NAME(rowwise_adagrad_all)(rs, p, s, sign, wd, clr, eps, 0, 0);
+#define FO_CALL(F) FO_NAME(rowwise_adagrad_loop)(rs, (FO_T *)p, (FO_T *)state[0], c, F)
+    FO_SPECIALIZE_2(flags, FO_CALL);
+#undef FO_CALL
 }
