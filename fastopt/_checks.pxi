@@ -150,3 +150,17 @@ cdef int _index_type(object a, Py_ssize_t i) except -1:
                          f"rows; at most 2**31 - 1")
     return FO_INDEX_I32 if size == 4 else FO_INDEX_I64
 
+
+
+def is_dense(tuple shape, tuple strides):
+    """Do elements of this shape and these strides (in elements) tile one block of memory
+    (any order of the dimensions, strides positive)? The rule Plan.add_raw applies."""
+    cdef cnp.npy_intp sh[MAX_DIMS]
+    cdef cnp.npy_intp st[MAX_DIMS]
+    cdef int d, nd = len(shape)
+    if nd > MAX_DIMS or len(strides) != nd:
+        return False
+    for d in range(nd):
+        sh[d] = shape[d]
+        st[d] = strides[d]
+    return _dense_layout(nd, sh, st, 1)

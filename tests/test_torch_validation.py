@@ -41,7 +41,7 @@ STEP_BREAKERS = [
      ValueError, r"param 2: grad has another memory layout than the param"),
     ("grad sparse, not by rows",   # row-sparse COO grads: test_torch_sparse.py
      lambda t, m, o: setattr(m[2].weight, "grad", t.randn(3, 16).to_sparse(2)),
-     ValueError, r"param 2's grad (is sparse|has sparse_dim 2)"),
+     ValueError, r"param 2's grad (is sparse|has sparse_dim 2)|param 2: SGD with momentum"),
     ("grad is its own state",
      lambda t, m, o: setattr(m[2].bias, "grad", o.state[m[2].bias][_buffer(o, m[2].bias)]),
      ValueError, r"param 3's (grad|state .*) and param 3's (grad|state .*) overlap"),
@@ -129,7 +129,7 @@ def test_a_param_listed_twice_is_refused(case):
     with pytest.warns(UserWarning, match="duplicate parameters"):   # torch's own warning
         opt = ours_cls([p, p])
     p.grad = torch.ones(3)
-    with pytest.raises(ValueError, match="param 0.s param and param 1.s param overlap in memory"):
+    with pytest.raises(ValueError, match="param 1 is the same tensor as param 0"):
         opt.step()
     assert torch.equal(p.detach(), torch.ones(3))
 

@@ -197,7 +197,11 @@ class Optimizer(torch.optim.Optimizer):
                 self._group_scalars(group, before, False)
                 start = sum(len(g["params"]) for g in self.param_groups[:-1])
                 for j, p in enumerate(group["params"]):
-                    record(p, f"param {start + j}")
+                    rec = record(p, f"param {start + j}")
+                    if not _kernels.is_dense(rec[2], rec[3]):
+                        raise ValueError(f"fastopt: param {start + j}: param is not one dense "
+                                         f"block of memory (shape {rec[2]}, strides {rec[3]}); "
+                                         f"fastopt steps tensors in place and never copies")
             except Exception:
                 self.param_groups.pop()
                 raise
@@ -229,6 +233,7 @@ class Optimizer(torch.optim.Optimizer):
         plan = _kernels.Plan(8)
         handles = {}
         adds, commits, counters, stepped = [], [], [], []
+        seen = {}
         index = 0
         step_key = self._step_key
         # phase 1: every setting and step counter; new state (committed after the write)
@@ -238,6 +243,9 @@ class Optimizer(torch.optim.Optimizer):
                 if g is None:
                     index += 1
                     continue
+                if seen.setdefault(id(p), index) != index:
+                    raise ValueError(f"fastopt: param {index} is the same tensor as param "
+                                     f"{seen[id(p)]}; list each param once")
                 raw = alg.kernel is not None and g.layout is STRIDED
                 sparse = not raw and g.layout is not STRIDED
                 kernel = alg.kernel if raw else (alg.row_kernel if sparse else alg.dense)
@@ -246,6 +254,11 @@ class Optimizer(torch.optim.Optimizer):
                         f"fastopt: param {index}: {type(self).__name__} does not support "
                         f"dense gradients, please consider Adam instead (as torch.optim."
                         f"{type(self).__name__})")
+                if sparse and alg.row_kernel is None:
+                    raise ValueError(
+                        f"fastopt: param {index}'s grad is sparse ({g.layout}); "
+                        f"{type(self).__name__} steps dense gradients only (sparse COO "
+                        f"gradients: fastopt.torch.Adagrad, SGD, SparseAdam, RowwiseAdagrad)")
                 if kernel is None:
                     try:
                         alg.route(_kernels.SparseRows((), ()) if sparse else g)
