@@ -16,10 +16,9 @@ imported by ``import fastopt``) has drop-in ``torch.optim`` classes on the same 
 from fastopt import functional, reference
 from fastopt._config import show_config
 from fastopt._kernels import SparseRows
+from fastopt._version import __version__
 from fastopt.optim import (SGD, Adadelta, Adagrad, Adam, AdamW, Optimizer, RMSprop,
                            RowwiseAdagrad, SparseAdam)
-
-__version__ = "0.1.0"
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "RowwiseAdagrad",
            "SGD", "SparseAdam", "SparseRows", "functional",
