@@ -1,39 +1,36 @@
 """Build fastopt's one extension, fastopt._kernels: the Cython boundary plus the C kernels.
 
-Flags: -O3 -fno-math-errno -ffp-contract=off for everything; never fast-math (it breaks the
-bitwise match with the NumPy reference and can set FTZ/DAZ for the whole process) and never
--march/-mavx on the extension (the wheel must run on any x86-64 CPU): the AVX2 and AVX-512
-kernels get their target from pragmas in src_c/isa_avx2.c and src_c/isa_avx512.c, and
-src_c/dispatch.c only calls them after checking the CPU and OS.
+Flags, chosen by the compiler's type (not the platform) in BuildExt.build_extensions():
+  GCC/Clang ("unix", "mingw32", "cygwin"): -O3 -fno-math-errno -ffp-contract=off
+    -fvisibility=hidden.
+  MSVC: /O2 /fp:precise (no contraction under /fp:precise; the AVX paths are GCC/Clang only,
+    see src_c/dispatch.c).
+Never fast-math (it breaks the bitwise match with the NumPy reference and can set FTZ/DAZ for
+the whole process) and never -march/-mavx on the extension (the wheel must run on any x86-64
+CPU): the AVX2 and AVX-512 kernels get their target from pragmas in src_c/isa_avx2.c and
+src_c/isa_avx512.c, and src_c/dispatch.c only calls them after checking the CPU and OS. The
+flags used are compiled in as FO_BUILD_FLAGS (fastopt.show_config() prints them).
+
+Cython runs inside build_ext, before the C compiler.
 
 Environment:
-  FASTOPT_DEBUG=1     -O0 -g, asserts on, Cython bounds/wraparound/initialized checks on.
-  FASTOPT_SANITIZE=1  adds -fsanitize=address,undefined (run with LD_PRELOAD of libasan).
+  FASTOPT_DEBUG=1     -O0 -g, asserts on, Cython bounds/wraparound/initialized checks on
+                      (MSVC: /Od /Zi).
+  FASTOPT_SANITIZE=1  adds -fsanitize=address,undefined (run with LD_PRELOAD of libasan);
+                      GCC/Clang only.
 """
+import glob
 import os
-import sys
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTOPT_DEBUG", "0") not in ("", "0")
 SANITIZE = os.environ.get("FASTOPT_SANITIZE", "0") not in ("", "0")
 
-if sys.platform == "win32":
-    # MSVC: no contraction under /fp:precise; the AVX paths are GCC/Clang only (dispatch.c).
-    cflags = ["/Od", "/Zi"] if DEBUG else ["/O2"]
-    cflags += ["/fp:precise"]
-    ldflags = []
-else:
-    cflags = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
-    cflags += ["-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden"]
-    ldflags = []
-    if SANITIZE:
-        cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
-        ldflags += ["-fsanitize=address,undefined"]
-
-directives = {
+DIRECTIVES = {
     "language_level": 3,
     "boundscheck": DEBUG,
     "wraparound": DEBUG,
@@ -42,6 +39,49 @@ directives = {
     "cdivision": True,
     "embedsignature": True,
 }
+
+
+def compiler_flags(compiler_type):
+    """(compile args, link args) for a distutils compiler type."""
+    if compiler_type == "msvc":
+        cflags = ["/Od", "/Zi"] if DEBUG else ["/O2"]
+        return cflags + ["/fp:precise"], []
+    # GCC or Clang: "unix" (Linux, macOS, BSDs), "mingw32", "cygwin".
+    cflags = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
+    cflags += ["-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden"]
+    ldflags = []
+    if SANITIZE:
+        cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+        ldflags += ["-fsanitize=address,undefined"]
+    return cflags, ldflags
+
+
+def cythonize_ext(ext, force):
+    """Cythonize one extension in place (its .pyx sources become .c)."""
+    (new_ext,) = cythonize([ext], compiler_directives=DIRECTIVES, force=force)
+    ext.sources = new_ext.sources
+
+
+class BuildExt(build_ext):
+    """Cythonize, then compile with the flags of the compiler in use."""
+
+    def build_extensions(self):
+        compiler_type = self.compiler.compiler_type
+        cflags, ldflags = compiler_flags(compiler_type)
+        if SANITIZE and compiler_type == "msvc":
+            self.warn("FASTOPT_SANITIZE is ignored with MSVC")
+        for ext in self.extensions:
+            ext.extra_compile_args = cflags + list(ext.extra_compile_args or [])
+            ext.extra_link_args = ldflags + list(ext.extra_link_args or [])
+            ext.define_macros = list(ext.define_macros or []) + [
+                ("FO_BUILD_FLAGS", '"' + " ".join(cflags) + '"')]
+            cythonize_ext(ext, force=self.force)
+        super().build_extensions()
+
+
+def _files(pattern):
+    return [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+
 
 extension = Extension(
     "fastopt._kernels",
@@ -53,18 +93,10 @@ extension = Extension(
         "src_c/isa_avx512.c",
     ],
     include_dirs=["src_c", np.get_include()],
-    depends=[
-        "src_c/fastopt.h",
-        "src_c/isa_body.h",
-        "src_c/vec.h",
-        *(os.path.join("src_c", "kernels", f) for f in sorted(os.listdir("src_c/kernels"))),
-    ],
-    define_macros=[
-        ("NPY_NO_DEPRECATED_API", "NPY_1_21_API_VERSION"),
-        ("FO_BUILD_FLAGS", '"' + " ".join(cflags) + '"'),
-    ],
-    extra_compile_args=cflags,
-    extra_link_args=ldflags,
+    # Everything the .so is built from: the .pxd/.pxi the .pyx includes and all of src_c/.
+    depends=sorted({*_files("fastopt/*.pxd"), *_files("fastopt/*.pxi"),
+                    *_files(os.path.join("src_c", "**", "*"))}),
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_21_API_VERSION")],
 )
 
-setup(ext_modules=cythonize([extension], compiler_directives=directives))
+setup(ext_modules=[extension], cmdclass={"build_ext": BuildExt})
