@@ -11,7 +11,9 @@ CPU): the AVX2 and AVX-512 kernels get their target from pragmas in src_c/isa_av
 src_c/isa_avx512.c, and src_c/dispatch.c only calls them after checking the CPU and OS. The
 flags used are compiled in as FO_BUILD_FLAGS (fastopt.show_config() prints them).
 
-Cython runs inside build_ext, before the C compiler.
+Cython runs inside build_ext, and any Cython warning or performance hint (e.g. a noexcept
+missing on a nogil path) fails the build: warnings are errors (Options.warning_errors), and
+performance hints, which Cython never counts as errors, are caught from its output.
 
 Environment:
   FASTOPT_DEBUG=1     -O0 -g, asserts on, Cython bounds/wraparound/initialized checks on
@@ -19,13 +21,18 @@ Environment:
   FASTOPT_SANITIZE=1  adds -fsanitize=address,undefined (run with LD_PRELOAD of libasan);
                       GCC/Clang only.
 """
+import contextlib
 import glob
 import os
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
+from Cython.Compiler import Options as CythonOptions
+from Cython.Compiler.Errors import CompileError as CythonCompileError
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 DEBUG = os.environ.get("FASTOPT_DEBUG", "0") not in ("", "0")
 SANITIZE = os.environ.get("FASTOPT_SANITIZE", "0") not in ("", "0")
@@ -38,6 +45,7 @@ DIRECTIVES = {
     "nonecheck": DEBUG,
     "cdivision": True,
     "embedsignature": True,
+    "show_performance_hints": True,  # Cython's default; the build fails on any (see below)
 }
 
 
@@ -56,14 +64,61 @@ def compiler_flags(compiler_type):
     return cflags, ldflags
 
 
-def cythonize_ext(ext, force):
-    """Cythonize one extension in place (its .pyx sources become .c)."""
-    (new_ext,) = cythonize([ext], compiler_directives=DIRECTIVES, force=force)
+class _Tee:
+    """A stand-in for sys.stderr that also keeps what is written to it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.text = []
+
+    def write(self, s):
+        self.text.append(s)
+        return self._stream.write(s)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _cython_diagnostics():
+    """Cython warnings become errors; yields the list of everything Cython printed.
+
+    Cython echoes its diagnostics to the sys.stderr of the moment each module's compilation
+    starts, so a tee there sees them (the performance hints included) in this process.
+    """
+    tee = _Tee(sys.stderr)
+    saved = CythonOptions.warning_errors
+    CythonOptions.warning_errors = True
+    sys.stderr = tee
+    try:
+        yield tee.text
+    finally:
+        sys.stderr = tee._stream
+        CythonOptions.warning_errors = saved
+
+
+def cythonize_strictly(ext, force):
+    """Cythonize one extension in place; fail on any Cython warning or performance hint."""
+    with _cython_diagnostics() as printed:
+        try:
+            (new_ext,) = cythonize([ext], compiler_directives=DIRECTIVES, force=force)
+        except CythonCompileError as e:
+            # Errors, warnings included, are listed above; Cython has spoilt the .c it wrote, so
+            # the next build compiles the .pyx again.
+            raise CompileError(f"Cython failed on {e} (its warnings are errors here)") from None
+    flagged = [line for line in "".join(printed).splitlines()
+               if line.startswith(("performance hint:", "warning:"))]
+    if flagged:
+        for c_file in (s for s in new_ext.sources if s not in ext.sources):
+            with contextlib.suppress(OSError):
+                os.remove(c_file)  # so the next build compiles the .pyx again, and fails again
+        raise CompileError("Cython's performance hints and warnings (above) fail the build:\n"
+                           + "\n".join(flagged))
     ext.sources = new_ext.sources
 
 
 class BuildExt(build_ext):
-    """Cythonize, then compile with the flags of the compiler in use."""
+    """Cythonize strictly, then compile with the flags of the compiler in use."""
 
     def build_extensions(self):
         compiler_type = self.compiler.compiler_type
@@ -75,7 +130,7 @@ class BuildExt(build_ext):
             ext.extra_link_args = ldflags + list(ext.extra_link_args or [])
             ext.define_macros = list(ext.define_macros or []) + [
                 ("FO_BUILD_FLAGS", '"' + " ".join(cflags) + '"')]
-            cythonize_ext(ext, force=self.force)
+            cythonize_strictly(ext, force=self.force)
         super().build_extensions()
 
 
