@@ -16,10 +16,9 @@ imported by ``import fastopt``) has drop-in ``torch.optim`` classes on the same 
 from fastopt import functional, reference
 from fastopt._config import show_config
 from fastopt._kernels import SparseRows
+from fastopt._version import __version__
 from fastopt.optim import *  # noqa: F401,F403  (every optimizer class)
 from fastopt.optim import __all__ as _optimizers
-
-__version__ = "0.1.0"
 
 __all__ = [*_optimizers, "SparseRows", "functional", "reference", "show_config",
            "__version__"]
