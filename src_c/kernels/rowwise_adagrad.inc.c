@@ -18,13 +18,7 @@
  *   p    = p - clr * g / (sqrt(s) + eps)                (eps_inside_sqrt: / sqrt(s + eps))
  */
 
-/* the per-step scalars, in the param's dtype */
-typedef struct {
-    FO_T sign;          /* -1 under maximize, else 1 (exact) */
-    FO_T weight_decay;
-    FO_T clr;           /* the decayed learning rate */
-    FO_T eps;
-} FO_NAME(rowwise_adagrad_scalars);
+/* the per-step scalars: Adagrad's (adagrad.inc.c, included before this file) */
 
 /* the flags a loop is specialised on */
 #define FO_ROWWISE_ADAGRAD_WEIGHT_DECAY 1u
@@ -32,7 +26,7 @@ typedef struct {
 
 /* One gradient element, as both passes over a row read it (p is read, not written). */
 FO_INLINE FO_T FO_NAME(rowwise_adagrad_grad)(FO_T g, const FO_T p,
-                                             const FO_NAME(rowwise_adagrad_scalars) c,
+                                             const FO_NAME(adagrad_scalars) c,
                                              const unsigned F)
 {
     /* g = -g if maximize (read as 0 + g: -0.0 becomes +0.0, as np.add.at) */
@@ -45,7 +39,7 @@ FO_INLINE FO_T FO_NAME(rowwise_adagrad_grad)(FO_T g, const FO_T p,
 /* One row: p (dim elements) and its accumulator *s are read and written, g is read. */
 FO_INLINE void FO_NAME(rowwise_adagrad_row)(size_t dim, FO_T *FO_RESTRICT p,
                                             const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT s,
-                                            const FO_NAME(rowwise_adagrad_scalars) c,
+                                            const FO_NAME(adagrad_scalars) c,
                                             const unsigned F)
 {
     FO_T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -78,7 +72,7 @@ FO_INLINE void FO_NAME(rowwise_adagrad_row)(size_t dim, FO_T *FO_RESTRICT p,
 
 /* Every row of rs (dim > 0). */
 FO_INLINE void FO_NAME(rowwise_adagrad_loop)(const fo_row_set *rs, FO_T *p, FO_T *s,
-                                             const FO_NAME(rowwise_adagrad_scalars) c,
+                                             const FO_NAME(adagrad_scalars) c,
                                              const unsigned F)
 {
     for (size_t j = 0; j < rs->m; j++) {
@@ -96,11 +90,8 @@ void FO_NAME(rowwise_adagrad)(const fo_row_set *rs, void *p, void *const *state,
                               const void *hyper, int64_t step)
 {
     const fo_rowwise_adagrad_hyper *h = (const fo_rowwise_adagrad_hyper *)hyper;
-    FO_NAME(rowwise_adagrad_scalars) c;
-    c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
-    c.weight_decay = (FO_T)h->weight_decay;
-    c.clr = (FO_T)(h->lr / (1.0 + (double)(step - 1) * h->lr_decay));
-    c.eps = (FO_T)h->eps;
+    const FO_NAME(adagrad_scalars) c = FO_NAME(adagrad_scalars_of)(
+        h->lr, h->lr_decay, h->weight_decay, h->eps, h->maximize, step);
     const unsigned flags = (h->weight_decay != 0.0 ? FO_ROWWISE_ADAGRAD_WEIGHT_DECAY : 0u) |
                            (h->eps_inside_sqrt != 0.0 ? FO_ROWWISE_ADAGRAD_EPS_INSIDE : 0u);
 
