@@ -505,18 +505,28 @@ def test_hyper_parameters_a_sparse_step_cannot_honour():
     opt = fastopt.Adagrad([{"params": [a], "weight_decay": 0.1}, {"params": [t]}])
     opt.step([np.ones(3, np.float32), g])
     opt.param_groups[1]["weight_decay"] = 0.01
-    before = a.copy()
+    before = [a.copy(), t.copy(), opt.state[0]["sum"].copy(), opt.state[1]["sum"].copy()]
     with pytest.raises(ValueError, match="param 1: weight_decay=0.01 is not compatible"):
         opt.step([np.ones(3, np.float32), g])
-    assert np.array_equal(a, before)
+    after = [a, t, opt.state[0]["sum"], opt.state[1]["sum"]]
+    assert all(np.array_equal(x, y) for x, y in zip(before, after))
+    assert opt.state[0]["step"] == 1 and opt.state[1]["step"] == 1
     r = fastopt.RowwiseAdagrad([t], weight_decay=0.1)
     r.step([np.ones((4, 2), np.float32)])          # dense: fine
+    before = [t.copy(), r.state[0]["sum"].copy()]
     with pytest.raises(ValueError, match="param 0: weight_decay"):
         r.step([g])
+    assert np.array_equal(t, before[0]) and np.array_equal(r.state[0]["sum"], before[1])
+    assert r.state[0]["step"] == 1
+    s = np.zeros_like(t)
     with pytest.raises(ValueError, match="weight_decay"):
-        functional.adagrad_rows([t], [g], [np.zeros_like(t)], 1, weight_decay=0.1)
+        functional.adagrad_rows([t], [g], [s], 1, weight_decay=0.1)
+    assert np.array_equal(t, before[0]) and not s.any()
+    sa = fastopt.SparseAdam([t])
     with pytest.raises(TypeError, match="param 0: SparseAdam does not take dense gradients"):
-        fastopt.SparseAdam([t]).step([np.ones((4, 2), np.float32)])
+        sa.step([np.ones((4, 2), np.float32)])
+    assert np.array_equal(t, before[0]) and sa.state[0]["step"] == 0
+    assert not sa.state[0]["exp_avg"].any() and not sa.state[0]["exp_avg_sq"].any()
     with pytest.raises(ValueError):
         fastopt.SparseAdam([t], lr=0.0)
     with pytest.raises(ValueError, match="betas"):

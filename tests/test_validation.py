@@ -437,18 +437,25 @@ def assert_state_unchanged(saved, opt):
 def test_load_state_dict_step_out_of_range(step):
     p = np.zeros(3)
     opt = fastopt.Adagrad([p])
+    opt.step([np.ones(3)])
+    saved = opt.state_dict()
     sd = opt.state_dict()
     sd["state"][0]["step"] = step
-    with pytest.raises(ValueError, match="step"):
+    sd["state"][0]["sum"] = np.full(3, 7.0)
+    with pytest.raises(ValueError, match="param 0: saved 'step'"):
         opt.load_state_dict(sd)
-    assert opt.state[0]["step"] == 0
+    assert_state_unchanged(saved, opt)
 
 
 def test_param_appended_to_a_group_directly_is_a_clear_error():
-    opt = fastopt.Adagrad([np.zeros(3)])
-    opt.param_groups[0]["params"].append(np.zeros(2))
+    a, b = np.zeros(3), np.zeros(2)
+    opt = fastopt.Adagrad([a])
+    saved = opt.state_dict()
+    opt.param_groups[0]["params"].append(b)
     with pytest.raises(ValueError, match="param 1 has no state; add params with add_param_group"):
         opt.step([np.ones(3), np.ones(2)])
+    assert not a.any() and not b.any()
+    assert_state_unchanged(saved, opt)
 
 
 def test_row_only_optimizers_report_their_own_optional_buffers():
