@@ -13,6 +13,7 @@ import pytest
 import fastopt
 from fastopt import SparseRows, functional, reference
 from test_kernels_vs_reference import assert_bitwise, bits
+from cases import CASES
 from conftest import DTYPES
 
 DIMS = (1, 7, 17, 33, 64)
@@ -140,6 +141,63 @@ def test_rows_match_the_dense_step_on_the_densified_gradient(case, dtype, isa):
                 assert np.array_equal(bits(sparse_p[~touched]), bits(before[~touched]))
 
 
+#: Row widths from FO_VBLOCK_MIN (4096, src_c/vec.h) up: each touched row runs the dense
+#: loop's vector blocks, then its remainder (4096 + 37: a block count plus an odd tail; and
+#: about two blocks' worth more, so rows start at addresses of every alignment).
+BLOCK_DIMS = (4096, 4133, 8291)
+
+
+@pytest.mark.parametrize("case", SPARSE_CASES, ids=SPARSE_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rows_wide_enough_for_vector_blocks_match_reference_and_dense(case, dtype, isa):
+    """dim >= 4096: the row kernels' vector-block path, bitwise against the reference and
+    (where one exists) the dense step on the densified gradient; untouched rows unwritten.
+    Repeated rows (a scratch row each) and rows seen once (read in place) are both in the
+    batch."""
+    rng = np.random.default_rng(21)
+    n_rows = 9
+    for dim in BLOCK_DIMS:
+        for hyper in case.grid[:: max(1, len(case.grid) // 3)]:
+            p0 = rng.standard_normal((n_rows, dim)).astype(dtype)
+            ours, theirs, dense_p = p0.copy(), p0.copy(), p0.copy()
+            s_ours, s_theirs, s_dense = (case.init(p0, hyper) for _ in range(3))
+            for step in range(1, N_STEPS + 1):
+                idx = np.array([5, 1, 5, 7, 0, 5][: 2 + 2 * step], np.int64)
+                g = SparseRows(idx, rng.standard_normal((idx.size, dim)).astype(dtype))
+                untouched = np.setdiff1d(np.arange(n_rows), idx)
+                before = ours[untouched].copy()
+                case.run(case.functional, [ours], [g], _lists(s_ours), step, hyper)
+                case.run(case.reference, [theirs], [g], _lists(s_theirs), step, hyper)
+                what = f"{case.name} dim={dim} step {step} {hyper}"
+                assert_bitwise(ours, theirs, f"param vs reference, {what}")
+                for key in s_ours:
+                    assert_bitwise(s_ours[key], s_theirs[key], f"{key} vs reference, {what}")
+                assert np.array_equal(bits(ours[untouched]), bits(before)), what
+                if case.dense is not None:
+                    case.run(case.dense, [dense_p], [g.to_dense(n_rows)], _lists(s_dense), step,
+                             hyper)
+                    assert_bitwise(ours, dense_p, f"param vs dense, {what}")
+                    for key in s_ours:
+                        assert_bitwise(s_ours[key], s_dense[key], f"{key} vs dense, {what}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_rowwise_adagrad_dense_gradient_wide_rows_match_reference(dtype, isa):
+    """RowwiseAdagrad's dense gradient runs its row kernel over every row: dim >= 4096 too."""
+    rng = np.random.default_rng(22)
+    for dim in BLOCK_DIMS:
+        for hyper in ADAGRAD_GRID[::5]:
+            p0 = rng.standard_normal((3, dim)).astype(dtype)
+            ours, theirs = p0.copy(), p0.copy()
+            s_ours, s_theirs = np.full(3, 0.1, dtype), np.full(3, 0.1, dtype)
+            for step in range(1, N_STEPS + 1):
+                g = rng.standard_normal((3, dim)).astype(dtype)
+                functional.rowwise_adagrad([ours], [g], [s_ours], step, **hyper)
+                reference.rowwise_adagrad([theirs], [g], [s_theirs], step, **hyper)
+                assert_bitwise(ours, theirs, f"param dim={dim} step {step} {hyper}")
+                assert_bitwise(s_ours, s_theirs, f"sum dim={dim} step {step} {hyper}")
+
+
 def test_fold_equals_np_add_at_including_signed_zeros_and_collisions(isa):
     """The C fold of repeated rows, seen through SGD with lr=1, maximize from a zero table:
     the result is 0 - (-G) = G exactly, so it must equal np.add.at into zeros bit for bit."""
@@ -193,6 +251,14 @@ def _float_idx(g, p):
     return SparseRows(g.indices.astype(np.float64), g.values)
 
 
+def _misaligned(a):
+    """A copy of a whose data starts one byte into a buffer: not aligned to its dtype."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    out = raw[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 BAD = {
     "index out of range": (lambda g, p: SparseRows(np.array([0, 3, 20]), g.values[:3]),
                            IndexError, "index 20 .at position 2. is out of range"),
@@ -203,10 +269,19 @@ BAD = {
                      TypeError, "expected int32 or int64"),
     "uint64 indices": (lambda g, p: SparseRows(g.indices.astype(np.uint64), g.values),
                        TypeError, "indices have dtype uint64"),
+    "int16 indices": (lambda g, p: SparseRows(g.indices.astype(np.int16), g.values),
+                      TypeError, "indices have dtype int16"),
+    "string indices": (lambda g, p: SparseRows(g.indices.astype(str), g.values),
+                       TypeError, "indices have dtype <U"),
+    "byte-swapped indices": (lambda g, p: SparseRows(
+        g.indices.astype(g.indices.dtype.newbyteorder()), g.values),
+        TypeError, "indices have non-native byte order"),
     "2-D indices": (lambda g, p: SparseRows(g.indices.reshape(-1, 1), g.values),
                     ValueError, "indices must be 1-D"),
     "non-contiguous indices": (lambda g, p: SparseRows(np.repeat(g.indices, 2)[::2], g.values),
-                               ValueError, "indices is not C-contiguous"),
+                               ValueError, "indices are not contiguous and aligned"),
+    "misaligned indices": (lambda g, p: SparseRows(_misaligned(g.indices), g.values),
+                           ValueError, "indices are not contiguous and aligned"),
     "values dtype": (lambda g, p: SparseRows(g.indices, g.values.astype(np.float64)),
                      TypeError, "values have dtype float64 but the param has dtype float32"),
     "values wrong dim": (lambda g, p: SparseRows(g.indices, np.zeros((len(g.indices), 4),
@@ -216,37 +291,67 @@ BAD = {
                        ValueError, r"values have shape \(6, 5\); expected \(5, 5\)"),
     "values 1-D": (lambda g, p: SparseRows(g.indices, g.values[:, 0].copy()),
                    ValueError, "values have shape"),
-    "values non-contiguous": (lambda g, p: SparseRows(g.indices, np.asfortranarray(g.values)),
-                              ValueError, "values is not C-contiguous"),
+    "values Fortran order": (lambda g, p: SparseRows(g.indices, np.asfortranarray(g.values)),
+                             ValueError, "values are not C-contiguous and aligned"),
+    "values strided": (lambda g, p: SparseRows(g.indices, np.repeat(g.values, 2, 0)[::2]),
+                       ValueError, "values are not C-contiguous and aligned"),
+    "values misaligned": (lambda g, p: SparseRows(g.indices, _misaligned(g.values)),
+                          ValueError, "values are not C-contiguous and aligned"),
     "values overlap the param": (lambda g, p: SparseRows(np.arange(6), p[:6]),
                                  ValueError, "overlap in memory"),
     "indices overlap the param": (lambda g, p: _indices_inside(p, g),
                                   ValueError, "overlap in memory"),
-    "dense grad": (lambda g, p: np.zeros_like(p), TypeError, "takes SparseRows gradients"),
+    # adagrad_rows and sgd_rows: "<name> takes SparseRows gradients"; SparseAdam as torch
+    "dense grad": (lambda g, p: np.zeros_like(p), TypeError,
+                   "takes SparseRows gradients|SparseAdam does not take dense gradients"),
 }
 
 
-@pytest.mark.parametrize("case", [c for c in SPARSE_CASES if c.name != "rowwise_adagrad"],
-                         ids=lambda c: c.name)
-@pytest.mark.parametrize("breaker", list(BAD), ids=list(BAD))
-def test_bad_sparse_input_raises_before_writing(case, breaker):
-    rng = np.random.default_rng(0)
+def _bad_setup(case, seed=0):
+    rng = np.random.default_rng(seed)
     hyper = case.grid[0]
     params = [rng.standard_normal((8, 5)).astype(np.float32) for _ in range(2)]
     grads = [sparse_grad(rng, 8, 5, 6, np.float32) for _ in range(2)]
     states = [case.init(p, hyper) for p in params]
-    make, exc, message = BAD[breaker]
-    grads[1] = make(grads[1], params[1])
+    return hyper, params, grads, states
+
+
+def _raises_and_writes_nothing(case, hyper, params, grads, states, exc, message):
     before = [p.copy() for p in params] + [v.copy() for s in states for v in s.values()]
     lists = {k: [s[k] for s in states] for k in case.state_keys}
     with pytest.raises(exc, match=message):
         case.run(case.functional, params, grads, lists, 1, hyper)
     after = [p for p in params] + [v for s in states for v in s.values()]
     assert all(np.array_equal(a, b) for a, b in zip(before, after)), "something was written"
-    if breaker not in ("dense grad", "values overlap the param", "indices overlap the param"):
-        # the message names the bad param
-        with pytest.raises(exc, match="param 1"):
-            case.run(case.functional, params, grads, lists, 1, hyper)
+
+
+@pytest.mark.parametrize("case", [c for c in SPARSE_CASES if c.name != "rowwise_adagrad"],
+                         ids=lambda c: c.name)
+@pytest.mark.parametrize("breaker", list(BAD), ids=list(BAD))
+def test_bad_sparse_input_raises_before_writing(case, breaker):
+    hyper, params, grads, states = _bad_setup(case)
+    make, exc, message = BAD[breaker]
+    grads[1] = make(grads[1], params[1])
+    _raises_and_writes_nothing(case, hyper, params, grads, states, exc, message)
+    # the message names the bad param (an overlap names two buffers of param 1)
+    _raises_and_writes_nothing(case, hyper, params, grads, states, exc, "param 1")
+
+
+@pytest.mark.parametrize("case", SPARSE_CASES, ids=SPARSE_IDS)
+@pytest.mark.parametrize("layout", ["F", "T", "strided"])
+def test_row_kernels_need_c_order_even_when_every_buffer_agrees(case, layout):
+    """A row kernel reads whole rows in place: a Fortran-order or transposed table (with
+    state in the same layout) is refused, though a dense kernel would take it; a strided
+    one is not dense at all. Nothing is written."""
+    hyper, params, grads, states = _bad_setup(case)
+    convert = {"F": np.asfortranarray,
+               "T": lambda a: np.ascontiguousarray(a.T).T,
+               "strided": lambda a: np.repeat(a, 2, 0)[::2]}[layout]
+    params[1] = convert(params[1])
+    states[1] = {k: convert(v) if v.ndim == 2 else v for k, v in states[1].items()}
+    message = ("param 1: param is not C-contiguous.*whole rows" if layout != "strided" else
+               "param 1: param is not one dense block|param 1: param is not C-contiguous")
+    _raises_and_writes_nothing(case, hyper, params, grads, states, ValueError, message)
 
 
 @pytest.mark.parametrize("cls", [fastopt.Adagrad, fastopt.RowwiseAdagrad, fastopt.SparseAdam])
@@ -331,15 +436,66 @@ def test_empty_sparse_grad_counts_a_step_and_changes_nothing():
         assert np.array_equal(t[:4], np.ones((4, 3)))
 
 
-def test_a_dense_only_optimizer_refuses_sparse_rows_naming_the_param():
-    class DenseOnly(fastopt.Adagrad):
-        _row_kernel = None
+#: The optimizers with no row kernel (derived from their algorithm, checked against this).
+DENSE_ONLY = [c for c in CASES if c.cls.algorithm.row_kernel is None]
 
-    a, t = np.zeros(3, np.float32), np.zeros((4, 2), np.float32)
-    opt = DenseOnly([a, t])
-    with pytest.raises(TypeError, match="param 1: DenseOnly does not take SparseRows"):
-        opt.step([np.ones(3, np.float32), SparseRows(np.array([0]), np.ones((1, 2), np.float32))])
-    assert not a.any() and opt.state[0]["step"] == 0
+
+def test_the_dense_only_optimizers_are_the_expected_ones():
+    assert sorted(c.name for c in DENSE_ONLY) == ["adadelta", "adam", "adamw", "rmsprop"]
+
+
+@pytest.mark.parametrize("case", DENSE_ONLY, ids=lambda c: c.name)
+def test_a_dense_only_optimizer_refuses_sparse_rows_naming_the_param(case):
+    """SparseRows for an optimizer without a row kernel: TypeError naming the param and the
+    optimizer, at the object and at the functional step; nothing written (params and state,
+    step counts included)."""
+    rng = np.random.default_rng(6)
+    a, t = rng.standard_normal(3).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+    g = SparseRows(np.array([0]), np.ones((1, 2), np.float32))
+    opt = case.cls([a, t], **case.obj_kwargs)
+    opt.step([np.ones(3, np.float32), np.ones((4, 2), np.float32)])
+    before, sd = [a.copy(), t.copy()], opt.state_dict()
+    name = case.cls.__name__
+    with pytest.raises(TypeError, match=f"param 1: {name} does not take SparseRows"):
+        opt.step([np.ones(3, np.float32), g])
+    assert np.array_equal(a, before[0]) and np.array_equal(t, before[1])
+    for i, st in sd["state"].items():
+        assert set(opt.state[i]) == set(st)
+        for key, value in st.items():
+            assert np.array_equal(np.asarray(value), np.asarray(opt.state[i][key])), (i, key)
+    hyper = case.grid[-1]
+    states = [case.new_state(p, hyper) for p in (a, t)]
+    snap = [v.copy() for st in states for v in st.values() if v is not None]
+    lists = {k: [st[k] for st in states] for k in case.state_keys}
+    with pytest.raises(TypeError, match=f"param 1: {name} does not take SparseRows"):
+        case.run(case.functional, [a, t], [np.ones(3, np.float32), g], lists, 1, hyper)
+    assert np.array_equal(a, before[0]) and np.array_equal(t, before[1])
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in
+               zip(snap, [v for st in states for v in st.values() if v is not None]))
+
+
+@pytest.mark.parametrize("momentum", [0.9, 1e-300])
+def test_sgd_with_momentum_refuses_sparse_rows(momentum):
+    """SGD with momentum != 0 has no row step (every row's buffer would move): ValueError
+    naming the param, from the object and the functional step; nothing written."""
+    a, t = np.zeros(3, np.float32), np.ones((4, 2), np.float32)
+    g = SparseRows(np.array([1]), np.ones((1, 2), np.float32))
+    opt = fastopt.SGD([a, t], lr=0.1, momentum=momentum)
+    with pytest.raises(ValueError, match="param 1: SGD with momentum=.* does not take sparse "
+                                         "gradients"):
+        opt.step([np.ones(3, np.float32), g])
+    assert not a.any() and np.array_equal(t, np.ones((4, 2)))
+    assert opt.state[0]["step"] == 0 and opt.state[1]["step"] == 0
+    assert not opt.state[0]["momentum_buffer"].any() and not opt.state[1]["momentum_buffer"].any()
+    bufs = [np.zeros(3, np.float32), np.zeros((4, 2), np.float32)]
+    with pytest.raises(ValueError, match="does not take sparse gradients"):
+        functional.sgd([a, t], [np.ones(3, np.float32), g], bufs, 1, lr=0.1, momentum=momentum)
+    assert not a.any() and np.array_equal(t, np.ones((4, 2)))
+    assert not bufs[0].any() and not bufs[1].any()
+    # momentum back to 0: the same gradients step
+    opt.param_groups[0]["momentum"] = 0.0
+    opt.step([np.ones(3, np.float32), g])
+    assert np.array_equal(t[1], np.full(2, 1 - np.float32(0.1) * 1, np.float32))
 
 
 def test_hyper_parameters_a_sparse_step_cannot_honour():
@@ -349,18 +505,28 @@ def test_hyper_parameters_a_sparse_step_cannot_honour():
     opt = fastopt.Adagrad([{"params": [a], "weight_decay": 0.1}, {"params": [t]}])
     opt.step([np.ones(3, np.float32), g])
     opt.param_groups[1]["weight_decay"] = 0.01
-    before = a.copy()
+    before = [a.copy(), t.copy(), opt.state[0]["sum"].copy(), opt.state[1]["sum"].copy()]
     with pytest.raises(ValueError, match="param 1: weight_decay=0.01 is not compatible"):
         opt.step([np.ones(3, np.float32), g])
-    assert np.array_equal(a, before)
+    after = [a, t, opt.state[0]["sum"], opt.state[1]["sum"]]
+    assert all(np.array_equal(x, y) for x, y in zip(before, after))
+    assert opt.state[0]["step"] == 1 and opt.state[1]["step"] == 1
     r = fastopt.RowwiseAdagrad([t], weight_decay=0.1)
     r.step([np.ones((4, 2), np.float32)])          # dense: fine
+    before = [t.copy(), r.state[0]["sum"].copy()]
     with pytest.raises(ValueError, match="param 0: weight_decay"):
         r.step([g])
+    assert np.array_equal(t, before[0]) and np.array_equal(r.state[0]["sum"], before[1])
+    assert r.state[0]["step"] == 1
+    s = np.zeros_like(t)
     with pytest.raises(ValueError, match="weight_decay"):
-        functional.adagrad_rows([t], [g], [np.zeros_like(t)], 1, weight_decay=0.1)
+        functional.adagrad_rows([t], [g], [s], 1, weight_decay=0.1)
+    assert np.array_equal(t, before[0]) and not s.any()
+    sa = fastopt.SparseAdam([t])
     with pytest.raises(TypeError, match="param 0: SparseAdam does not take dense gradients"):
-        fastopt.SparseAdam([t]).step([np.ones((4, 2), np.float32)])
+        sa.step([np.ones((4, 2), np.float32)])
+    assert np.array_equal(t, before[0]) and sa.state[0]["step"] == 0
+    assert not sa.state[0]["exp_avg"].any() and not sa.state[0]["exp_avg_sq"].any()
     with pytest.raises(ValueError):
         fastopt.SparseAdam([t], lr=0.0)
     with pytest.raises(ValueError, match="betas"):
@@ -369,14 +535,18 @@ def test_hyper_parameters_a_sparse_step_cannot_honour():
         fastopt.RowwiseAdagrad([np.zeros((), np.float32)])
 
 
-def test_sgd_hook_refuses_momentum_and_weight_decay():
-    from fastopt.optim.sgd import sgd_row_hyper
-    assert sgd_row_hyper({"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}) == (0.1, False)
-    assert sgd_row_hyper({"lr": 0.1, "maximize": True}) == (0.1, True)
-    for bad in ({"lr": 0.1, "momentum": 0.9}, {"lr": 0.1, "weight_decay": 1e-4},
-                {"lr": -1.0}):
-        with pytest.raises(ValueError):
-            sgd_row_hyper(bad)
+def test_sgd_rows_hyper_translation_refuses_momentum_and_weight_decay():
+    from fastopt.optim.sgd import sgd_rows_hyper
+    group = dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False)
+    assert sgd_rows_hyper(group) == {"lr": 0.1, "maximize": False}
+    assert sgd_rows_hyper({**group, "maximize": True, "dampening": 0.5}) == \
+        {"lr": 0.1, "maximize": True}
+    for bad, match in (({"momentum": 0.9}, "momentum=0.9 does not take sparse"),
+                       ({"weight_decay": 1e-4}, "weight_decay=0.0001 does not take sparse"),
+                       ({"lr": -1.0}, "lr"), ({"maximize": 1}, "maximize")):
+        with pytest.raises(ValueError, match=match):
+            sgd_rows_hyper({**group, **bad})
 
 
 def test_sparse_adam_and_rowwise_state_dicts_round_trip():
