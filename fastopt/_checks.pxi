@@ -121,8 +121,8 @@ cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str 
 cdef int _check_c_order(object a, Py_ssize_t i, str what) except -1:
     if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
         raise ValueError(f"fastopt: param {i}: {what} is not C-contiguous "
-                         f"({_layout_hint(a.shape, a.strides)}); a row-sparse step reads "
-                         f"whole rows in place")
+                         f"({_layout_hint(a.shape, a.strides)}); a row-wise step reads "
+                         f"whole rows (and per-row state) in place")
     return 0
 
 cdef int _index_type(object a, Py_ssize_t i) except -1:

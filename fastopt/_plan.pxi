@@ -221,6 +221,7 @@ cdef class Plan:
                         cnp.PyArray_ISALIGNED(<cnp.ndarray>buf):
                     raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is "
                                      f"read-only or not aligned")
+                _check_c_order(buf, index, kernel.state_what[j])
             else:
                 _check_like_param(p, buf, code, index, kernel.state_what[j], True)
                 if kernel.rows:

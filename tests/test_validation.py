@@ -197,12 +197,7 @@ BREAKERS = {
 
 
 #: Known library bugs, as (case, breaker): the test is expected to fail until they are fixed.
-KNOWN_BUGS = {
-    ("rowwise_adagrad", "state strided"):
-        "a per-row state buffer (RowwiseAdagrad's 'sum') is not checked for layout: a strided "
-        "view is accepted and the kernel writes len(view) contiguous elements from its start "
-        "(out of the view; out of the allocation for a reversed view)",
-}
+KNOWN_BUGS = {}
 
 
 def _breaker_params():
@@ -242,14 +237,8 @@ def test_bad_step_count(case, bad):
     assert unchanged(before, params, states)
 
 
-_REFERENCE_STEP_BUG = ("fastopt.reference.adadelta never converts its steps (it does not use "
-                       "them), so it accepts counts fastopt.functional.adadelta refuses, "
-                       "though fastopt._scalars says the reference converts step counts too")
-
-
 @pytest.mark.parametrize("case", [
-    pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason=_REFERENCE_STEP_BUG)]
-                 if c.name == "adadelta" else []) for c in CASES])
+    pytest.param(c, id=c.name) for c in CASES])
 def test_the_reference_refuses_the_same_step_counts(case):
     hyper, params, grads, states = make(case)
     before = snapshot(params, states)

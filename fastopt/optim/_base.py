@@ -275,16 +275,22 @@ class Optimizer:
         if not isinstance(saved, dict):
             raise ValueError(f"fastopt: param {i}: saved state must be a dict")
         fresh = self._new_state(p, group)
-        missing = set(fresh) - set(saved)
-        extra = set(saved) - set(fresh)
+        optional = self._optional_keys()
+        # A buffer a flag switches on may be there or not, whatever the flag says now: kept
+        # (checked) if saved; if not, the step that needs it makes it, as when the flag is
+        # switched on later.
+        missing = set(fresh) - set(saved) - optional
+        extra = set(saved) - set(fresh) - optional
         if missing or extra:
             raise ValueError(f"fastopt: param {i}: saved state has keys {sorted(saved)}, "
                              f"expected {sorted(fresh)}")
-        # A gated buffer (registry "name?gate") that a fresh state holds as None (SGD's
-        # momentum_buffer without momentum) loads as None or, if saved, as a checked array.
-        optional = self._optional_keys()
+        for key in sorted(set(saved) - set(fresh)):
+            fresh[key] = None
         out = {}
         for key, ref in fresh.items():
+            if key not in saved:
+                out[key] = None   # made at the step that needs it (as a flag switched on)
+                continue
             value = saved[key]
             if key == "step":
                 out[key] = _load_step(value, i)
@@ -366,4 +372,6 @@ def _load_buffer(value, ref, i, key):
     if a.shape != ref.shape:
         raise ValueError(f"fastopt: param {i}: saved {key!r} has shape {a.shape}, expected "
                          f"{ref.shape}")
-    return np.array(a, dtype=ref.dtype, order="C", copy=True)
+    out = np.empty_like(ref)    # the param's memory layout (C, Fortran, any order)
+    out[...] = a
+    return out

@@ -1,7 +1,7 @@
 """Adadelta in NumPy, in the kernel's order (src_c/kernels/adadelta.inc.c)."""
 import numpy as np
 
-from fastopt.reference._util import scalars_converted
+from fastopt.reference._util import per_param, scalars_converted
 
 __all__ = ["adadelta"]
 
@@ -16,6 +16,7 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
     update is :class:`fastopt.Adadelta`'s (fastopt.optim.adadelta.MATH), in the same order;
     ``1 - rho`` is computed in Python floats (double) and rounded once to the param's dtype.
     """
+    per_param(steps, len(params))   # checked like fastopt's; the update does not use it
     for p, g, s, a in zip(params, grads, square_avgs, acc_deltas):
         t = p.dtype.type
         if maximize:
