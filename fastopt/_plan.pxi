@@ -459,3 +459,34 @@ def check_params(list params):
                              f"or overlapping views)")
     finally:
         PyMem_Free(spans)
+
+
+def step_lists(Kernel kernel, list params, list grads, tuple lists, dict scalars, steps):
+    """A functional step over lists with one kernel: ``lists`` holds one list (or None) per
+    state buffer of the kernel, ``steps`` one int for all or a list of ints (converted by the
+    caller). The same three phases as any plan, for the functional steps' per-call cost."""
+    cdef Py_ssize_t k = len(params), i, j, ns = kernel.n_state
+    if len(grads) != k:
+        raise ValueError(f"fastopt: {len(grads)} grads for {k} params")
+    if len(lists) != ns:
+        raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state {kernel.state_names}")
+    for j in range(ns):
+        if lists[j] is not None and type(lists[j]) is not list and type(lists[j]) is not tuple:
+            raise TypeError(f"fastopt: the {kernel.state_names[j]} list must be a list with "
+                            f"one entry per param")
+        if lists[j] is not None and len(lists[j]) != k:
+            raise ValueError(f"fastopt: {len(lists[j])} {kernel.state_names[j]} buffers for "
+                             f"{k} params")
+    cdef bint shared = type(steps) is int
+    if not shared and len(steps) != k:
+        raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    cdef Plan plan = Plan(k if k else 1)
+    cdef Py_ssize_t h = plan.hyper(kernel, scalars)
+    cdef tuple bufs
+    for i in range(k):
+        if ns == 1:
+            bufs = (None if lists[0] is None else lists[0][i],)
+        else:
+            bufs = tuple([None if lists[j] is None else lists[j][i] for j in range(ns)])
+        plan.add(kernel, i, params[i], grads[i], bufs, h, steps if shared else steps[i])
+    plan.run()

@@ -41,6 +41,7 @@ class Algorithm:
         self.hyper = hyper
         self.row_hyper = row_hyper
         self.dense_grads = dense_grads
+        self._cache = {}
         #: the kernel dense gradients run through, and its state buffers (registry order)
         self.dense = self.kernel or self.row_kernel
         self.state_names = self.dense.state_names
@@ -70,23 +71,63 @@ class Algorithm:
 
     # ---- fastopt.functional ----
 
+    def cached_scalars(self, settings, sparse):
+        """scalars(settings, sparse), remembered for settings of the same types and values
+        (the translation is a pure function of them); settings holding anything but ints,
+        floats, bools, None or tuples of those are translated afresh each time."""
+        try:
+            key = (sparse, *[(type(v), v) for v in settings.values()], *settings)
+            hit = self._cache.get(key)
+        except TypeError:   # unhashable: a list, an array
+            return self.scalars(settings, sparse)
+        if hit is None:
+            hit = self.scalars(settings, sparse)
+            if all(type(v) in _CACHEABLE or (type(v) is tuple and all(
+                    type(x) in _CACHEABLE for x in v)) for v in settings.values()):
+                if len(self._cache) > 64:
+                    self._cache.clear()
+                self._cache[key] = hit
+        return hit
+
+    # ---- fastopt.functional ----
+
     def functional(self, params, grads, buffers, steps, settings):
         """One step over lists, in place: ``buffers`` maps each state name of the kernel
         the grads take to a list with one array per param (or None, for a buffer that the
         settings switch off)."""
-        params = _as_list(params, "params")
-        grads = _as_list(grads, "grads")
+        if type(params) is not list:
+            params = _as_list(params, "params")
+        if type(grads) is not list:
+            grads = _as_list(grads, "grads")
         k = len(params)
         if len(grads) != k:
             raise ValueError(f"fastopt: {len(grads)} grads for {k} params")
         # phase 1: every Python value
-        step_list = _scalars.steps(steps, k)
+        if type(steps) is int and 1 <= steps <= _TWO_53:
+            step_list = None
+        else:
+            step_list = _scalars.steps(steps, k)
+        kernel = self.kernel
+        if kernel is not None and self.row_kernel is None:
+            # one dense kernel: the whole step in one call (the functional's per-call cost)
+            for i, g in enumerate(grads):
+                if type(g) is _kernels.SparseRows:
+                    try:
+                        self.route(g)
+                    except TypeError as e:
+                        raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
+            _kernels.step_lists(kernel, params, grads,
+                                tuple([buffers.get(name) for name in kernel.state_names]),
+                                self.cached_scalars(settings, False),
+                                steps if step_list is None else step_list)
+            return
         lists = {}
         for name, lst in buffers.items():
             if lst is None:
                 lists[name] = (None,) * k
             else:
-                lst = _as_list(lst, f"the {name} list")
+                if type(lst) is not list:
+                    lst = _as_list(lst, "the " + name + " list")
                 if len(lst) != k:
                     raise ValueError(f"fastopt: {len(lst)} {name} buffers for {k} params")
                 lists[name] = lst
@@ -99,14 +140,21 @@ class Algorithm:
             except TypeError as e:
                 raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
             if sparse not in handles:
-                handles[sparse] = plan.hyper(kernel, self.scalars(settings, sparse))
+                handles[sparse] = plan.hyper(kernel, self.cached_scalars(settings, sparse))
             routes.append((kernel, sparse))
         # phase 2: every buffer; phase 3: the write
         for i in range(k):
             kernel, sparse = routes[i]
-            bufs = tuple(lists[name][i] for name in kernel.state_names)
-            plan.add(kernel, i, params[i], grads[i], bufs, handles[sparse], step_list[i])
+            names = kernel.state_names
+            bufs = ((lists[names[0]][i],) if len(names) == 1 else
+                    tuple([lists[name][i] for name in names]))
+            plan.add(kernel, i, params[i], grads[i], bufs, handles[sparse],
+                     steps if step_list is None else step_list[i])
         plan.run()
+
+
+_CACHEABLE = (int, float, bool, type(None))
+_TWO_53 = 2 ** 53
 
 
 def _as_list(seq, what):
