@@ -41,7 +41,6 @@ class Algorithm:
         self.hyper = hyper
         self.row_hyper = row_hyper
         self.dense_grads = dense_grads
-        self._cache = {}
         #: the kernel dense gradients run through, and its state buffers (registry order)
         self.dense = self.kernel or self.row_kernel
         self.state_names = self.dense.state_names
@@ -68,26 +67,6 @@ class Algorithm:
     def scalars(self, settings, sparse):
         """The kernel's scalars for a group of settings (row kernel if ``sparse``)."""
         return self.row_hyper(settings) if sparse else self.hyper(settings)
-
-    # ---- fastopt.functional ----
-
-    def cached_scalars(self, settings, sparse):
-        """scalars(settings, sparse), remembered for settings of the same types and values
-        (the translation is a pure function of them); settings holding anything but ints,
-        floats, bools, None or tuples of those are translated afresh each time."""
-        try:
-            key = (sparse, *[(type(v), v) for v in settings.values()], *settings)
-            hit = self._cache.get(key)
-        except TypeError:   # unhashable: a list, an array
-            return self.scalars(settings, sparse)
-        if hit is None:
-            hit = self.scalars(settings, sparse)
-            if all(type(v) in _CACHEABLE or (type(v) is tuple and all(
-                    type(x) in _CACHEABLE for x in v)) for v in settings.values()):
-                if len(self._cache) > 64:
-                    self._cache.clear()
-                self._cache[key] = hit
-        return hit
 
     # ---- fastopt.functional ----
 
@@ -118,7 +97,7 @@ class Algorithm:
                         raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
             _kernels.step_lists(kernel, params, grads,
                                 tuple([buffers.get(name) for name in kernel.state_names]),
-                                self.cached_scalars(settings, False),
+                                self.scalars(settings, False),
                                 steps if step_list is None else step_list)
             return
         lists = {}
@@ -140,7 +119,7 @@ class Algorithm:
             except TypeError as e:
                 raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
             if sparse not in handles:
-                handles[sparse] = plan.hyper(kernel, self.cached_scalars(settings, sparse))
+                handles[sparse] = plan.hyper(kernel, self.scalars(settings, sparse))
             routes.append((kernel, sparse))
         # phase 2: every buffer; phase 3: the write
         for i in range(k):
@@ -153,7 +132,6 @@ class Algorithm:
         plan.run()
 
 
-_CACHEABLE = (int, float, bool, type(None))
 _TWO_53 = 2 ** 53
 
 
