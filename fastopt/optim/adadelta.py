@@ -40,16 +40,31 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
     """One fused Adadelta step over lists of arrays, in place; the math is :class:`Adadelta`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
-        grads: list of arrays with each param's dtype and shape (only read).
-        square_avgs: list of the running averages of g**2 (``state["square_avg"]``).
-        acc_deltas: list of the running averages of delta**2 (``state["acc_delta"]``).
+        params: list of float32/float64 writeable arrays, each one dense block in any
+            layout (C, Fortran or another order of the dimensions), updated in place.
+        grads: list of arrays with each param's dtype, shape and memory layout (only read).
+        square_avgs: list of the running averages of g**2 (``state["square_avg"]``, like the
+            param), updated in place.
+        acc_deltas: list of the running averages of delta**2 (``state["acc_delta"]``, like
+            the param), updated in place.
         steps: the 1-based number of this step: one int, or a list with one per param
             (checked, not used by the math).
         lr, rho, eps, weight_decay, maximize: as in :class:`Adadelta`.
 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, -2.0])
+        >>> g = np.array([1.0, -2.0])
+        >>> s, a = np.zeros(2), np.zeros(2)
+        >>> fastopt.functional.adadelta([p], [g], [s], [a], 1)
+        >>> print(p.round(6))   # a starts at 0: the first step is about sqrt(eps / (1 - rho))
+        [ 0.996838 -1.996838]
+        >>> print(s)   # (1 - rho) * g * g
+        [0.1 0.4]
     """
     ALGORITHM.functional(params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
                          steps, {"lr": lr, "rho": rho, "eps": eps,

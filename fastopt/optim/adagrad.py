@@ -53,16 +53,29 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     """One fused Adagrad step over lists of arrays, in place; the math is :class:`Adagrad`'s.
 
     Args:
-        params: list of float32/float64 writeable arrays (any dense layout), updated in place.
-        grads: list of arrays with each param's dtype, shape and layout (only read); a
-            :class:`fastopt.SparseRows` for a 2-D param steps its touched rows only (then
-            ``weight_decay`` must be 0).
-        sums: list of the accumulators (``state["sum"]``), updated in place.
+        params: list of float32/float64 writeable arrays, each one dense block in any
+            layout (C, Fortran or another order of the dimensions), updated in place.
+        grads: list of arrays with each param's dtype, shape and memory layout (only read);
+            a :class:`fastopt.SparseRows` for a 2-D param steps its touched rows only (then
+            the param and its sum must be C-contiguous and ``weight_decay`` must be 0).
+        sums: list of the accumulators (``state["sum"]``, like the param), updated in place.
         steps: the 1-based number of this step: one int, or a list with one per param.
         lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize: as in :class:`Adagrad`.
 
     The object's step and fastopt.torch's go through the same plan; everything is checked
     before anything is written. :func:`fastopt.reference.adagrad` is the same step in NumPy.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, -1.0], np.float32)
+        >>> g = np.array([3.0, -4.0], np.float32)
+        >>> s = np.zeros(2, np.float32)
+        >>> fastopt.functional.adagrad([p], [g], [s], 1, lr=0.5)
+        >>> print(s)   # g * g
+        [ 9. 16.]
+        >>> print(p)   # the first step is lr * g / sqrt(g * g): lr, whatever g's size
+        [ 0.5 -0.5]
     """
     ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
         "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,
@@ -73,9 +86,28 @@ def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_de
                  eps=1e-10, eps_inside_sqrt=False, maximize=False):
     """:func:`adagrad` for row-sparse gradients only (each grad a :class:`fastopt.SparseRows`).
 
-    Repeated indices are summed first (in order of appearance, as ``np.add.at``); then each
-    touched row gets exactly what :func:`adagrad` gives it on the densified gradient, bit for
-    bit, and no other row is read. See :func:`fastopt.reference.adagrad_rows`.
+    Params are 2-D (rows x dim) and, with their sums (like the param), C-contiguous: a row
+    step reads whole rows in place. Repeated indices are summed first (in order of
+    appearance, as ``np.add.at``); then each touched row gets exactly what :func:`adagrad`
+    gives it on the densified gradient, bit for bit, and no other row is read. Arguments as
+    in :func:`adagrad` (``weight_decay`` must be 0). See
+    :func:`fastopt.reference.adagrad_rows`.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.ones((4, 2), np.float32)
+        >>> sums = np.zeros_like(table)
+        >>> grad = fastopt.SparseRows(np.array([2, 0, 2]),   # row 2 twice: summed, [3, -4]
+        ...                           np.array([[1, 1], [4, 4], [2, -5]], np.float32))
+        >>> fastopt.functional.adagrad_rows([table], [grad], [sums], 1, lr=0.5)
+        >>> print(sums[2])
+        [ 9. 16.]
+        >>> print(table)   # rows 1 and 3 are as they were
+        [[0.5 0.5]
+         [1.  1. ]
+         [0.5 1.5]
+         [1.  1. ]]
     """
     for i, g in enumerate(grads):
         if type(g) is not SparseRows:

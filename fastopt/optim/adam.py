@@ -79,10 +79,13 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
     """One fused Adam step over lists of arrays, in place; the math is :class:`Adam`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
-        grads: list of arrays with each param's dtype and shape (only read).
-        exp_avgs: list of the first moments (``state["exp_avg"]``), updated in place.
-        exp_avg_sqs: list of the second moments (``state["exp_avg_sq"]``), updated in place.
+        params: list of float32/float64 writeable arrays, each one dense block in any
+            layout (C, Fortran or another order of the dimensions), updated in place.
+        grads: list of arrays with each param's dtype, shape and memory layout (only read).
+        exp_avgs: list of the first moments (``state["exp_avg"]``, like the param), updated
+            in place.
+        exp_avg_sqs: list of the second moments (``state["exp_avg_sq"]``, like the param),
+            updated in place.
         max_exp_avg_sqs: list of the running maxima of the second moments
             (``state["max_exp_avg_sq"]``); only used with ``amsgrad``, otherwise it may be
             None (or a list holding None).
@@ -91,6 +94,19 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, -2.0])
+        >>> g = np.array([0.5, -4.0])
+        >>> m, v = np.zeros(2), np.zeros(2)
+        >>> for t in (1, 2):   # a constant gradient: each step moves p by about lr
+        ...     fastopt.functional.adam([p], [g], [m], [v], None, t, lr=0.1)
+        >>> print(p.round(6))
+        [ 0.8 -1.8]
+        >>> print(m)   # 0.1 * g, then 0.9 * that + 0.1 * g
+        [ 0.095 -0.76 ]
     """
     ALGORITHM.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
                          steps, {"lr": lr, "betas": betas, "eps": eps,
@@ -102,7 +118,20 @@ def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e
           betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
     """One fused AdamW step over lists of arrays, in place; the math is :class:`AdamW`'s.
 
-    Arguments as in :func:`adam`; ``weight_decay`` (default 1e-2) is decoupled.
+    Arguments as in :func:`adam` (params in any dense layout shared by grads and state);
+    ``weight_decay`` (default 1e-2) is decoupled.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, -2.0])
+        >>> g = np.array([0.0, 3.0])
+        >>> m, v = np.zeros(2), np.zeros(2)
+        >>> fastopt.functional.adamw([p], [g], [m], [v], None, 1, lr=0.1, weight_decay=0.5)
+        >>> print(p.round(6))   # p[0] only decays (* 0.95); p[1] also moves by about lr
+        [ 0.95 -2.  ]
+        >>> print(m)   # the decay never enters the moments
+        [0.  0.3]
     """
     ADAMW.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
                      steps, {"lr": lr, "betas": betas, "eps": eps,

@@ -53,9 +53,10 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
     """One fused RMSprop step over lists of arrays, in place; the math is :class:`RMSprop`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
-        grads: list of arrays with each param's dtype and shape (only read).
-        square_avgs: list of ``state["square_avg"]``, updated in place.
+        params: list of float32/float64 writeable arrays, each one dense block in any
+            layout (C, Fortran or another order of the dimensions), updated in place.
+        grads: list of arrays with each param's dtype, shape and memory layout (only read).
+        square_avgs: list of ``state["square_avg"]`` (like the param), updated in place.
         grad_avgs: list of ``state["grad_avg"]``, updated in place; used only if
             ``centered``, otherwise it may be ``None`` or hold ``None``s.
         momentum_buffers: list of ``state["momentum_buffer"]``, updated in place; used only
@@ -67,6 +68,18 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, -2.0])
+        >>> g = np.array([0.5, -3.0])
+        >>> v = np.zeros(2)
+        >>> fastopt.functional.rmsprop([p], [g], [v], None, None, 1, lr=0.01)
+        >>> print(v)   # (1 - alpha) * g * g
+        [0.0025 0.09  ]
+        >>> print(p.round(6))   # g / sqrt(v) is 10 * sign(g): both move by 10 * lr
+        [ 0.9 -1.9]
     """
     ALGORITHM.functional(
         params, grads, {"square_avg": square_avgs, "grad_avg": grad_avgs,

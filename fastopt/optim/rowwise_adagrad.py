@@ -43,15 +43,31 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
     """One fused row-wise Adagrad step, in place; the math is :class:`RowwiseAdagrad`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays of shape (rows, ...).
-        grads: list with, per param, a dense array like it (every row steps) or a
-            :class:`fastopt.SparseRows` (2-D params; only the touched rows step).
-        sums: list of the accumulators (``state["sum"]``), each of shape ``(rows,)``.
+        params: list of float32/float64 C-contiguous writeable arrays of shape (rows, ...):
+            a row step reads whole rows in place, so C order is needed here.
+        grads: list with, per param, a dense C-contiguous array like it (every row steps) or
+            a :class:`fastopt.SparseRows` (2-D params; only the touched rows step).
+        sums: list of the accumulators (``state["sum"]``), each of shape ``(rows,)`` and
+            the param's dtype, updated in place.
         steps: the 1-based number of this step: one int, or a list with one per param.
         lr, lr_decay, weight_decay, eps, eps_inside_sqrt, maximize: as in
             :class:`RowwiseAdagrad` (``weight_decay`` must be 0 for SparseRows).
 
     All buffers and indices are validated before anything is written.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.ones((3, 2), np.float32)
+        >>> sums = np.zeros(3, np.float32)   # one accumulator per row
+        >>> grad = fastopt.SparseRows(np.array([1]), np.array([[1.0, -7.0]], np.float32))
+        >>> fastopt.functional.rowwise_adagrad([table], [grad], [sums], 1, lr=0.5)
+        >>> print(sums)   # row 1: mean(g ** 2) = (1 + 49) / 2
+        [ 0. 25.  0.]
+        >>> print(table.round(6))   # row 1 is 1 - 0.5 * g / 5; rows 0 and 2 are as they were
+        [[1.  1. ]
+         [0.9 1.7]
+         [1.  1. ]]
     """
     ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
         "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,

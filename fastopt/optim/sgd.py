@@ -70,16 +70,33 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
     """One fused SGD step over lists of arrays, in place; the math is :class:`SGD`'s.
 
     Args:
-        params: list of float32/float64 C-contiguous writeable arrays, updated in place.
-        grads: list of arrays with each param's dtype and shape (only read).
-        momentum_buffers: list of the momentum buffers (``state["momentum_buffer"]``), updated
-            in place; only used if ``momentum != 0``, otherwise it may be ``None`` or hold
-            ``None``s. On step 1 a buffer is only written (set to the gradient).
+        params: list of float32/float64 writeable arrays, each one dense block in any
+            layout (C, Fortran or another order of the dimensions), updated in place.
+        grads: list of arrays with each param's dtype, shape and memory layout (only read);
+            a :class:`fastopt.SparseRows` for a 2-D C-contiguous param steps its touched
+            rows only (then ``momentum`` and ``weight_decay`` must be 0), as :func:`sgd_rows`.
+        momentum_buffers: list of the momentum buffers (``state["momentum_buffer"]``, like
+            the param), updated in place; only used if ``momentum != 0``, otherwise it may be
+            ``None`` or hold ``None``s. On step 1 a buffer is only written (set to the
+            gradient).
         steps: the 1-based number of this step: one int, or a list with one per param.
         lr, momentum, dampening, weight_decay, nesterov, maximize: as in :class:`SGD`.
 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> p = np.array([1.0, 2.0])
+        >>> g = np.array([1.0, -2.0])
+        >>> b = np.zeros(2)
+        >>> for t in (1, 2):   # step 1 sets b = g; step 2 makes b = 0.5 * b + g
+        ...     fastopt.functional.sgd([p], [g], [b], t, lr=0.25, momentum=0.5)
+        >>> print(b)
+        [ 1.5 -3. ]
+        >>> print(p)   # p - 0.25 * g, then - 0.25 * b
+        [0.375 3.25 ]
     """
     settings = {"lr": lr, "momentum": momentum, "dampening": dampening,
                 "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
@@ -90,11 +107,23 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
 def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
     """One plain SGD step on the touched rows of row-sparse gradients, in place.
 
-    For each param (2-D, rows x dim) with its :class:`fastopt.SparseRows` gradient, repeated
-    rows are summed (in order of appearance, as ``np.add.at``), then each touched row, and
-    only it, gets :class:`SGD`'s step with ``momentum=0`` and ``weight_decay=0`` (the math
-    is :class:`SGD`'s): the dense step on ``grad.to_dense(rows)``, bit for bit. All buffers
-    and indices are validated before anything is written.
+    For each param (2-D, rows x dim, C-contiguous: a row step reads whole rows in place)
+    with its :class:`fastopt.SparseRows` gradient, repeated rows are summed (in order of
+    appearance, as ``np.add.at``), then each touched row, and only it, gets :class:`SGD`'s
+    step with ``momentum=0`` and ``weight_decay=0`` (the math is :class:`SGD`'s): the dense
+    step on ``grad.to_dense(rows)``, bit for bit. All buffers and indices are validated
+    before anything is written.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.ones((3, 2))
+        >>> grad = fastopt.SparseRows(np.array([0]), np.array([[2.0, -4.0]]))
+        >>> fastopt.functional.sgd_rows([table], [grad], lr=0.25)
+        >>> print(table)   # row 0 is 1 - 0.25 * g; rows 1 and 2 are as they were
+        [[0.5 2. ]
+         [1.  1. ]
+         [1.  1. ]]
     """
     for i, g in enumerate(grads):
         if type(g) is not SparseRows:

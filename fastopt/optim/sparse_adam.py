@@ -46,13 +46,29 @@ def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(
     """One lazy-Adam step on row-sparse gradients, in place; the math is :class:`SparseAdam`'s.
 
     Args:
-        params: list of 2-D float32/float64 C-contiguous writeable arrays (rows x dim).
+        params: list of 2-D float32/float64 C-contiguous writeable arrays (rows x dim): a
+            row step reads whole rows in place, so C order is needed here.
         grads: list of :class:`fastopt.SparseRows`, one per param (dense ones are refused).
-        exp_avgs, exp_avg_sqs: lists of the moments (like each param), updated on touched rows.
+        exp_avgs, exp_avg_sqs: lists of the moments (like each param, C-contiguous), updated
+            on touched rows.
         steps: the 1-based number of this step: one int, or a list with one per param.
         lr, betas, eps, maximize: as in :class:`SparseAdam`.
 
     All buffers and indices are validated before anything is written.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.ones((3, 2), np.float32)
+        >>> m, v = np.zeros_like(table), np.zeros_like(table)
+        >>> grad = fastopt.SparseRows(np.array([2]), np.array([[0.5, -3.0]], np.float32))
+        >>> fastopt.functional.sparse_adam([table], [grad], [m], [v], 1, lr=0.1)
+        >>> print(table.round(6))   # row 2 moves by about lr; rows 0 and 1 are as they were
+        [[1.  1. ]
+         [1.  1. ]
+         [0.9 1.1]]
+        >>> print(m[2])   # (1 - beta1) * g, on the touched row only
+        [ 0.05 -0.3 ]
     """
     ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs},
                          steps, {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize})
