@@ -1,7 +1,7 @@
 """Docstring fragments shared by the optimizer classes (as torch.optim shares _params_doc)."""
 
 params_doc = """Args:
-        params: a list of NumPy arrays (float32 or float64, C-contiguous, writeable), or a
+        params: a list of NumPy arrays (float32 or float64, writeable, any dense layout), or a
             list of dicts ``{"params": [...], <hyper-parameter>: value}`` for param groups
             with their own hyper-parameters, as in torch.optim."""
 
