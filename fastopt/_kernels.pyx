@@ -5,6 +5,8 @@
   buffers and hyper-parameter names (``kernel(name)``, ``row_kernel(name)``);
 - ``_sparse_rows.pxi``: :class:`SparseRows`, a row-sparse gradient;
 - ``_checks.pxi``: what a buffer must be (dtype, one dense layout, alignment, ...);
+- ``_scalars_cache.pxi``: :class:`Scalars`, a kernel's converted hyper-parameters, and
+  :class:`SettingsCache`, which reuses them while a group's settings stay the same objects;
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
 - ``_isa.pxi``: the ISA paths (chosen at import) and the bandwidth probe of the benchmark.
@@ -17,11 +19,13 @@ import warnings
 
 import numpy as np
 
-from cpython.dict cimport PyDict_GetItem
+cimport cython
+
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uintptr_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 
@@ -30,5 +34,6 @@ cnp.import_array()
 include "_registry.pxi"
 include "_sparse_rows.pxi"
 include "_checks.pxi"
+include "_scalars_cache.pxi"
 include "_plan.pxi"
 include "_isa.pxi"

@@ -28,13 +28,39 @@ _DTYPE_NAMES = ("float32", "float64")
 
 # ---- the plan ----------------------------------------------------------------------------------
 
+cdef enum:
+    # a plan this small needs no memory of its own beyond the object (the common per-call case)
+    SMALL_ITEMS = 4
+    SMALL_SPANS = 24
+    SMALL_HYPER = 32
+
+
+cdef void *_grow(void *current, void *small, Py_ssize_t used, Py_ssize_t cap,
+                 size_t itemsize) except NULL:
+    """``current`` (the plan's inline ``small`` array or heap memory holding ``used`` items)
+    moved to heap memory for ``cap`` items."""
+    cdef void *a
+    if current == small:
+        a = PyMem_Malloc(cap * itemsize)
+        if a != NULL:
+            memcpy(a, small, used * itemsize)
+    else:
+        a = PyMem_Realloc(current, cap * itemsize)
+    if a == NULL:
+        raise MemoryError()
+    return a
+
+
+@cython.final
+@cython.freelist(8)
 cdef class Plan:
     """One step over many params: filled by a front end, then run once (see above).
 
-    ``hyper(kernel, values)`` stores a kernel's scalars (a dict keyed by its hyper-parameter
-    names) and returns a handle; ``add`` / ``add_raw`` add a param with its grad, its state
-    buffers (the kernel's order; a buffer whose flag is off is ignored and may be None), a
-    hyper handle and its step number; ``run`` writes. A plan runs once.
+    ``hyper(kernel, values)`` stores a kernel's scalars (a :class:`Scalars`, or a dict keyed
+    by its hyper-parameter names) and returns a handle; ``add`` / ``add_raw`` add a param
+    with its grad, its state buffers (the kernel's order; a buffer whose flag is off is
+    ignored and may be None), a hyper handle and its step number; ``run`` writes. A plan runs
+    once.
     """
     cdef fo_item *items
     cdef Py_ssize_t *hyper_of      # per item: its row in self.hyper
@@ -49,38 +75,50 @@ cdef class Plan:
     cdef bint adding               # an add is under way (or failed: then the plan cannot run)
     cdef list held                 # every object whose memory the plan points into
     cdef list kernels              # per hyper row: its Kernel
+    # inline storage for small plans
+    cdef fo_item small_items[SMALL_ITEMS]
+    cdef Py_ssize_t small_hyper_of[SMALL_ITEMS]
+    cdef int small_index_of[SMALL_ITEMS]
+    cdef fo_span small_spans[SMALL_SPANS]
+    cdef double small_hyper[SMALL_HYPER]
 
     def __cinit__(self, Py_ssize_t size_hint=4):
-        if size_hint < 1:
-            size_hint = 1
         self.held = []
         self.kernels = []
-        self._reserve_items(size_hint)
-        self._reserve_spans(size_hint * 4)
+        self.items = self.small_items
+        self.hyper_of = self.small_hyper_of
+        self.index_of = self.small_index_of
+        self.cap = SMALL_ITEMS
+        self.spans = self.small_spans
+        self.spans_cap = SMALL_SPANS
+        self.hyper_table = self.small_hyper
+        self.hyper_cap = SMALL_HYPER
+        if size_hint > SMALL_ITEMS:
+            self._reserve_items(size_hint)
+            self._reserve_spans(size_hint * 4)
 
     def __dealloc__(self):
-        PyMem_Free(self.items)
-        PyMem_Free(self.hyper_of)
-        PyMem_Free(self.index_of)
-        PyMem_Free(self.hyper_table)
-        PyMem_Free(self.spans)
+        if self.items != self.small_items:
+            PyMem_Free(self.items)
+        if self.hyper_of != self.small_hyper_of:
+            PyMem_Free(self.hyper_of)
+        if self.index_of != self.small_index_of:
+            PyMem_Free(self.index_of)
+        if self.hyper_table != self.small_hyper:
+            PyMem_Free(self.hyper_table)
+        if self.spans != self.small_spans:
+            PyMem_Free(self.spans)
 
     cdef int _reserve_items(self, Py_ssize_t need) except -1:
         if need <= self.cap:
             return 0
         cdef Py_ssize_t cap = max(need, 2 * self.cap)
-        cdef void *a = PyMem_Realloc(self.items, cap * sizeof(fo_item))
-        if a == NULL:
-            raise MemoryError()
-        self.items = <fo_item *>a
-        a = PyMem_Realloc(self.hyper_of, cap * sizeof(Py_ssize_t))
-        if a == NULL:
-            raise MemoryError()
-        self.hyper_of = <Py_ssize_t *>a
-        a = PyMem_Realloc(self.index_of, cap * sizeof(int))
-        if a == NULL:
-            raise MemoryError()
-        self.index_of = <int *>a
+        self.items = <fo_item *>_grow(self.items, self.small_items, self.n, cap,
+                                      sizeof(fo_item))
+        self.hyper_of = <Py_ssize_t *>_grow(self.hyper_of, self.small_hyper_of, self.n, cap,
+                                            sizeof(Py_ssize_t))
+        self.index_of = <int *>_grow(self.index_of, self.small_index_of, self.n, cap,
+                                     sizeof(int))
         self.cap = cap
         return 0
 
@@ -88,11 +126,18 @@ cdef class Plan:
         if need <= self.spans_cap:
             return 0
         cdef Py_ssize_t cap = max(need, 2 * self.spans_cap)
-        cdef void *a = PyMem_Realloc(self.spans, cap * sizeof(fo_span))
-        if a == NULL:
-            raise MemoryError()
-        self.spans = <fo_span *>a
+        self.spans = <fo_span *>_grow(self.spans, self.small_spans, self.n_spans, cap,
+                                      sizeof(fo_span))
         self.spans_cap = cap
+        return 0
+
+    cdef int _reserve_hyper(self, Py_ssize_t need) except -1:
+        if need <= self.hyper_cap:
+            return 0
+        cdef Py_ssize_t cap = max(need, 2 * self.hyper_cap)
+        self.hyper_table = <double *>_grow(self.hyper_table, self.small_hyper, self.n_hyper,
+                                           cap, sizeof(double))
+        self.hyper_cap = cap
         return 0
 
     cdef inline void _span(self, uintptr_t start, Py_ssize_t nbytes, int writable,
@@ -108,39 +153,21 @@ cdef class Plan:
 
     # ---- phase 1: the scalars ----
 
-    def hyper(self, Kernel kernel, dict values):
-        """Store ``kernel``'s hyper-parameters, given by name, as doubles; returns a handle.
-
-        ``values`` must have exactly the kernel's names (fastopt's own translation makes it;
-        a mismatch is a bug, reported as RuntimeError)."""
-        cdef Py_ssize_t j, nh = kernel.n_hyper, row = self.n_hyper
-        cdef void *a
-        if row + nh > self.hyper_cap:
-            self.hyper_cap = max(row + nh, 2 * self.hyper_cap, 16)
-            a = PyMem_Realloc(self.hyper_table, self.hyper_cap * sizeof(double))
-            if a == NULL:
-                raise MemoryError()
-            self.hyper_table = <double *>a
-        if len(values) != nh:
-            raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "
-                               f"{kernel.hyper_names}, got {tuple(values)}")
-        cdef object v
-        cdef PyObject *item
-        for j in range(nh):
-            item = PyDict_GetItem(values, kernel.hyper_names[j])
-            if item == NULL:
-                raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "
-                                   f"{kernel.hyper_names}, got {tuple(values)}")
-            v = <object>item
-            if type(v) is float:
-                self.hyper_table[row + j] = <double>v
-            elif type(v) is bool or type(v) is int:
-                self.hyper_table[row + j] = 1.0 if v is True else (0.0 if v is False
-                                                                   else <double>v)
-            else:
-                raise RuntimeError(f"fastopt: hyper-parameter {kernel.hyper_names[j]!r} of "
-                                   f"kernel {kernel.name!r} reached the plan as "
-                                   f"{type(v).__name__}; front ends convert to float first")
+    cpdef Py_ssize_t hyper(self, Kernel kernel, values) except -1:
+        """Store ``kernel``'s hyper-parameters as doubles; returns a handle. ``values`` is a
+        :class:`Scalars` of this kernel, or a dict with exactly the kernel's names (fastopt's
+        own translation makes it; a mismatch is a bug, reported as RuntimeError)."""
+        cdef Py_ssize_t nh = kernel.n_hyper, row = self.n_hyper
+        cdef Scalars sc
+        self._reserve_hyper(row + nh)
+        if type(values) is Scalars:
+            sc = <Scalars>values
+            if sc.kernel is not kernel:
+                raise RuntimeError(f"fastopt: scalars of kernel {sc.kernel.name!r} given for "
+                                   f"kernel {kernel.name!r}")
+            memcpy(&self.hyper_table[row], sc.packed, nh * sizeof(double))
+        else:
+            _pack_hyper(kernel, <dict?>values, &self.hyper_table[row])
         self.n_hyper = row + nh
         self.kernels.append(kernel)
         return row
@@ -175,8 +202,8 @@ cdef class Plan:
         cdef int gate = kernel.gate_index[j]
         return gate < 0 or self.hyper_table[hyper + gate] != 0.0
 
-    def add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
-            Py_ssize_t hyper, long long step):
+    cpdef add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
+              Py_ssize_t hyper, long long step):
         """Add param ``index`` (a NumPy array) with its grad and state buffers.
 
         For a dense kernel the grad is an array like the param. For a row kernel the param is
@@ -367,7 +394,7 @@ cdef class Plan:
 
     # ---- phase 3: the write ----
 
-    def run(self):
+    cpdef run(self):
         """Check every recorded buffer for overlap, then run every item in one C call."""
         cdef fo_span sa, sb
         cdef fo_status status
@@ -461,32 +488,43 @@ def check_params(list params):
         PyMem_Free(spans)
 
 
-def step_lists(Kernel kernel, list params, list grads, tuple lists, dict scalars, steps):
-    """A functional step over lists with one kernel: ``lists`` holds one list (or None) per
-    state buffer of the kernel, ``steps`` one int for all or a list of ints (converted by the
-    caller). The same three phases as any plan, for the functional steps' per-call cost."""
+def step_lists(Kernel kernel, list params, list grads, dict buffers, SettingsCache cache,
+               dict settings, translate, steps):
+    """A functional step over lists with one dense kernel: ``buffers`` maps each state name
+    of the kernel to a list (or None); the kernel's scalars come from ``cache`` (key False)
+    or ``translate(settings, False)``; ``steps`` is one int for all or a list of ints
+    (converted by the caller). The same three phases as any plan, for the functional steps'
+    per-call cost. Returns False, doing nothing, if a grad is a SparseRows (the caller's
+    general path routes those)."""
     cdef Py_ssize_t k = len(params), i, j, ns = kernel.n_state
+    cdef list lists = [None] * ns
     if len(grads) != k:
         raise ValueError(f"fastopt: {len(grads)} grads for {k} params")
-    if len(lists) != ns:
-        raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state {kernel.state_names}")
+    for i in range(k):
+        if type(grads[i]) is SparseRows:
+            return False
     for j in range(ns):
-        if lists[j] is not None and type(lists[j]) is not list and type(lists[j]) is not tuple:
+        lst = buffers.get(kernel.state_names[j])
+        if lst is not None and type(lst) is not list and type(lst) is not tuple:
             raise TypeError(f"fastopt: the {kernel.state_names[j]} list must be a list with "
                             f"one entry per param")
-        if lists[j] is not None and len(lists[j]) != k:
-            raise ValueError(f"fastopt: {len(lists[j])} {kernel.state_names[j]} buffers for "
+        if lst is not None and len(lst) != k:
+            raise ValueError(f"fastopt: {len(lst)} {kernel.state_names[j]} buffers for "
                              f"{k} params")
+        lists[j] = lst
     cdef bint shared = type(steps) is int
     if not shared and len(steps) != k:
         raise ValueError(f"fastopt: {len(steps)} step counts for {k} params")
+    cdef Scalars scalars = cache.get(False, settings, kernel, translate, (settings, False))
     cdef Plan plan = Plan(k if k else 1)
     cdef Py_ssize_t h = plan.hyper(kernel, scalars)
     cdef tuple bufs
     for i in range(k):
         if ns == 1:
-            bufs = (None if lists[0] is None else lists[0][i],)
+            one = lists[0]
+            bufs = (None if one is None else one[i],)
         else:
             bufs = tuple([None if lists[j] is None else lists[j][i] for j in range(ns)])
         plan.add(kernel, i, params[i], grads[i], bufs, h, steps if shared else steps[i])
     plan.run()
+    return True

@@ -183,7 +183,16 @@ int fo_find_overlap(size_t m, fo_span *spans, fo_span *a, fo_span *b)
      * written span reaching furthest so far: a span overlaps an earlier one iff it starts
      * before that one's end. */
     size_t best_any = (size_t)-1, best_written = (size_t)-1;
-    qsort(spans, m, sizeof(fo_span), span_cmp);
+    if (m <= 32) {   /* a few spans (the per-call case): insertion sort, no callbacks */
+        for (size_t i = 1; i < m; i++) {
+            fo_span x = spans[i];
+            size_t j = i;
+            for (; j > 0 && spans[j - 1].start > x.start; j--) spans[j] = spans[j - 1];
+            spans[j] = x;
+        }
+    } else {
+        qsort(spans, m, sizeof(fo_span), span_cmp);
+    }
     for (size_t i = 0; i < m; i++) {
         const fo_span *s = &spans[i];
         if (s->end <= s->start) continue;

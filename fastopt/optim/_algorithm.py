@@ -44,6 +44,7 @@ class Algorithm:
         #: the kernel dense gradients run through, and its state buffers (registry order)
         self.dense = self.kernel or self.row_kernel
         self.state_names = self.dense.state_names
+        self._settings = _kernels.SettingsCache()
 
     def __repr__(self):
         return f"<fastopt algorithm {self.name}: {self.kernel}, rows {self.row_kernel}>"
@@ -68,6 +69,13 @@ class Algorithm:
         """The kernel's scalars for a group of settings (row kernel if ``sparse``)."""
         return self.row_hyper(settings) if sparse else self.hyper(settings)
 
+    def _cached_scalars(self, settings, sparse):
+        """scalars() as a :class:`fastopt._kernels.Scalars`, reused while the settings are
+        the very same objects as at the last call (the functional steps' per-call cost)."""
+        return self._settings.get(sparse, settings,
+                                  self.row_kernel if sparse else self.dense,
+                                  self.scalars, (settings, sparse))
+
     # ---- fastopt.functional ----
 
     def functional(self, params, grads, buffers, steps, settings):
@@ -87,19 +95,10 @@ class Algorithm:
         else:
             step_list = _scalars.steps(steps, k)
         kernel = self.kernel
-        if kernel is not None and self.row_kernel is None:
-            # one dense kernel: the whole step in one call (the functional's per-call cost)
-            for i, g in enumerate(grads):
-                if type(g) is _kernels.SparseRows:
-                    try:
-                        self.route(g)
-                    except TypeError as e:
-                        raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
-            _kernels.step_lists(kernel, params, grads,
-                                tuple([buffers.get(name) for name in kernel.state_names]),
-                                self.scalars(settings, False),
-                                steps if step_list is None else step_list)
-            return
+        if kernel is not None and _kernels.step_lists(
+                kernel, params, grads, buffers, self._settings, settings, self.scalars,
+                steps if step_list is None else step_list):
+            return   # dense grads, one dense kernel: the whole step in one call
         lists = {}
         for name, lst in buffers.items():
             if lst is None:
@@ -119,7 +118,7 @@ class Algorithm:
             except TypeError as e:
                 raise TypeError(f"fastopt: param {i}: {_message(e)}") from None
             if sparse not in handles:
-                handles[sparse] = plan.hyper(kernel, self.scalars(settings, sparse))
+                handles[sparse] = plan.hyper(kernel, self._cached_scalars(settings, sparse))
             routes.append((kernel, sparse))
         # phase 2: every buffer; phase 3: the write
         for i in range(k):

@@ -45,6 +45,7 @@ class Optimizer:
         if self.algorithm is None:
             raise TypeError("fastopt.Optimizer is abstract; use an algorithm's class")
         self.defaults = dict(defaults)
+        self._settings = _kernels.SettingsCache()  # each group's kernel scalars, reused
         self._validate_group(self.defaults, None)
         self.param_groups = []
         self.state = {}
@@ -173,7 +174,8 @@ class Optimizer:
                 entry = handles.get(key)
                 if entry is None:
                     try:
-                        scalars = self._group_scalars(group, gi, sparse)
+                        scalars = self._settings.get(key, group, kernel, self._group_scalars,
+                                                     (group, gi, sparse))
                     except (ValueError, TypeError) as e:
                         raise type(e)(f"fastopt: param {i}: {_message(e)}") from None
                     entry = handles[key] = (plan.hyper(kernel, scalars), scalars)
