@@ -74,3 +74,43 @@ def test_adadelta_accepts_the_ends_of_rho(rho):
     p = np.ones(3)
     fastopt.Adadelta([p], rho=rho).step([np.ones(3)])
     assert np.all(np.isfinite(p)) and np.all(p < 1)
+
+
+def test_settings_are_translated_again_when_they_change():
+    """The kernel scalars are reused only while a group's settings are the same objects:
+    a new lr, a removed key or an invalid value changed after a step all take effect."""
+    import numpy as np
+    import fastopt
+    from fastopt import reference
+    p = np.ones(7, np.float32)
+    opt = fastopt.Adagrad([p], lr=0.5)
+    g = np.full(7, 0.25, np.float32)
+    opt.step([g])
+    opt.param_groups[0]["lr"] = 0.125          # a scheduler's new value
+    opt.step([g])
+    q, s = np.ones(7, np.float32), np.zeros(7, np.float32)
+    reference.adagrad([q], [g], [s], 1, lr=0.5)
+    reference.adagrad([q], [g], [s], 2, lr=0.125)
+    assert np.array_equal(p, q) and np.array_equal(opt.state[0]["sum"], s)
+    opt.param_groups[0]["lr"] = -1.0
+    before = p.copy()
+    with pytest.raises(ValueError, match="lr"):
+        opt.step([g])
+    del opt.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match="'lr'"):
+        opt.step([g])
+    assert np.array_equal(p, before)
+
+
+def test_functional_settings_cache_sees_each_call():
+    import numpy as np
+    import fastopt
+    p, s = np.ones(5), np.zeros(5)
+    g = np.full(5, 2.0)
+    fastopt.functional.adagrad([p], [g], [s], 1, lr=1.0)
+    after_one = p.copy()
+    with pytest.raises(ValueError, match="lr"):
+        fastopt.functional.adagrad([p], [g], [s], 2, lr=float("nan"))
+    with pytest.raises(ValueError, match="maximize"):
+        fastopt.functional.adagrad([p], [g], [s], 2, lr=1.0, maximize=1)
+    assert np.array_equal(p, after_one) and np.array_equal(s, np.full(5, 4.0))

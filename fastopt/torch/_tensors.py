@@ -10,6 +10,7 @@ import torch
 
 from fastopt import _kernels
 
+Tensor = torch.Tensor
 STRIDED = torch.strided
 SPARSE_COO = torch.sparse_coo
 DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
@@ -21,8 +22,36 @@ COUNTER_KINDS = {torch.float32: 1, torch.float64: 2}
 def record(t, what):
     """``(address, dtype code, shape, strides)`` of a tensor fastopt can step in place, as a
     :meth:`fastopt._kernels.Plan.add_raw` record; raises naming ``what`` otherwise."""
-    if not isinstance(t, torch.Tensor):
+    if not isinstance(t, Tensor):
         raise TypeError(f"fastopt: {what} must be a torch.Tensor, got {type(t).__name__}")
+    code = DTYPE_CODES.get(t.dtype)
+    if code is None or t.layout is not STRIDED or not t.is_cpu or t.is_neg():
+        _refuse(t, what)   # (a conjugate bit matters only for complex dtypes, refused here)
+    ptr = t.data_ptr()
+    shape = tuple(t.shape)
+    stride = t.stride()
+    if ptr == 0 and t.numel():
+        if t._is_zerotensor():
+            raise ValueError(f"fastopt: {what} is a ZeroTensor, which has no memory; pass a "
+                             f"real zero tensor (torch.zeros_like) or set it to None to skip "
+                             f"the param")
+        raise ValueError(f"fastopt: {what} has no memory (a null data pointer)")
+    last = t.storage_offset()
+    for d, st in zip(shape, stride):
+        if d == 0:
+            break
+        if st > 0:
+            last += (d - 1) * st
+    else:
+        if (last + 1) * _ITEMSIZE[code] > t.untyped_storage().nbytes():
+            raise ValueError(f"fastopt: {what} reaches past the end of its storage "
+                             f"({t.untyped_storage().nbytes()} bytes); fastopt would read "
+                             f"or write outside it")
+    return (ptr, code, shape, stride)
+
+
+def _refuse(t, what):
+    """Raise the error for a tensor record() cannot take."""
     if t.layout is not STRIDED:
         raise ValueError(f"fastopt: {what} has layout {t.layout}; this step takes dense "
                          f"(strided) tensors here (sparse COO gradients: fastopt.torch."
@@ -31,34 +60,15 @@ def record(t, what):
         raise ValueError(f"fastopt: {what} is on device {t.device}; fastopt.torch steps CPU "
                          f"tensors only (keep params and optimizer on the CPU, as in "
                          f"ZeRO-Offload, or use torch.optim on this device)")
-    code = DTYPE_CODES.get(t.dtype)
-    if code is None:
+    if t.dtype not in DTYPE_CODES:
         hint = (" (complex params: step torch.view_as_real(p) instead)" if t.is_complex()
                 else " (half precision: keep float32 master params)"
                 if t.dtype in (torch.float16, torch.bfloat16) else "")
         raise TypeError(f"fastopt: {what} has dtype {t.dtype}; fastopt steps float32 and "
                         f"float64 tensors{hint}")
-    if t.is_neg() or t.is_conj():
-        raise ValueError(f"fastopt: {what} carries torch's lazy negation bit (a view such as "
-                         f"x.neg() or a conjugate); its memory holds other values than it "
-                         f"reads as, and fastopt never copies: pass t.resolve_neg()")
-    if t._is_zerotensor():
-        raise ValueError(f"fastopt: {what} is a ZeroTensor, which has no memory; pass a real "
-                         f"zero tensor (torch.zeros_like) or set it to None to skip the param")
-    ptr = t.data_ptr()
-    shape = tuple(t.shape)
-    stride = t.stride()
-    n = t.numel()
-    if n:
-        if ptr == 0:
-            raise ValueError(f"fastopt: {what} has no memory (a null data pointer)")
-        itemsize = _ITEMSIZE[code]
-        last = t.storage_offset() + sum((d - 1) * s for d, s in zip(shape, stride) if s > 0)
-        if (last + 1) * itemsize > t.untyped_storage().nbytes():
-            raise ValueError(f"fastopt: {what} reaches past the end of its storage "
-                             f"({t.untyped_storage().nbytes()} bytes); fastopt would read "
-                             f"or write outside it")
-    return (ptr, code, shape, stride)
+    raise ValueError(f"fastopt: {what} carries torch's lazy negation bit (a view such as "
+                     f"x.neg() or a conjugate); its memory holds other values than it "
+                     f"reads as, and fastopt never copies: pass t.resolve_neg()")
 
 
 def cached_record(cache, new_cache, t, what):
@@ -74,6 +84,18 @@ def cached_record(cache, new_cache, t, what):
             return rec
     rec = record(t, what)
     new_cache[key] = (t, rec, t.shape)
+    return rec
+
+
+def cached_counter(cache, new_cache, t, what):
+    """counter_address(t), reused from the last step's ``cache`` as cached_record does."""
+    key = ("step", id(t))
+    c = cache.get(key)
+    if c is not None and c[0] is t and t.data_ptr() == c[1][1] and t.shape == c[2]:
+        new_cache[key] = c
+        return c[1]
+    rec = counter_address(t, what)
+    new_cache[key] = (t, rec, t.shape)   # (a tensor's dtype cannot change in place)
     return rec
 
 
