@@ -20,6 +20,9 @@ Environment:
                       (MSVC: /Od /Zi).
   FASTOPT_SANITIZE=1  adds -fsanitize=address,undefined (run with LD_PRELOAD of libasan);
                       GCC/Clang only.
+  FASTOPT_OPENMP=0    builds without OpenMP (steps then run on the calling thread only).
+                      On by default: -fopenmp (GCC/Clang), /openmp (MSVC); OpenMP is the
+                      thread runtime of src_c/threads.c.
 """
 import contextlib
 import glob
@@ -36,6 +39,7 @@ from setuptools.errors import CompileError
 
 DEBUG = os.environ.get("FASTOPT_DEBUG", "0") not in ("", "0")
 SANITIZE = os.environ.get("FASTOPT_SANITIZE", "0") not in ("", "0")
+OPENMP = os.environ.get("FASTOPT_OPENMP", "1") not in ("", "0")
 
 DIRECTIVES = {
     "language_level": 3,
@@ -53,11 +57,14 @@ def compiler_flags(compiler_type):
     """(compile args, link args) for a distutils compiler type."""
     if compiler_type == "msvc":
         cflags = ["/Od", "/Zi"] if DEBUG else ["/O2"]
-        return cflags + ["/fp:precise"], []
+        return cflags + ["/fp:precise"] + (["/openmp"] if OPENMP else []), []
     # GCC or Clang: "unix" (Linux, macOS, BSDs), "mingw32", "cygwin".
     cflags = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O3"]
     cflags += ["-fno-math-errno", "-ffp-contract=off", "-fvisibility=hidden"]
     ldflags = []
+    if OPENMP:
+        cflags.append("-fopenmp")
+        ldflags.append("-fopenmp")
     if SANITIZE:
         cflags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
         ldflags += ["-fsanitize=address,undefined"]
@@ -143,6 +150,7 @@ extension = Extension(
     sources=[
         "fastopt/_kernels.pyx",
         "src_c/plan.c",
+        "src_c/threads.c",
         "src_c/dispatch.c",
         "src_c/isa_baseline.c",
         "src_c/isa_avx2.c",

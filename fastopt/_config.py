@@ -18,7 +18,12 @@ def config():
         "isas_available": list(_kernels.available_isas()),
         "isas_compiled": list(_kernels.compiled_isas()),
         "compile_flags": _kernels.BUILD_FLAGS,
-        "threads": 1,
+        "threads": _kernels.threads_for(0),
+        "threads_runtime": _kernels.threads_runtime(),
+        "threads_setting": _kernels.threads_setting()[0] or None,
+        "threads_default": _kernels.threads_setting()[1],
+        "threads_runtime_max": _kernels.threads_max(),
+        "thread_min_elements": _kernels.thread_min_elements(),
         "nogil_min_elements": _kernels.NOGIL_MIN_ELEMENTS,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
@@ -36,8 +41,10 @@ def show_config(file=None):
         f"  ISA paths here  : {', '.join(c['isas_available'])}",
         f"  ISA paths built : {', '.join(c['isas_compiled'])}",
         f"  compile flags   : {c['compile_flags']}",
-        f"  threads         : {c['threads']} per step (kernels are single-threaded; the GIL is "
-        f"released for steps of >= {c['nogil_min_elements']} elements, so steps on disjoint "
-        f"buffers can run in parallel threads)",
+        f"  threads         : {c['threads']} per step ({c['threads_runtime']}; set: "
+        f"{c['threads_setting']}, default: {c['threads_default']} = the CPUs this process may "
+        f"use or FASTOPT_NUM_THREADS, runtime allows: {c['threads_runtime_max']}); steps of "
+        f"fewer than {c['thread_min_elements']} elements per thread stay on one thread; the "
+        f"GIL is released for steps of >= {c['nogil_min_elements']} elements",
     ]
     print("\n".join(lines), file=file)

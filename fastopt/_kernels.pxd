@@ -59,7 +59,13 @@ cdef extern from "fastopt.h" nogil:
         size_t position
         int64_t value
 
-    int fo_run(size_t n_items, const fo_item *items, fo_status *status) noexcept
+    int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *status) noexcept
+
+    # threads (threads.c)
+    int fo_threads_runtime() noexcept
+    int fo_threads_max() noexcept
+    int fo_in_forked_child() noexcept
+    size_t fo_thread_min_elements
 
     ctypedef struct fo_span:
         uintptr_t start

@@ -9,6 +9,7 @@
   :class:`SettingsCache`, which reuses them while a group's settings stay the same objects;
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
+- ``_threads.pxi``: how many threads a step uses (src_c/threads.c splits the work);
 - ``_isa.pxi``: the ISA paths (chosen at import) and the bandwidth probe of the benchmark.
 
 Private: ``fastopt.optim`` (the functional steps and the NumPy objects) and
@@ -35,5 +36,6 @@ include "_registry.pxi"
 include "_sparse_rows.pxi"
 include "_checks.pxi"
 include "_scalars_cache.pxi"
+include "_threads.pxi"
 include "_plan.pxi"
 include "_isa.pxi"

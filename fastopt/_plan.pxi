@@ -394,8 +394,10 @@ cdef class Plan:
 
     # ---- phase 3: the write ----
 
-    cpdef run(self):
-        """Check every recorded buffer for overlap, then run every item in one C call."""
+    cpdef run(self, int n_threads=0):
+        """Check every recorded buffer for overlap, then run every item in one C call, the
+        dense items on up to ``n_threads`` threads (0: fastopt's setting, see
+        ``fastopt.get_num_threads``)."""
         cdef fo_span sa, sb
         cdef fo_status status
         cdef Py_ssize_t i
@@ -415,11 +417,12 @@ cdef class Plan:
             self.items[i].hyper = &self.hyper_table[self.hyper_of[i]]
             if not self.items[i].rows:
                 self.total += <Py_ssize_t>self.items[i].n
+        cdef int threads = _threads_for(n_threads)
         if self.total >= _nogil_min:
             with nogil:
-                rc = fo_run(<size_t>self.n, self.items, &status)
+                rc = fo_run(<size_t>self.n, self.items, threads, &status)
         else:
-            rc = fo_run(<size_t>self.n, self.items, &status)
+            rc = fo_run(<size_t>self.n, self.items, threads, &status)   # (tests split small)
         if rc == FO_OK:
             return
         i = self.index_of[status.item]

@@ -170,8 +170,22 @@ typedef struct {
  * (so a change to the caller's index arrays after that cannot send a write out of the
  * table); on failure it returns the error in *status and has written nothing. Then the row
  * items, the dense items, and the step counters.
+ *
+ * Dense items run on up to n_threads threads (threads.c): all their elements, across items,
+ * are cut into equal runs at cache-line multiples of each item's start, a static split, so
+ * each element gets the same math whatever the thread count (results are bitwise the same).
  */
-int fo_run(size_t n_items, const fo_item *items, fo_status *status);
+int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *status);
+
+/* threads.c: the thread runtime (OpenMP where built with it). */
+int fo_threads_runtime(void);        /* 1 if built with OpenMP */
+int fo_threads_max(void);            /* omp_get_max_threads() of the calling thread, or 1 */
+int fo_in_forked_child(void);        /* 1 in a child forked after the module loaded */
+/* Minimum elements per thread before a dense step is cut (smaller steps stay on one). */
+extern size_t fo_thread_min_elements;
+/* Run the dense items of a plan (their steps given) on up to n_threads threads. */
+void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, int n_threads,
+                  size_t *scratch);
 
 /* Scratch for folding repeated indices (dispatch.c lays it out, the kernels fill it). */
 typedef struct {

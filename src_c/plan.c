@@ -79,7 +79,7 @@ static int64_t next_step(const fo_item *it, double *counter_out)
     return (int64_t)v;
 }
 
-int fo_run(size_t n_items, const fo_item *items, fo_status *status)
+int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *status)
 {
     memset(status, 0, sizeof(*status));
     /* steps: read and check every counter before anything is written */
@@ -96,15 +96,18 @@ int fo_run(size_t n_items, const fo_item *items, fo_status *status)
         }
     }
     /* one block: steps, counters, the index copies, and one fold workspace (the largest) */
-    const size_t head = n_items * (sizeof(int64_t) + sizeof(double)) + n_idx * sizeof(int64_t);
+    const size_t head = n_items * (sizeof(int64_t) + sizeof(double)) + n_idx * sizeof(int64_t)
+                        + (n_items + 1) * sizeof(size_t);   /* + fo_run_dense's offsets */
     char *block = (char *)malloc(head + work + 64 + 1);
     if (!block) {
         status->code = FO_ERR_MEMORY;
         return status->code;
     }
+    memset(block, 0, head);   /* (the steps and counters: all set below before any use) */
     steps = (int64_t *)block;
     counters = (double *)(block + n_items * sizeof(int64_t));
     int64_t *idx = (int64_t *)(block + n_items * (sizeof(int64_t) + sizeof(double)));
+    size_t *dense_offsets = (size_t *)(idx + n_idx);
     char *base = (char *)(((uintptr_t)(block + head) + 63) & ~(uintptr_t)63);
 
     size_t off = 0;
@@ -133,11 +136,7 @@ int fo_run(size_t n_items, const fo_item *items, fo_status *status)
     off = 0;
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
-        if (!it->rows) {
-            if (it->n) fo_dense_kernel(it->kernel, it->dtype)(it->n, it->p, it->g, it->state,
-                                                              it->hyper, steps[i]);
-            continue;
-        }
+        if (!it->rows) continue;   /* dense items: fo_run_dense, below */
         fo_row_set rs;
         rs.dim = it->dim;
         if (it->index_type == FO_INDEX_NONE) {
@@ -159,6 +158,7 @@ int fo_run(size_t n_items, const fo_item *items, fo_status *status)
         if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
                                                                  it->hyper, steps[i]);
     }
+    fo_run_dense(n_items, items, steps, n_threads, dense_offsets);
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
         if (it->step_kind == FO_STEP_F32) *(float *)it->step_counter = (float)counters[i];

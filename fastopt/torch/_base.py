@@ -68,6 +68,7 @@ def noop_flags_doc(*names):
 
 _increment_version = torch._C._increment_version
 _grad_enabled = torch._C.is_grad_enabled
+_torch_threads = torch.get_num_threads
 _set_grad_enabled = torch._C._set_grad_enabled
 
 
@@ -336,7 +337,8 @@ class Optimizer(torch.optim.Optimizer):
                     counters.append((st, step_t, step))
         # phase 3: one C call
         try:
-            plan.run()
+            # torch's thread count, as its fused kernels use, unless fastopt's is set
+            plan.run(0 if _kernels.threads_setting()[0] else _torch_threads())
         except (TypeError, ValueError, IndexError) as e:
             if "SparseRows" not in str(e):
                 raise

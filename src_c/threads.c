@@ -1,0 +1,157 @@
+/*
+ * threads.c - the dense items of a plan on every core: one static split of all their elements.
+ *
+ * The dense items' elements, taken in plan order as one list of `total`, are cut into
+ * n_threads runs of about total / n_threads elements each. A cut that falls inside an item is
+ * moved down to a multiple of FO_CHUNK elements from that item's start (64 or 128 bytes: whole
+ * cache lines of an aligned buffer, so no two threads write one line), and every thread
+ * computes the same cuts, so the runs tile the list. Each thread then calls the items' kernels
+ * on its run's pieces. An elementwise kernel gives each element the same math whatever piece
+ * it is in (the vector and plain loops agree bitwise), so results do not depend on the thread
+ * count. 161 tensors of uneven sizes split as evenly as one large tensor.
+ *
+ * NumPy-equivalent (one thread, what every thread count computes):
+ *     for it in dense items: kernel(it.p, it.g, it.state, it.hyper, step)
+ *
+ * The runtime is OpenMP (as scikit-learn and DeepSpeed use, and threadpoolctl can limit).
+ * A child forked after the module loaded runs single-threaded: GNU OpenMP's pool does not
+ * survive fork (torch does the same).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fastopt.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FO_HAVE_ATFORK 1
+#endif
+
+#define FO_CHUNK 16   /* elements: a cut inside an item is at a multiple of this */
+
+size_t fo_thread_min_elements = 65536;
+
+static volatile int forked_child = 0;
+
+#ifdef FO_HAVE_ATFORK
+static void on_fork_child(void) { forked_child = 1; }
+__attribute__((constructor)) static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+#endif
+
+int fo_in_forked_child(void) { return forked_child; }
+
+int fo_threads_runtime(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fo_threads_max(void)
+{
+#ifdef _OPENMP
+    return forked_child ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The first element of run t of nt: total * t / nt, moved down to a chunk boundary of the
+ * item it falls in (offsets[i] is the first element of dense item i, offsets[m] = total). */
+static size_t cut(const size_t *offsets, size_t m, size_t total, int t, int nt)
+{
+    if (t >= nt) return total;
+    const size_t x = (size_t)((unsigned __int128)total * (unsigned)t / (unsigned)nt);
+    size_t lo = 0, hi = m;       /* the item i with offsets[i] <= x < offsets[i + 1] */
+    while (hi - lo > 1) {
+        const size_t mid = (lo + hi) / 2;
+        if (offsets[mid] <= x) lo = mid; else hi = mid;
+    }
+    return offsets[lo] + (x - offsets[lo]) / FO_CHUNK * FO_CHUNK;
+}
+
+/* Elements [start, end) of the dense list: each piece through its item's kernel. */
+static void run_range(size_t m, const fo_item *const *dense, const int64_t *steps_of,
+                      const size_t *offsets, size_t start, size_t end)
+{
+    for (size_t i = 0; i < m && start < end; i++) {
+        const size_t a = offsets[i], b = offsets[i + 1];
+        if (b <= start) continue;
+        if (a >= end) break;
+        const fo_item *it = dense[i];
+        const size_t lo = (start > a ? start : a) - a, hi = (end < b ? end : b) - a;
+        const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+        void *state[FO_MAX_STATE];
+        for (int j = 0; j < FO_MAX_STATE; j++)
+            state[j] = it->state[j] ? (char *)it->state[j] + lo * item : NULL;
+        fo_dense_kernel(it->kernel, it->dtype)(hi - lo, (char *)it->p + lo * item,
+                                               (const char *)it->g + lo * item, state,
+                                               it->hyper, steps_of[i]);
+    }
+}
+
+void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, int n_threads,
+                  size_t *offsets)
+{
+    /* the dense items with elements, in plan order; offsets[i]: first element of item i.
+     * `offsets` has room for n_items + 1 entries; the item pointers and steps go on the
+     * stack in groups, so the plan needs no more memory. */
+    size_t m = 0, total = 0;
+    for (size_t i = 0; i < n_items; i++)
+        if (!items[i].rows && items[i].n) m++;
+    if (m == 0) return;
+    const fo_item *stack_items[64];
+    int64_t stack_steps[64];
+    const fo_item **dense = stack_items;
+    int64_t *steps_of = stack_steps;
+    void *heap = NULL;
+    if (m > 64) {
+        heap = malloc(m * (sizeof(*dense) + sizeof(*steps_of)));
+        if (heap) {
+            dense = (const fo_item **)heap;
+            steps_of = (int64_t *)(dense + m);
+        }
+    }
+    if (m > 64 && !heap) {    /* no memory for the list: one thread, in order */
+        for (size_t i = 0; i < n_items; i++) {
+            const fo_item *it = &items[i];
+            if (!it->rows && it->n)
+                fo_dense_kernel(it->kernel, it->dtype)(it->n, it->p, it->g, it->state,
+                                                       it->hyper, steps[i]);
+        }
+        return;
+    }
+    for (size_t i = 0, k = 0; i < n_items; i++) {
+        if (items[i].rows || !items[i].n) continue;
+        dense[k] = &items[i];
+        steps_of[k] = steps[i];
+        offsets[k] = total;
+        total += items[i].n;
+        k++;
+    }
+    offsets[m] = total;
+
+    int nt = n_threads < 1 ? 1 : n_threads;
+    const size_t min = fo_thread_min_elements ? fo_thread_min_elements : 1;
+    if ((size_t)nt > total / min) nt = (int)(total / min);
+    if (nt < 1 || forked_child) nt = 1;
+#ifdef _OPENMP
+    if (nt > 1) {
+        #pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), got = omp_get_num_threads();
+            run_range(m, dense, steps_of, offsets, cut(offsets, m, total, t, got),
+                      cut(offsets, m, total, t + 1, got));
+        }
+    } else
+#endif
+    run_range(m, dense, steps_of, offsets, 0, total);
+    free(heap);
+}

@@ -1,0 +1,144 @@
+"""Multi-threaded steps: bitwise the same for every thread count, on every ISA path, and the
+controls (set_num_threads, num_threads, FASTOPT_NUM_THREADS, threadpoolctl, fork).
+
+A dense step's elements (across all its params) are cut into equal runs at cache-line
+multiples of each param's start (src_c/threads.c). Here the per-thread minimum is lowered so
+that even small arrays are cut, and awkward sizes put cuts inside params and vector blocks.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastopt
+from fastopt import _kernels
+from cases import CASE_IDS, CASES
+from conftest import DTYPES
+from test_kernels_vs_reference import assert_bitwise
+
+SIZES = (0, 1, 7, 15, 17, 33, 1023, 4097, 100003)
+#: many small params: cuts land inside them and between them
+SMALL = (1, 7, 15, 17, 33, 0, 31) * 12
+
+
+@pytest.fixture
+def small_cuts():
+    before = _kernels.thread_min_elements(16)
+    yield
+    _kernels.thread_min_elements(before)
+
+
+def _steps(case, hyper, dtype, threads, sizes, impl=None, n_steps=2):
+    rng = np.random.default_rng(7)
+    params = [rng.standard_normal(n).astype(dtype) for n in sizes]
+    states = {k: [] for k in case.state_keys}
+    for p in params:
+        for k, v in case.new_state(p, hyper).items():
+            states[k].append(v)
+    with fastopt.num_threads(threads):
+        for step in range(1, n_steps + 1):
+            grads = [rng.standard_normal(p.size).astype(dtype) for p in params]
+            case.run(impl or case.functional, params, grads, states, step, hyper)
+    return params, states
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sizes", [SIZES, SMALL], ids=["awkward", "many-small"])
+def test_every_thread_count_gives_the_reference_bitwise(case, dtype, sizes, isa, small_cuts):
+    for hyper in case.grid[:: max(1, len(case.grid) // 6)]:
+        want_p, want_s = _steps(case, hyper, dtype, 1, sizes, impl=case.reference)
+        for threads in (1, 2, 3, 4):
+            got_p, got_s = _steps(case, hyper, dtype, threads, sizes)
+            for i, (a, b) in enumerate(zip(got_p, want_p)):
+                assert_bitwise(a, b, f"{case.name} param {i}, {threads} threads, {hyper}")
+            for k in want_s:
+                for i, (a, b) in enumerate(zip(got_s[k], want_s[k])):
+                    assert_bitwise(a, b, f"{case.name} {k} {i}, {threads} threads, {hyper}")
+
+
+def test_one_big_param_is_cut_and_matches_one_thread():
+    n = 4 * _kernels.thread_min_elements() + 5
+    rng = np.random.default_rng(1)
+    p0, g = rng.standard_normal(n), rng.standard_normal(n)
+    out = []
+    for threads in (1, 2):
+        p, s = p0.copy(), np.zeros(n)
+        with fastopt.num_threads(threads):
+            fastopt.functional.adagrad([p], [g], [s], 1, lr=0.1)
+        out.append((p, s))
+    assert_bitwise(out[0][0], out[1][0], "param")
+    assert_bitwise(out[0][1], out[1][1], "sum")
+
+
+def test_controls():
+    default = fastopt.get_num_threads()
+    assert 1 <= default <= max(1, len(os.sched_getaffinity(0)))
+    fastopt.set_num_threads(1)
+    try:
+        assert fastopt.get_num_threads() == 1
+        with fastopt.num_threads(2):
+            assert fastopt.get_num_threads() == min(2, _kernels.threads_max())
+        assert fastopt.get_num_threads() == 1
+    finally:
+        fastopt.set_num_threads(None)
+    assert fastopt.get_num_threads() == default
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="thread count"):
+            fastopt.set_num_threads(bad)
+        with pytest.raises(ValueError, match="thread count"):
+            with fastopt.num_threads(bad):
+                pass
+    assert fastopt.get_num_threads() == default
+    config = fastopt._config.config()
+    assert config["threads_runtime"] == "openmp" and config["threads"] == default
+
+
+def _python(code, **env):
+    full = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_environment_variable():
+    r = _python("import fastopt; print(fastopt.get_num_threads())", FASTOPT_NUM_THREADS="1")
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+    r = _python("import fastopt", FASTOPT_NUM_THREADS="many")
+    assert r.returncode != 0 and "FASTOPT_NUM_THREADS must be an int >= 1" in r.stderr
+
+
+def test_openmp_limits_cap_the_count():
+    r = _python("import fastopt; print(fastopt.get_num_threads())", OMP_NUM_THREADS="1")
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+
+
+def test_threadpoolctl_sees_and_limits_fastopt():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    info = threadpoolctl.threadpool_info()
+    assert any(i["user_api"] == "openmp" for i in info), info
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert fastopt.get_num_threads() == 1
+    assert fastopt.get_num_threads() == min(fastopt._kernels.threads_setting()[1],
+                                            _kernels.threads_max())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_steps_without_hanging():
+    code = """
+import os, sys, numpy as np, fastopt
+n = 1 << 20
+p, g, s = np.ones(n, np.float32), np.full(n, 0.5, np.float32), np.zeros(n, np.float32)
+with fastopt.num_threads(2):
+    fastopt.functional.adagrad([p], [g], [s], 1, lr=0.1)     # the pool exists now
+    pid = os.fork()
+    if pid == 0:
+        fastopt.functional.adagrad([p], [g], [s], 2, lr=0.1)  # one thread in the child
+        os._exit(0 if fastopt.get_num_threads() == 1 else 3)
+    _, status = os.waitpid(pid, 0)
+    fastopt.functional.adagrad([p], [g], [s], 2, lr=0.1)
+print(os.waitstatus_to_exitcode(status))
+"""
+    r = _python(code)
+    assert r.returncode == 0 and r.stdout.strip() == "0", (r.stdout, r.stderr)
