@@ -12,8 +12,9 @@ BUILD_FLAGS = FO_BUILD_FLAGS.decode()
 ISA_NAMES = tuple(fo_isa_name(i).decode() for i in range(FO_N_ISAS))
 
 
-def stream_probe(cnp.ndarray p, cnp.ndarray g, list states):
-    """Benchmark helper: p += g and s += g for each s in states, on the ISA path in use.
+def stream_probe(cnp.ndarray p, cnp.ndarray g, list states, int threads=1):
+    """Benchmark helper: p += g and s += g for each s in states, on the ISA path in use, on
+    up to ``threads`` threads (cut as a step is).
 
     Moves exactly the bytes of a fused step with len(states) state buffers.
     """
@@ -30,8 +31,12 @@ def stream_probe(cnp.ndarray p, cnp.ndarray g, list states):
     cdef void *pp = cnp.PyArray_DATA(p)
     cdef const void *gp = cnp.PyArray_DATA(g)
     cdef int ns = <int>len(states)
+    cdef int nt = _threads_for(threads)
     with nogil:
-        fo_stream_probe(code, n, pp, gp, ptrs, ns)
+        if nt > 1:
+            fo_stream_probe_threads(code, n, pp, gp, ptrs, ns, nt)
+        else:
+            fo_stream_probe(code, n, pp, gp, ptrs, ns)
 
 
 # ---- ISA paths ------------------------------------------------------------------------------

@@ -66,6 +66,8 @@ cdef extern from "fastopt.h" nogil:
     int fo_threads_max() noexcept
     int fo_in_forked_child() noexcept
     size_t fo_thread_min_elements
+    void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *const *state,
+                                 int n_state, int n_threads) noexcept
 
     ctypedef struct fo_span:
         uintptr_t start

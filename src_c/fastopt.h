@@ -184,6 +184,8 @@ int fo_in_forked_child(void);        /* 1 in a child forked after the module loa
 /* Minimum elements per thread before a dense step is cut (smaller steps stay on one). */
 extern size_t fo_thread_min_elements;
 /* Run the dense items of a plan (their steps given) on up to n_threads threads. */
+void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *const *state,
+                             int n_state, int n_threads);
 void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, int n_threads,
                   size_t *scratch);
 

@@ -155,3 +155,30 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     run_range(m, dense, steps_of, offsets, 0, total);
     free(heap);
 }
+
+/* The benchmark's memory probe on up to n_threads threads, cut as a one-item plan is:
+ *     p += g; s += g for each state buffer s   (each thread on its run of elements) */
+void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *const *state,
+                             int n_state, int n_threads)
+{
+    const size_t item = dtype == FO_F32 ? sizeof(float) : sizeof(double);
+    size_t offsets[2] = {0, n};
+    int nt = n_threads < 1 || forked_child ? 1 : n_threads;
+#ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num(), got = omp_get_num_threads();
+#else
+    {
+        const int t = 0, got = 1;
+        (void)nt;
+#endif
+        const size_t a = cut(offsets, 1, n, t, got), b = cut(offsets, 1, n, t + 1, got);
+        void *st[FO_MAX_STATE] = {0};
+        for (int j = 0; j < n_state && j < FO_MAX_STATE; j++)
+            st[j] = (char *)state[j] + a * item;
+        if (b > a)
+            fo_stream_probe(dtype, b - a, (char *)p + a * item, (const char *)g + a * item, st,
+                            n_state);
+    }
+}

@@ -33,3 +33,14 @@ def test_layout_seed_reserves_untouched_spacers_before_each_buffer():
     assert len(states) == 2 and len(spacers) == 3 + len(states)   # p, g, each state, tmp
     assert all(sp.dtype == np.uint8 and sp.size % 4096 == 0 for sp in spacers)
     assert all(sp.size < 64 << 20 for sp in spacers)
+
+
+def test_threads_section_runs_and_reports_every_count(capsys):
+    from fastopt.bench import __main__ as bench
+    assert bench.main(["--quick", "--sections", "threads", "--threads", "1,2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("Adagrad", "Adam", "SGD momentum"):
+        rows = [line.strip()[len(name):].split() for line in out.splitlines()
+                if line.strip().startswith(name + " ")]
+        assert [row[0] for row in rows] == ["1", "2"], out
+        assert all(float(row[3]) > 0 for row in rows), out    # x bound

@@ -1,0 +1,121 @@
+"""Threads: one large step at 1, 2, ... threads: fastopt vs torch.optim fused vs the bound.
+
+For each thread count t (``--threads 1,2,4``; default 1 up to the CPUs this process may use),
+fastopt's functional step runs on t threads, torch's fused step with ``torch.set_num_threads(t)``
+(torch.optim's own setting), and the memory probe on t threads, so "x bound" holds per thread
+count. Every implementation steps the same buffers, interleaved, and each figure is the median
+over several allocations (where a large buffer's pages land moves the time on a VM).
+"""
+import time
+
+import numpy as np
+
+import fastopt
+from fastopt import _kernels
+from fastopt.bench._timing import fmt_time, try_torch
+
+ALGORITHMS = {   # name: (functional step, state buffers, torch class kwargs)
+    "Adagrad": (lambda p, g, s, t: fastopt.functional.adagrad([p], [g], [s[0]], t), 1, {}),
+    "Adam": (lambda p, g, s, t: fastopt.functional.adam([p], [g], [s[0]], [s[1]], None, t),
+             2, {}),
+    "SGD momentum": (lambda p, g, s, t: fastopt.functional.sgd([p], [g], [s[0]], t, lr=1e-3,
+                                                               momentum=0.9), 1,
+                     dict(lr=1e-3, momentum=0.9)),
+}
+_TORCH_NAME = {"Adagrad": "Adagrad", "Adam": "Adam", "SGD momentum": "SGD"}
+
+
+def thread_counts(args):
+    text = getattr(args, "threads", None)
+    if text:
+        counts = sorted({int(x) for x in text.split(",") if x.strip()})
+        if not counts or counts[0] < 1:
+            raise SystemExit("--threads takes a list of counts >= 1, e.g. 1,2,4")
+        return counts
+    top = fastopt._threads.available_cpus()
+    counts, t = [], 1
+    while t < top:
+        counts.append(t)
+        t *= 2
+    return counts + [top]
+
+
+def _median_time(fn, reps):
+    fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def _torch_step(torch, name, kwargs, p, g, states):
+    t = torch.from_numpy(p)
+    t.requires_grad_(True)
+    t.grad = torch.from_numpy(g)
+    opt = getattr(torch.optim, _TORCH_NAME[name])([t], fused=True, **kwargs)
+    opt.step()
+    buffers = [k for k, v in opt.state[t].items() if torch.is_tensor(v) and v.shape == t.shape]
+    for key, array in zip(buffers, states):
+        opt.state[t][key] = torch.from_numpy(array)
+    return opt.step
+
+
+def run(args):
+    n = 1 << 22 if args.quick else 1 << 24
+    allocations = 1 if args.quick else 3
+    reps = 3 if args.quick else 5
+    counts = thread_counts(args)
+    torch = try_torch()
+    print(f"## Threads: one float32 step of n = 2^{n.bit_length() - 1} at {counts} threads "
+          f"(runtime {_kernels.threads_runtime()})")
+    print("columns: time per step and x bound (fastopt / memory probe at the same thread "
+          "count), speed-up over 1 thread, torch fused time and fastopt's speed-up over it")
+    print(f"{'algorithm':>13} {'threads':>7} {'fastopt':>10} {'x bound':>7} {'vs 1 thr':>8} "
+          f"{'torch fused':>11} {'speed-up':>8}", flush=True)
+    results = {}
+    for name, (step, n_state, kwargs) in ALGORITHMS.items():
+        per = {t: {"fastopt": [], "bound": [], "torch": []} for t in counts}
+        for a in range(allocations):
+            rng = np.random.default_rng(a)
+            p = rng.standard_normal(n).astype(np.float32)
+            g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+            states = [np.full(n, 0.1, np.float32) for _ in range(n_state)]
+            tstep = _torch_step(torch, name, kwargs, p, g, states) if torch else None
+            counter = [1]
+
+            def ours():
+                counter[0] += 1
+                step(p, g, states, counter[0])
+
+            for t in counts:   # interleaved: each count, each implementation, same buffers
+                # torch.set_num_threads also sets the OpenMP runtime's count, which fastopt
+                # shares when torch is loaded: set it for both
+                before = torch.get_num_threads() if torch else None
+                if torch:
+                    torch.set_num_threads(t)
+                try:
+                    with fastopt.num_threads(t):
+                        per[t]["fastopt"].append(_median_time(ours, reps))
+                        per[t]["bound"].append(_median_time(
+                            lambda: _kernels.stream_probe(p, g, states, t), reps))
+                    if tstep is not None:
+                        per[t]["torch"].append(_median_time(tstep, reps))
+                finally:
+                    if torch:
+                        torch.set_num_threads(before)
+        base = None
+        for t in counts:
+            f = float(np.median(per[t]["fastopt"]))
+            b = float(np.median(per[t]["bound"]))
+            base = base or f
+            tt = float(np.median(per[t]["torch"])) if per[t]["torch"] else None
+            torch_cols = (f"{fmt_time(tt):>11} {tt / f:7.2f}x" if tt else
+                          f"{'-':>11} {'-':>8}")
+            print(f"{name:>13} {t:>7} {fmt_time(f):>10} {f / b:7.2f} {base / f:7.2f}x "
+                  f"{torch_cols}", flush=True)
+            results[(name, t)] = {"fastopt": f, "bound": b, "torch fused": tt}
+    if torch is None:
+        print("(torch not installed: its columns are empty)")
+    return results
