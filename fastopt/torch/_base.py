@@ -42,8 +42,8 @@ import torch
 from fastopt import _kernels
 from fastopt.torch._hooks import _with_step_hooks
 from fastopt.torch._state import fit_state, scalar_dtype
-from fastopt.torch._tensors import (STRIDED, array, cached_counter, cached_record, counter,
-                                    describe, record, sparse_rows)
+from fastopt.torch._tensors import (STRIDED, _what, array, cached_counter, cached_record,
+                                    counter, describe, record, sparse_rows)
 
 #: torch.optim's implementation switches and the value each must keep here ("no-op"): fastopt
 #: always runs its own fused CPU kernel.
@@ -298,10 +298,10 @@ class Optimizer(torch.optim.Optimizer):
                         raise ValueError(f"fastopt: param {index}: its state has no "
                                          f"{step_key!r}")
                     step_t = st[step_key]
-                    what = f"param {index}'s state {step_key!r}"
+                    what = (index, f"'s state {step_key!r}")
                     if not self._step_tensor:
                         if type(step_t) is not int or step_t < 0:
-                            raise TypeError(f"fastopt: {what} must be an int >= 0 (as "
+                            raise TypeError(f"fastopt: {_what(what)} must be an int >= 0 (as "
                                             f"torch.optim keeps it), got {describe(step_t)}")
                         step = step_t + 1
                     elif not raw:
@@ -319,18 +319,19 @@ class Optimizer(torch.optim.Optimizer):
         cache, new_cache = self._records, {}
         for raw, kernel, index, p, g, bufs, h, step, st, step_t in adds:
             if raw:
-                what = f"param {index}"
-                recs = tuple(None if b is None else
-                             cached_record(cache, new_cache, b, f"{what}'s state {name!r}")
-                             for b, name in zip(bufs, kernel.state_names))
-                prec = cached_record(cache, new_cache, p, what)
-                grec = record(g, f"{what}'s grad")
+                names = kernel.state_names
+                recs = []
+                for j, b in enumerate(bufs):
+                    recs.append(None if b is None else cached_record(
+                        cache, new_cache, b, (index, f"'s state {names[j]!r}")))
+                prec = cached_record(cache, new_cache, p, (index, ""))
+                grec = record(g, (index, "'s grad"))
                 if step_t is not None and self._step_tensor:
                     kind, addr = cached_counter(cache, new_cache, step_t,
-                                                f"{what}'s state {step_key!r}")
-                    plan.add_raw(kernel, index, prec, grec, recs, h, step, addr, kind)
+                                                (index, f"'s state {step_key!r}"))
+                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step, addr, kind)
                 else:
-                    plan.add_raw(kernel, index, prec, grec, recs, h, step)
+                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step)
             else:
                 self._add_view(plan, kernel, index, p, g, bufs, h, step)
                 if step_t is not None:
