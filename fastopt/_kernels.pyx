@@ -9,6 +9,8 @@
   :class:`SettingsCache`, which reuses them while a group's settings stay the same objects;
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
+- ``_steady_step.pxi``: :class:`SteadyStep`, fastopt.torch's last plan again with only the
+  grads new, while nothing else changes;
 - ``_threads.pxi``: how many threads a step uses (src_c/threads.c splits the work);
 - ``_isa.pxi``: the ISA paths (chosen at import) and the bandwidth probe of the benchmark.
 
@@ -22,7 +24,7 @@ import numpy as np
 
 cimport cython
 
-from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.dict cimport PyDict_Check, PyDict_GetItem, PyDict_Next
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uintptr_t
@@ -38,4 +40,5 @@ include "_checks.pxi"
 include "_scalars_cache.pxi"
 include "_threads.pxi"
 include "_plan.pxi"
+include "_steady_step.pxi"
 include "_isa.pxi"

@@ -392,6 +392,35 @@ cdef class Plan:
         self.n += 1
         self.adding = False
 
+    cdef int _add_copy(self, Kernel kernel, const fo_item *item, const fo_span *spans,
+                       int n_spans, int index, Py_ssize_t hyper, const void *grad,
+                       Py_ssize_t grad_bytes, long long step) except -1:
+        """Add a copy of an item a plan checked before (fastopt.torch's steady step, see
+        ``_steady_step.pxi``), with its written ``spans``, a new grad and (for a step passed
+        by value) a new step."""
+        if self.done or self.adding:
+            raise RuntimeError("fastopt: this plan has run or an add to it failed; make a "
+                               "new one")
+        if hyper < 0 or hyper + kernel.n_hyper > self.n_hyper or item.kernel != kernel.index:
+            raise RuntimeError("fastopt: no such hyper-parameter handle")
+        self._reserve_items(self.n + 1)
+        self._reserve_spans(self.n_spans + n_spans + 1)
+        cdef fo_item *it = &self.items[self.n]
+        cdef int j
+        it[0] = item[0]
+        it.g = grad
+        if it.step_kind == FO_STEP_VALUE:
+            it.step = step
+        self.hyper_of[self.n] = hyper
+        self.index_of[self.n] = index
+        for j in range(n_spans):
+            self.spans[self.n_spans] = spans[j]
+            self.spans[self.n_spans].param = <int>self.n
+            self.n_spans += 1
+        self._span(<uintptr_t>grad, grad_bytes, 0, 1)
+        self.n += 1
+        return 0
+
     # ---- phase 3: the write ----
 
     cpdef run(self, int n_threads=0):

@@ -31,6 +31,12 @@ counters read and incremented in C), sparse COO grads (and classes with no dense
 NumPy views (``Plan.add``, the COO ``_indices()``/``_values()`` as they are, uncoalesced);
 then one C call. All or nothing; errors name the param (its index across groups).
 
+When every param of that step took the dense path, the plan is kept as a
+``fastopt._kernels.SteadyStep`` (``fastopt/_steady_step.pxi``): the next steps check, in C,
+that only grads and settings changed and run that plan again with the new grads (the same
+checks of grads, settings, overlaps and counters); anything else falls back to the full step,
+which reports it and keeps a new plan.
+
 A note on this package's name: inside fastopt, ``import torch`` is the real torch (absolute
 imports); never import it relatively.
 """
@@ -69,6 +75,7 @@ def noop_flags_doc(*names):
 _increment_version = torch._C._increment_version
 _grad_enabled = torch._C.is_grad_enabled
 _torch_threads = torch.get_num_threads
+_threads_setting = _kernels.threads_setting
 _set_grad_enabled = torch._C._set_grad_enabled
 
 
@@ -109,6 +116,7 @@ class Optimizer(torch.optim.Optimizer):
     _sparse_error = ValueError   # what settings a row step cannot honour raise
     _dense_error = TypeError     # what a dense grad raises where only sparse ones are taken
     _records = {}       # id -> (tensor, record, shape): params and state seen last step
+    _steady = _kernels.SteadyStep()   # the last full step's plan, while it fits (empty here)
 
     def __init__(self, params, defaults):
         if self.algorithm is None:
@@ -215,17 +223,21 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        grad_was = _grad_enabled()
-        _set_grad_enabled(False)   # torch.no_grad(), at a tenth of its cost
-        try:
-            stepped = self._step()
-        finally:
-            _set_grad_enabled(grad_was)
+        # torch's thread count, as its fused kernels use, unless fastopt's is set
+        threads = 0 if _threads_setting()[0] else _torch_threads()
+        stepped = self._steady.run(self.param_groups, self.state, threads)
+        if stepped is None:   # something else than grads and settings changed: check it all
+            grad_was = _grad_enabled()
+            _set_grad_enabled(False)   # torch.no_grad(), at a tenth of its cost
+            try:
+                stepped = self._step(threads)
+            finally:
+                _set_grad_enabled(grad_was)
         if stepped:
             _increment_version(stepped)  # as torch's in-place ops do, for autograd's checks
         return loss
 
-    def _step(self):
+    def _step(self, threads):
         alg = self.algorithm
         groups = self.param_groups
         state = self.state
@@ -338,8 +350,7 @@ class Optimizer(torch.optim.Optimizer):
                     counters.append((st, step_t, step))
         # phase 3: one C call
         try:
-            # torch's thread count, as its fused kernels use, unless fastopt's is set
-            plan.run(0 if _kernels.threads_setting()[0] else _torch_threads())
+            plan.run(threads)
         except (TypeError, ValueError, IndexError) as e:
             if "SparseRows" not in str(e):
                 raise
@@ -353,6 +364,13 @@ class Optimizer(torch.optim.Optimizer):
                 step_t.fill_(new)
             else:
                 st[step_key] = new
+        if adds and not counters and all(a[0] for a in adds):
+            # every param dense: keep this plan for the next steps (fastopt/_steady_step.pxi)
+            steady = _kernels.SteadyStep()
+            steady.build(alg.kernel, plan, groups,
+                         [(a[2], a[3], dict.get(state, a[3]), a[5], a[9]) for a in adds],
+                         step_key, torch.Tensor, STRIDED, self._settings, self._group_scalars)
+            self._steady = steady
         return stepped
 
     def _add_view(self, plan, kernel, index, p, g, bufs, h, step):

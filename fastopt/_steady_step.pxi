@@ -1,0 +1,238 @@
+# ---- fastopt.torch's steady step: the last plan again, with only the grads new ---------------
+#
+# A training loop steps the same params with the same state every time; only the grads are
+# new tensors (and the settings change when a scheduler runs). fastopt.torch's full step
+# (fastopt/torch/_base.py) reads and checks everything and fills a Plan; when every param in
+# it took the dense path, it keeps a SteadyStep made from that plan: each item as the plan
+# checked it (param, state buffers, step counter) with the tensors it came from.
+#
+# SteadyStep.run checks, without writing, that all of that still holds: the same groups and
+# params, state dicts and state tensors (by identity) at the same addresses, strides and
+# element counts, optional buffers switched on or off as they were; and that each grad is a
+# CPU tensor of its param's dtype, shape and strides that lies inside its storage. Then it
+# adds copies of the items with the new grads to a new Plan and runs it: the overlap check,
+# the step counters and the one C call are the plan's, as in every step. If anything else
+# differs (a param without state, a sparse or odd grad, a replaced buffer) it returns None
+# having written nothing, and the caller runs the full step, which names what is wrong and
+# makes a new SteadyStep. Group settings go through the same SettingsCache and translation
+# as the full step's, so they are checked by the same rules.
+#
+# Duck-typed, as the rest of this module: it calls ``.grad``, ``.layout``, ``.dtype``,
+# ``.is_cpu``, ``.is_neg()``, ``.data_ptr()``, ``.shape``, ``.stride()``, ``.numel()``,
+# ``.storage_offset()`` and ``.untyped_storage().nbytes()`` on the objects it is given.
+
+cdef enum:
+    SLOT_SPANS = 6   # the written spans of one item: param, up to 4 state buffers, counter
+
+
+cdef struct _slot:
+    fo_item item               # as the full step's plan checked it (grad and step set per run)
+    fo_span spans[SLOT_SPANS]  # its written spans
+    int n_spans
+    int index                  # the param's index across groups, for messages
+    unsigned int gates_on      # bit j: state buffer j is in use
+    Py_ssize_t extent          # elements from a tensor's storage offset past its last one
+    Py_ssize_t nbytes          # of the param (and of a grad like it)
+
+
+@cython.final
+cdef class SteadyStep:
+    """fastopt.torch's step while nothing but the grads and settings change (see above).
+
+    Made empty (it then never runs: a copy or an unpickled optimizer starts this way) and
+    filled by :meth:`build` from a full step's plan."""
+    cdef _slot *slots
+    cdef Py_ssize_t n_slots
+    cdef Kernel kernel
+    cdef list groups          # the group dicts, in order
+    cdef list params          # per group: a tuple of its params
+    cdef list objects         # per slot: (state dict or None, buffers, counter, dtype, shape,
+                              #            strides, numel, buffer strides)
+    cdef list slot_of         # per param across groups: its slot, or -1 (no grad then)
+    cdef object step_key, tensor_type, strided, translate
+    cdef SettingsCache cache
+    cdef list keys            # per group: its SettingsCache key
+
+    def __dealloc__(self):
+        PyMem_Free(self.slots)
+
+    def __reduce__(self):
+        return (SteadyStep, ())   # a copy starts empty
+
+    def build(self, Kernel kernel, Plan plan, list groups, list slots, step_key, tensor_type,
+              strided, SettingsCache cache, translate):
+        """Keep what ``plan`` (run, every item dense and added in order) checked.
+
+        ``slots`` has one ``(index, param, state dict or None, buffers, counter)`` per plan
+        item: the param's index across ``groups``, its state dict as the step left it, its
+        state tensors in the kernel's order (None where not used) and its step counter
+        tensor (None without ``step_key``)."""
+        cdef Py_ssize_t k = len(slots), i, j, d, extent
+        cdef int ns = kernel.n_state, gate
+        cdef _slot *sl
+        cdef fo_span *sp
+        if plan.n != k or not plan.done:
+            raise RuntimeError("fastopt: a steady step is built from a plan that ran")
+        PyMem_Free(self.slots)
+        self.slots = NULL
+        self.n_slots = 0
+        self.slots = <_slot *>PyMem_Malloc((k if k else 1) * sizeof(_slot))
+        if self.slots == NULL:
+            raise MemoryError()
+        memset(self.slots, 0, (k if k else 1) * sizeof(_slot))
+        self.groups = list(groups)
+        self.params = [tuple(g["params"]) for g in groups]
+        self.keys = [(gi, False) for gi in range(len(groups))]
+        n_params = sum(len(ps) for ps in self.params)
+        self.slot_of = [-1] * n_params
+        self.objects = []
+        for i in range(k):
+            index, p, st, bufs, counter = slots[i]
+            sl = &self.slots[i]
+            sl.item = plan.items[i]
+            if sl.item.rows or sl.item.kernel != kernel.index or len(bufs) != ns:
+                raise RuntimeError("fastopt: a steady step takes one dense kernel")
+            sl.index = <int>index
+            for j in range(plan.n_spans):
+                sp = &plan.spans[j]
+                if sp.param == i and sp.role != 1:
+                    if sl.n_spans == SLOT_SPANS:
+                        raise RuntimeError("fastopt: too many spans for a steady slot")
+                    sl.spans[sl.n_spans] = sp[0]
+                    sl.n_spans += 1
+            for j in range(ns):
+                gate = kernel.gate_index[j]
+                if gate < 0 or plan.hyper_table[plan.hyper_of[i] + gate] != 0.0:
+                    sl.gates_on |= 1u << j
+            shape, stride = tuple(p.shape), tuple(p.stride())
+            extent = 1
+            for d in range(len(shape)):
+                if shape[d] == 0:
+                    extent = 0
+                    break
+                if stride[d] > 0:
+                    extent += (shape[d] - 1) * stride[d]
+            sl.extent = extent
+            sl.nbytes = <Py_ssize_t>sl.item.n * _ITEMSIZE[sl.item.dtype]
+            self.objects.append((st, tuple(bufs), counter, p.dtype, shape, stride,
+                                 <Py_ssize_t>sl.item.n,
+                                 tuple(None if b is None else b.stride() for b in bufs)))
+            self.slot_of[index] = i
+        self.kernel = kernel
+        self.step_key = step_key
+        self.tensor_type = tensor_type
+        self.strided = strided
+        self.cache = cache
+        self.translate = translate
+        self.n_slots = k
+
+    def run(self, list param_groups, object state, int n_threads):
+        """The step, if everything but grads and settings is as at :meth:`build`: returns
+        the params stepped; else None, having written nothing."""
+        cdef Py_ssize_t ng, gi, j, s = 0, k, row, n_in
+        cdef PyObject *cur
+        cdef Plan plan
+        cdef list stepped, held
+        if self.slots == NULL or not PyDict_Check(state):
+            return None
+        ng = len(self.groups)
+        if len(param_groups) != ng:
+            return None
+        plan = Plan(self.n_slots)
+        stepped = []
+        held = []
+        for gi in range(ng):
+            group = param_groups[gi]
+            if group is not self.groups[gi]:
+                return None
+            plist = (<dict?>group)["params"]
+            cached = <tuple>self.params[gi]
+            n_in = len(cached)
+            if type(plist) is not list or len(<list>plist) != n_in:
+                return None
+            row = -1
+            for j in range(n_in):
+                p = (<list>plist)[j]
+                if p is not cached[j]:
+                    return None
+                g = p.grad
+                k = <Py_ssize_t>self.slot_of[s]
+                s += 1
+                if g is None:
+                    continue
+                if k < 0:
+                    return None
+                if row < 0:
+                    try:
+                        scalars = self.cache.get(self.keys[gi], group, self.kernel,
+                                                 self.translate, (group, gi, False))
+                    except Exception:
+                        return None   # the full step raises it, naming the param
+                    row = plan.hyper(self.kernel, scalars)
+                if not self._add(plan, &self.slots[k], <tuple>self.objects[k], state, p, g,
+                                 row):
+                    return None
+                stepped.append(p)
+                held.append(g)   # alive through the call (zero_grad in another thread)
+        plan.run(n_threads)
+        return stepped
+
+    cdef bint _add(self, Plan plan, _slot *sl, tuple obj, object state, object p, object g,
+                   Py_ssize_t row) except -1:
+        """Check one param's records and its new grad; add it to ``plan`` if they fit."""
+        st, bufs, counter, dtype, shape, stride, numel, buf_strides = obj
+        cdef Kernel kernel = self.kernel
+        cdef int j, ns = kernel.n_state, gate, itemsize = _ITEMSIZE[sl.item.dtype]
+        cdef unsigned int on = 0
+        cdef PyObject *cur
+        cdef uintptr_t gptr
+        cdef long long step = 1
+        # the param: the same memory as the plan checked
+        if (<uintptr_t>p.data_ptr() != <uintptr_t>sl.item.p or p.stride() != stride
+                or p.numel() != numel):
+            return False
+        # the grad: a dense CPU tensor like the param, inside its storage
+        if (not isinstance(g, self.tensor_type) or g.layout is not self.strided
+                or g.dtype is not dtype or not g.is_cpu or g.is_neg()):
+            return False
+        if g.shape != shape or g.stride() != stride:
+            return False
+        gptr = <uintptr_t>g.data_ptr()
+        if sl.extent and (gptr == 0 or (g.storage_offset() + sl.extent) * itemsize
+                          > g.untyped_storage().nbytes()):
+            return False
+        # the state: the same dict, buffers and counter, the same buffers in use
+        cur = PyDict_GetItem(state, p)
+        if cur == NULL:
+            if st is not None:
+                return False
+        elif <object>cur is not st:
+            return False
+        for j in range(ns):
+            gate = kernel.gate_index[j]
+            if gate < 0 or plan.hyper_table[row + gate] != 0.0:
+                on |= 1u << j
+        if on != sl.gates_on:
+            return False
+        for j in range(ns):
+            if not (on >> j) & 1:
+                continue
+            b = (<tuple>bufs)[j]
+            cur = PyDict_GetItem(<dict>st, kernel.state_names[j])
+            if (cur == NULL or <object>cur is not b
+                    or <uintptr_t>b.data_ptr() != <uintptr_t>sl.item.state[j]
+                    or b.stride() != (<tuple>buf_strides)[j] or b.numel() != numel):
+                return False
+        if self.step_key is not None:
+            if st is None:
+                return False
+            cur = PyDict_GetItem(<dict>st, self.step_key)
+            if (cur == NULL or <object>cur is not counter
+                    or <uintptr_t>counter.data_ptr() != <uintptr_t>sl.item.step_counter):
+                return False
+        else:
+            # no counter (SGD): step 1 while the param has no state, else 2, as the full step
+            step = 2 if st is not None and len(<dict>st) else 1
+        plan._add_copy(kernel, &sl.item, sl.spans, sl.n_spans, sl.index, row,
+                       <const void *>gptr, sl.nbytes, step)
+        return True
