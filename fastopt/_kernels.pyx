@@ -9,6 +9,7 @@
   :class:`SettingsCache`, which reuses them while a group's settings stay the same objects;
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
+- ``_front_steps.pxi``: the functional and NumPy objects' common steps, whole in C;
 - ``_steady_step.pxi``: :class:`SteadyStep`, fastopt.torch's last plan again with only the
   grads new, while nothing else changes;
 - ``_threads.pxi``: how many threads a step uses (src_c/threads.c splits the work);
@@ -41,4 +42,5 @@ include "_scalars_cache.pxi"
 include "_threads.pxi"
 include "_plan.pxi"
 include "_steady_step.pxi"
+include "_front_steps.pxi"
 include "_isa.pxi"

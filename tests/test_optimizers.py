@@ -65,3 +65,53 @@ def test_lr_changed_in_group_takes_effect(case):
     opt_a.param_groups[0]["lr"] = -1.0
     with pytest.raises(ValueError, match="lr"):
         opt_a.step(g)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_whole_step_in_c_equals_the_general_path(case, monkeypatch):
+    """The object's step runs whole in C (_kernels.step_groups) while grads are dense and
+    state is as it was, else its general path: both give bitwise the same params and state,
+    through skipped params, a changed lr and an invalid setting (refused the same way)."""
+    from fastopt import _kernels
+    calls = []
+    whole = _kernels.step_groups
+
+    def counted(*args):
+        done = whole(*args)
+        calls.append(done)
+        return done
+    results = []
+    for general in (False, True):
+        rng = np.random.default_rng(5)
+        params = [rng.standard_normal(s).astype(d) for s, d in
+                  [((5, 7), np.float32), ((33,), np.float64), ((1,), np.float32)]]
+        opt = case.cls([{"params": params[:2], **case.grid[-1]},
+                        {"params": params[2:], **case.grid[0]}])
+        monkeypatch.setattr(_kernels, "step_groups",
+                            (lambda *a: False) if general else counted)
+        errors = []
+        for step in range(6):
+            grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+            if step % 2:
+                grads[1] = None
+            if step == 3:
+                opt.param_groups[1]["lr"] = opt.param_groups[1]["lr"] / 2
+            if step == 4:
+                good, opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"], -1.0
+                with pytest.raises(ValueError) as info:
+                    opt.step(grads)
+                errors.append(str(info.value))
+                opt.param_groups[0]["lr"] = good
+            opt.step(grads)
+        results.append(([p.copy() for p in params],
+                        {i: dict(st) for i, st in opt.state.items()}, errors))
+    (pa, sa, ea), (pb, sb, eb) = results
+    assert ea == eb and "param 0" in ea[0]
+    for x, y in zip(pa, pb):
+        assert np.array_equal(x, y)
+    for i in sa:
+        assert sa[i].keys() == sb[i].keys()
+        for k in sa[i]:
+            assert np.array_equal(sa[i][k], sb[i][k]), (i, k)
+    if case.cls.algorithm.kernel is not None and case.cls.algorithm.dense_grads:
+        assert calls.count(True) >= 5   # every good step but (maybe) the first went whole

@@ -140,6 +140,9 @@ class Optimizer:
         alg = self.algorithm
         grads = grads if type(grads) is list else _grad_list(grads)
         groups = self.param_groups
+        if alg.kernel is not None and alg.dense_grads and _kernels.step_groups(
+                alg.kernel, groups, grads, self.state, self._settings, self._group_scalars):
+            return   # dense grads and state as it was: this whole step in one call
         n = 0
         for group in groups:
             n += len(group["params"])
