@@ -201,9 +201,18 @@ typedef struct {
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
 
-/* Folds k indexed rows into w; returns the number of distinct rows. */
-typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, int index_type, const void *index,
-                                 const void *values, fo_rows_work *w);
+/* Folds the k indexed rows r with r % parts == part into w; returns the number of distinct
+ * rows among them. */
+typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
+                                 unsigned part, unsigned parts, fo_rows_work *w);
+/* The fold workspace of one row item with k indices at base (NULL: only its size). */
+size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w);
+/* A row item's rows (indices checked and copied to idx) on up to n_threads threads, each
+ * with its own workspace of `work` bytes at base + t * work (threads.c). */
+void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_threads,
+                 char *base, size_t work);
+/* The threads fo_run_rows uses for an item of k indices of dim elements. */
+int fo_rows_threads(size_t k, size_t dim, int n_threads);
 
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
 fo_dense_fn fo_dense_kernel(int algo, int dtype);

@@ -13,8 +13,50 @@
 
 #define FO_TWO_53 9007199254740992.0
 
-/* The fold workspace of one row item with k indices (rows_layout lays it out). */
-static size_t rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
+/* ---- the call's memory, kept per thread ----
+ *
+ * A row step's fold workspace is about k/2 rows of scratch per thread; malloc serves a block
+ * that large with fresh pages, which the OS zeroes on first touch on every call (measured: 40%
+ * of a step of 8192 ids). So each calling thread keeps its last block, up to KEEP_MAX bytes,
+ * freed when the thread exits. */
+#define KEEP_MAX ((size_t)64 << 20)
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+typedef struct { char *p; size_t size; } kept_block;
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static int kept_ok = 0;
+static void kept_free(void *k) { if (k) { free(((kept_block *)k)->p); free(k); } }
+static void kept_init(void) { kept_ok = pthread_key_create(&kept_key, kept_free) == 0; }
+
+static char *block_get(size_t size)
+{
+    pthread_once(&kept_once, kept_init);
+    kept_block *k = kept_ok ? (kept_block *)pthread_getspecific(kept_key) : NULL;
+    if (k && k->size >= size) return k->p;
+    if (size > KEEP_MAX || !kept_ok) return (char *)malloc(size);
+    if (!k) {
+        k = (kept_block *)calloc(1, sizeof(*k));
+        if (!k || pthread_setspecific(kept_key, k)) { free(k); return (char *)malloc(size); }
+    }
+    free(k->p);
+    k->p = (char *)malloc(size);
+    k->size = k->p ? size : 0;
+    return k->p;
+}
+
+static void block_put(char *p)
+{
+    kept_block *k = kept_ok ? (kept_block *)pthread_getspecific(kept_key) : NULL;
+    if (!k || k->p != p) free(p);
+}
+#else
+static char *block_get(size_t size) { return (char *)malloc(size); }
+static void block_put(char *p) { free(p); }
+#endif
+
+/* The fold workspace of one row item with k indices (see fastopt.h). */
+size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
 {
     size_t cap = 16, off = 0;
     unsigned bits = 4;
@@ -90,15 +132,17 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         const fo_item *it = &items[i];
         if (has_indices(it)) {
             n_idx += it->k;
-            const size_t size = rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
-                                            &(fo_rows_work){0});
-            if (size > work) work = size;
+            const size_t size = fo_rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
+                                               &(fo_rows_work){0});
+            const size_t stride = (size + 63) / 64 * 64;
+            const size_t all = stride * (size_t)fo_rows_threads(it->k, it->dim, n_threads);
+            if (all > work) work = all;
         }
     }
     /* one block: steps, counters, the index copies, and one fold workspace (the largest) */
     const size_t head = n_items * (sizeof(int64_t) + sizeof(double)) + n_idx * sizeof(int64_t)
                         + (n_items + 1) * sizeof(size_t);   /* + fo_run_dense's offsets */
-    char *block = (char *)malloc(head + work + 64 + 1);
+    char *block = block_get(head + work + 64 + 1);
     if (!block) {
         status->code = FO_ERR_MEMORY;
         return status->code;
@@ -137,26 +181,18 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
         if (!it->rows) continue;   /* dense items: fo_run_dense, below */
-        fo_row_set rs;
-        rs.dim = it->dim;
         if (it->index_type == FO_INDEX_NONE) {
             /* a dense gradient: every row, in order */
-            rs.m = it->n_rows;
-            rs.rows = NULL;
-            rs.grad = NULL;
-            rs.dense = it->g;
-        } else {
-            if (it->k == 0) continue;
-            fo_rows_work w;
-            rows_layout(it->k, it->dim, item_size(it->dtype), base, &w);
-            rs.m = fo_coalescer(it->dtype)(it->k, it->dim, FO_INDEX_I64, idx + off, it->g, &w);
+            fo_row_set rs = {it->n_rows, it->dim, NULL, NULL, it->g};
+            if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
+                                                                     it->hyper, steps[i]);
+        } else if (it->k) {
+            /* fold repeated rows, then update each distinct row (threads.c) */
+            const size_t size = fo_rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
+                                               &(fo_rows_work){0});
+            fo_run_rows(it, idx + off, steps[i], n_threads, base, (size + 63) / 64 * 64);
             off += it->k;
-            rs.rows = w.rows;
-            rs.grad = (const void *const *)w.grad;
-            rs.dense = NULL;
         }
-        if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
-                                                                 it->hyper, steps[i]);
     }
     fo_run_dense(n_items, items, steps, n_threads, dense_offsets);
     for (size_t i = 0; i < n_items; i++) {
@@ -165,7 +201,7 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         else if (it->step_kind == FO_STEP_F64) *(double *)it->step_counter = counters[i];
     }
 done:
-    free(block);
+    block_put(block);
     return status->code;
 }
 

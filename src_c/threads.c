@@ -156,6 +156,57 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     free(heap);
 }
 
+/* ---- row-sparse items ----
+ *
+ * Thread t of nt folds and updates the rows r with r % nt == t: it reads all k indices (in
+ * order) but sums and steps only its own rows, in its own workspace. A row's folded sum is in
+ * order of appearance and its update is the row kernel's alone, whichever thread has it, so
+ * results are bitwise the same for any thread count. NumPy-equivalent (every count):
+ *     G = coalesce(index, values)            # fastopt/reference/sparse.py
+ *     for r in G.rows: kernel(p[r], G[r], state[r], hyper, step)
+ */
+int fo_rows_threads(size_t k, size_t dim, int n_threads)
+{
+    const size_t min = fo_thread_min_elements ? fo_thread_min_elements : 1;
+    int nt = n_threads < 1 || forked_child ? 1 : n_threads;
+    if ((size_t)nt > k * dim / min) nt = (int)(k * dim / min);
+    if ((size_t)nt > k) nt = (int)k;
+    return nt < 1 ? 1 : nt;
+}
+
+static void rows_part(const fo_item *it, const int64_t *idx, int64_t step, char *base,
+                      unsigned part, unsigned parts)
+{
+    const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+    fo_rows_work w;
+    fo_rows_layout(it->k, it->dim, item, base, &w);
+    fo_row_set rs;
+    rs.dim = it->dim;
+    rs.m = fo_coalescer(it->dtype)(it->k, it->dim, idx, it->g, part, parts, &w);
+    rs.rows = w.rows;
+    rs.grad = (const void *const *)w.grad;
+    rs.dense = NULL;
+    if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
+                                                             it->hyper, step);
+}
+
+void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_threads,
+                 char *base, size_t work)
+{
+    const int nt = fo_rows_threads(it->k, it->dim, n_threads);
+#ifdef _OPENMP
+    if (nt > 1) {
+        #pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), got = omp_get_num_threads();
+            rows_part(it, idx, step, base + (size_t)t * work, (unsigned)t, (unsigned)got);
+        }
+        return;
+    }
+#endif
+    rows_part(it, idx, step, base, 0, 1);
+}
+
 /* The benchmark's memory probe on up to n_threads threads, cut as a one-item plan is:
  *     p += g; s += g for each state buffer s   (each thread on its run of elements) */
 void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *const *state,

@@ -2,7 +2,8 @@
 controls (set_num_threads, num_threads, FASTOPT_NUM_THREADS, threadpoolctl, fork).
 
 A dense step's elements (across all its params) are cut into equal runs at cache-line
-multiples of each param's start (src_c/threads.c). Here the per-thread minimum is lowered so
+multiples of each param's start; a row-sparse step's rows are split by row id (both in
+src_c/threads.c). Here the per-thread minimum is lowered so
 that even small arrays are cut, and awkward sizes put cuts inside params and vector blocks.
 """
 import os
@@ -17,6 +18,8 @@ from fastopt import _kernels
 from cases import CASE_IDS, CASES
 from conftest import DTYPES
 from test_kernels_vs_reference import assert_bitwise
+from test_sparse_rows import SPARSE_CASES, SPARSE_IDS, _lists, sparse_grad
+from fastopt import SparseRows
 
 SIZES = (0, 1, 7, 15, 17, 33, 1023, 4097, 100003)
 #: many small params: cuts land inside them and between them
@@ -142,3 +145,33 @@ print(os.waitstatus_to_exitcode(status))
 """
     r = _python(code)
     assert r.returncode == 0 and r.stdout.strip() == "0", (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", SPARSE_CASES, ids=SPARSE_IDS)
+def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case, dtype, isa,
+                                                                             small_cuts):
+    """Row steps split their rows by r % threads (each thread folds and updates its own):
+    Zipf ids with many repeats, a few distinct ones, all one row; params and state bitwise
+    the reference's at 1-4 threads."""
+    n_rows = 211
+    for dim, ks in ((7, (1, 3, 300)), (33, (5, 2000))):
+        for hyper in case.grid[:: max(1, len(case.grid) // 4)]:
+            for k in ks:
+                rng = np.random.default_rng(k + dim)
+                p0 = rng.standard_normal((n_rows, dim)).astype(dtype)
+                grads = [sparse_grad(rng, n_rows, dim, k, dtype) for _ in range(2)]
+                grads.append(SparseRows(np.full(k, 5), np.ones((k, dim), dtype)))
+                want_p, want_s = p0.copy(), case.init(p0, hyper)
+                for step, g in enumerate(grads, 1):
+                    case.run(case.reference, [want_p], [g], _lists(want_s), step, hyper)
+                for threads in (1, 2, 3, 4):
+                    got_p, got_s = p0.copy(), case.init(p0, hyper)
+                    with fastopt.num_threads(threads):
+                        for step, g in enumerate(grads, 1):
+                            case.run(case.functional, [got_p], [g], _lists(got_s), step,
+                                     hyper)
+                    what = f"{case.name} dim={dim} k={k} {threads} threads {hyper}"
+                    assert_bitwise(got_p, want_p, f"param, {what}")
+                    for key in want_s:
+                        assert_bitwise(got_s[key], want_s[key], f"{key}, {what}")

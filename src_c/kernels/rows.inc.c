@@ -10,6 +10,9 @@
  * what
  *     G = np.zeros((n_rows, dim)); np.add.at(G, index, values)
  * computes for that row, bit for bit.
+ *
+ * With parts > 1 it folds only the rows r with r % parts == part (those one thread updates):
+ * a row's sum is the same whichever part it is in, so results do not depend on the split.
  */
 
 /* Row j's gradient in rs (see fo_row_set). */
@@ -18,15 +21,17 @@ FO_INLINE const FO_T *FO_NAME(row_grad)(const fo_row_set *rs, size_t j)
     return rs->grad ? (const FO_T *)rs->grad[j] : (const FO_T *)rs->dense + j * rs->dim;
 }
 
-FO_INLINE size_t FO_NAME(coalesce_any)(size_t k, size_t dim, const int32_t *idx32,
-                                       const int64_t *idx64, const FO_T *values,
-                                       fo_rows_work *w)
+static size_t FO_NAME(coalesce)(size_t k, size_t dim, const int64_t *index,
+                                const void *values_, unsigned part, unsigned parts,
+                                fo_rows_work *w)
 {
+    const FO_T *values = (const FO_T *)values_;
     FO_T *scratch = (FO_T *)w->scratch;
     size_t m = 0, n_dup = 0;
     memset(w->table, 0xff, (w->mask + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < k; i++) {
-        const int64_t r = idx32 ? (int64_t)idx32[i] : idx64[i];
+        const int64_t r = index[i];
+        if (parts > 1 && (uint64_t)r % parts != part) continue;   /* another thread's row */
         const FO_T *v = values + i * dim;
         size_t h = fo_row_hash(r, w->shift);
         for (;;) {
@@ -61,13 +66,4 @@ FO_INLINE size_t FO_NAME(coalesce_any)(size_t k, size_t dim, const int32_t *idx3
         }
     }
     return m;
-}
-
-static size_t FO_NAME(coalesce)(size_t k, size_t dim, int index_type, const void *index,
-                                const void *values, fo_rows_work *w)
-{
-    if (index_type == FO_INDEX_I32)
-        return FO_NAME(coalesce_any)(k, dim, (const int32_t *)index, NULL,
-                                     (const FO_T *)values, w);
-    return FO_NAME(coalesce_any)(k, dim, NULL, (const int64_t *)index, (const FO_T *)values, w);
 }
