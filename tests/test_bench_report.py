@@ -44,3 +44,6 @@ def test_threads_section_runs_and_reports_every_count(capsys):
                 if line.strip().startswith(name + " ")]
         assert [row[0] for row in rows] == ["1", "2"], out
         assert all(float(row[3]) > 0 for row in rows), out    # x bound
+    sparse = [line.split() for line in out.splitlines() if line.strip().startswith("sparse ")]
+    assert [row[2] for row in sparse] == ["1", "2"], out   # "sparse Adagrad <threads> ..."
+    assert float(sparse[0][-1].rstrip("x")) == 1.0, out

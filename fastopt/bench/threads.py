@@ -4,7 +4,8 @@ For each thread count t (``--threads 1,2,4``; default 1 up to the CPUs this proc
 fastopt's functional step runs on t threads, torch's fused step with ``torch.set_num_threads(t)``
 (torch.optim's own setting), and the memory probe on t threads, so "x bound" holds per thread
 count. Every implementation steps the same buffers, interleaved, and each figure is the median
-over several allocations (where a large buffer's pages land moves the time on a VM).
+over several allocations (where a large buffer's pages land moves the time on a VM). Then a
+row-sparse step (8192 Zipf ids into an embedding table) at the same thread counts.
 """
 import time
 
@@ -116,6 +117,42 @@ def run(args):
             print(f"{name:>13} {t:>7} {fmt_time(f):>10} {f / b:7.2f} {base / f:7.2f}x "
                   f"{torch_cols}", flush=True)
             results[(name, t)] = {"fastopt": f, "bound": b, "torch fused": tt}
+    results.update(_sparse_rows(args, counts))
     if torch is None:
         print("(torch not installed: its columns are empty)")
     return results
+
+
+def _sparse_rows(args, counts):
+    """Row-sparse Adagrad, 8192 Zipf ids into a 1e6 x 64 float32 table (1e5 with --quick), at
+    each thread count: median over rounds of the mean over a cycle of batches, interleaved."""
+    from fastopt.bench.sparse import zipf_batches
+    n_rows = 10**5 if args.quick else 10**6
+    rng = np.random.default_rng(0)
+    p = np.zeros((n_rows, 64), np.float32)
+    s = np.zeros((n_rows, 64), np.float32)
+    p += 0.0   # every page mapped before timing
+    s += 0.1
+    batches = zipf_batches(n_rows, 8192, rng)
+    per = {t: [] for t in counts}
+    rounds, cycles = (3, 2) if args.quick else (7, 10)
+    for _ in range(rounds):
+        for t in counts:
+            with fastopt.num_threads(t):
+                for g in batches:
+                    fastopt.functional.adagrad_rows([p], [g], [s], 1)
+                t0 = time.perf_counter()
+                for _ in range(cycles):
+                    for g in batches:
+                        fastopt.functional.adagrad_rows([p], [g], [s], 1)
+                per[t].append((time.perf_counter() - t0) / (cycles * len(batches)))
+    print(f"row-sparse Adagrad, 8192 Zipf ids into a {n_rows:.0e} x 64 float32 table "
+          f"(fold and row updates split by row id):")
+    out, base = {}, None
+    for t in counts:
+        f = float(np.median(per[t]))
+        base = base or f
+        print(f"{'sparse Adagrad':>13} {t:>7} {fmt_time(f):>10} {'':>7} {base / f:7.2f}x",
+              flush=True)
+        out[("sparse Adagrad", t)] = {"fastopt": f}
+    return out
