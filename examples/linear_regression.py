@@ -62,6 +62,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="2 epochs")
     parser.add_argument("--plot", metavar="FILE.png", help="loss vs epoch for each optimizer")
     args = parser.parse_args(argv)
+    if args.plot:   # say so before training, not after
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install matplotlib")
     epochs = 2 if args.quick else args.epochs
     X, y = synthetic_data()
     results = {}

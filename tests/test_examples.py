@@ -67,3 +67,15 @@ def test_linear_regression(capsys):
         assert losses[-1] < 0.05 * losses[0], (name, losses)
         np.testing.assert_allclose(w, ex.TRUE_W, atol=0.1, err_msg=name)
         assert abs(b[0] - ex.TRUE_B) < 0.1, name
+
+
+def test_linear_regression_plot_without_matplotlib_fails_before_training(monkeypatch, capsys):
+    import sys
+    ex = load("linear_regression")
+    trained = []
+    monkeypatch.setattr(ex, "train", lambda *a: trained.append(a))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
+    with pytest.raises(SystemExit):
+        ex.main(["--quick", "--plot", "loss.png"])
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert not trained
