@@ -130,7 +130,6 @@ cdef class SteadyStep:
         """The step, if everything but grads and settings is as at :meth:`build`: returns
         the params stepped; else None, having written nothing."""
         cdef Py_ssize_t ng, gi, j, s = 0, k, row, n_in
-        cdef PyObject *cur
         cdef Plan plan
         cdef list stepped, held
         if self.slots == NULL or not PyDict_Check(state):

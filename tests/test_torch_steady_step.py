@@ -302,6 +302,7 @@ def test_a_copied_or_pickled_optimizer_starts_without_a_steady_step():
     opt.step()
     steady = _steady_step_class()
     assert type(opt._steady) is steady
+    assert opt._steady.run(opt.param_groups, opt.state, 1) is not None   # built: it steps
     for other in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
-        assert other._steady is not opt._steady
+        assert other._steady.run(other.param_groups, other.state, 1) is None   # empty
     assert pickle.loads(pickle.dumps(opt._steady)).run([], {}, 1) is None
