@@ -50,6 +50,7 @@ cdef class SteadyStep:
                               #            strides, numel, buffer strides)
     cdef list slot_of         # per param across groups: its slot, or -1 (no grad then)
     cdef object step_key, tensor_type, strided, translate
+    cdef object profiler_on, hooks_module, torch_threads, increment_version
     cdef SettingsCache cache
     cdef list keys            # per group: its SettingsCache key
 
@@ -60,13 +61,15 @@ cdef class SteadyStep:
         return (SteadyStep, ())   # a copy starts empty
 
     def build(self, Kernel kernel, Plan plan, list groups, list slots, step_key, tensor_type,
-              strided, SettingsCache cache, translate):
+              strided, SettingsCache cache, translate, tuple torch_calls):
         """Keep what ``plan`` (run, every item dense and added in order) checked.
 
         ``slots`` has one ``(index, param, state dict or None, buffers, counter)`` per plan
         item: the param's index across ``groups``, its state dict as the step left it, its
         state tensors in the kernel's order (None where not used) and its step counter
-        tensor (None without ``step_key``)."""
+        tensor (None without ``step_key``). ``torch_calls`` is what :meth:`step` asks torch:
+        ``(profiler_enabled, torch.optim.optimizer (for its global step hooks),
+        get_num_threads, increment_version)``."""
         cdef Py_ssize_t k = len(slots), i, j, d, extent
         cdef int ns = kernel.n_state, gate
         cdef _slot *sl
@@ -124,7 +127,30 @@ cdef class SteadyStep:
         self.strided = strided
         self.cache = cache
         self.translate = translate
+        self.profiler_on, self.hooks_module, self.torch_threads, self.increment_version = \
+            torch_calls
         self.n_slots = k
+
+    def step(self, opt):
+        """fastopt.torch's ``opt.step()`` without a closure, whole, while no step hook or
+        profiler is on: :meth:`run` on torch's thread count (fastopt's if one is set), then
+        the params' version counters bumped, as torch's in-place ops do. Returns False,
+        having written nothing, when it cannot take the step: the caller then runs the
+        hooks and the full step."""
+        if self.slots == NULL:
+            return False
+        if (self.profiler_on() or opt._optimizer_step_pre_hooks
+                or opt._optimizer_step_post_hooks
+                or self.hooks_module._global_optimizer_pre_hooks
+                or self.hooks_module._global_optimizer_post_hooks):
+            return False
+        stepped = self.run(opt.param_groups, opt.state,
+                           0 if _threads_set > 0 else self.torch_threads())
+        if stepped is None:
+            return False
+        if stepped:
+            self.increment_version(stepped)
+        return True
 
     def run(self, list param_groups, object state, int n_threads):
         """The step, if everything but grads and settings is as at :meth:`build`: returns

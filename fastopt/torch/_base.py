@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from fastopt import _kernels
-from fastopt.torch._hooks import _with_step_hooks
+from fastopt.torch._hooks import STEADY_TORCH_CALLS, _with_step_hooks
 from fastopt.torch._state import fit_state, scalar_dtype
 from fastopt.torch._tensors import (STRIDED, _what, array, cached_counter, cached_record,
                                     counter, describe, record, sparse_rows)
@@ -211,7 +211,6 @@ class Optimizer(torch.optim.Optimizer):
 
     # ---- the step ----
 
-    @_with_step_hooks
     def step(self, closure=None):
         """Perform a single optimization step.
 
@@ -219,6 +218,17 @@ class Optimizer(torch.optim.Optimizer):
             closure (Callable, optional): A closure that reevaluates the model and returns
                 the loss (run under ``torch.enable_grad()``).
         """
+        if closure is None:
+            if self._steady.step(self):   # only grads and settings changed, no hooks: in C
+                return None
+            return self._hooked_step()
+        return self._hooked_step(closure)
+
+    step.hooked = True   # torch's _patch_step_function leaves it alone: hooks run in _hooked_step
+
+    @_with_step_hooks
+    def _hooked_step(self, closure=None):
+        """The step under torch.optim's step hooks and profiler range."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -369,7 +379,8 @@ class Optimizer(torch.optim.Optimizer):
             steady = _kernels.SteadyStep()
             steady.build(alg.kernel, plan, groups,
                          [(a[2], a[3], dict.get(state, a[3]), a[5], a[9]) for a in adds],
-                         step_key, torch.Tensor, STRIDED, self._settings, self._group_scalars)
+                         step_key, torch.Tensor, STRIDED, self._settings, self._group_scalars,
+                         STEADY_TORCH_CALLS)
             self._steady = steady
         return stepped
 
