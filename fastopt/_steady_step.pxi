@@ -17,9 +17,27 @@
 # makes a new SteadyStep. Group settings go through the same SettingsCache and translation
 # as the full step's, so they are checked by the same rules.
 #
-# Duck-typed, as the rest of this module: it calls ``.grad``, ``.layout``, ``.dtype``,
-# ``.is_cpu``, ``.is_neg()``, ``.data_ptr()``, ``.shape``, ``.stride()``, ``.numel()``,
-# ``.storage_offset()`` and ``.untyped_storage().nbytes()`` on the objects it is given.
+# It reads tensors through torch's own accessors (the getset and method descriptors of
+# torch._C.TensorBase that ``t.grad``, ``t.data_ptr()``, ... find), called straight from C:
+# that skips Python's attribute lookup, a third of this step's cost at small n. So it takes
+# only params of type torch.Tensor or torch.nn.Parameter and grads of type torch.Tensor,
+# which define none of these themselves (a subclass could): any other type takes the full
+# step. What it reads: a param's grad, data pointer, strides and element count; a grad's
+# layout, dtype, device, negation bit, shape, strides, data pointer, storage offset and
+# storage size; a state buffer's data pointer, strides and element count; a counter's data
+# pointer.
+
+
+cdef extern from *:
+    """
+    /* t.<name> for a getset descriptor d of t's type: what attribute lookup would call */
+    static PyObject *fo_descr_get(PyObject *d, PyObject *t) {
+        return Py_TYPE(d)->tp_descr_get(d, t, (PyObject *)Py_TYPE(t));
+    }
+    """
+    object fo_descr_get(object d, object t)
+    object PyObject_CallOneArg(object callable, object arg)
+
 
 cdef enum:
     SLOT_SPANS = 6   # the written spans of one item: param, up to 4 state buffers, counter
@@ -49,8 +67,14 @@ cdef class SteadyStep:
     cdef list objects         # per slot: (state dict or None, buffers, counter, dtype, shape,
                               #            strides, numel, buffer strides)
     cdef list slot_of         # per param across groups: its slot, or -1 (no grad then)
-    cdef object step_key, tensor_type, strided, translate
+    cdef object step_key, translate
     cdef object profiler_on, hooks_module, torch_threads, increment_version
+    cdef object tensor_type, param_type
+    cdef object strided
+    cdef object grad_d, layout_d, dtype_d, is_cpu_d, shape_d       # getset descriptors
+    cdef object data_ptr_m, stride_m, numel_m, is_neg_m, offset_m  # method descriptors
+    cdef object storage_m, nbytes_m
+    cdef list translate_args  # per group: translate's arguments
     cdef SettingsCache cache
     cdef list keys            # per group: its SettingsCache key
 
@@ -60,16 +84,18 @@ cdef class SteadyStep:
     def __reduce__(self):
         return (SteadyStep, ())   # a copy starts empty
 
-    def build(self, Kernel kernel, Plan plan, list groups, list slots, step_key, tensor_type,
-              strided, SettingsCache cache, translate, tuple torch_calls):
+    def build(self, Kernel kernel, Plan plan, list groups, list slots, step_key,
+              SettingsCache cache, translate, tuple torch_calls):
         """Keep what ``plan`` (run, every item dense and added in order) checked.
 
         ``slots`` has one ``(index, param, state dict or None, buffers, counter)`` per plan
         item: the param's index across ``groups``, its state dict as the step left it, its
         state tensors in the kernel's order (None where not used) and its step counter
-        tensor (None without ``step_key``). ``torch_calls`` is what :meth:`step` asks torch:
-        ``(profiler_enabled, torch.optim.optimizer (for its global step hooks),
-        get_num_threads, increment_version)``."""
+        tensor (None without ``step_key``). ``torch_calls`` is what this asks torch
+        (fastopt/torch/_hooks.py, ``STEADY_TORCH_CALLS``): ``(profiler_enabled,
+        torch.optim.optimizer (for its global step hooks), get_num_threads,
+        increment_version, torch.Tensor, torch.nn.Parameter, torch.strided,
+        torch._C.TensorBase, torch._C.StorageBase)``."""
         cdef Py_ssize_t k = len(slots), i, j, d, extent
         cdef int ns = kernel.n_state, gate
         cdef _slot *sl
@@ -79,6 +105,11 @@ cdef class SteadyStep:
         PyMem_Free(self.slots)
         self.slots = NULL
         self.n_slots = 0
+        tensor_type, param_type = torch_calls[4], torch_calls[5]
+        for index, p, st, bufs, counter in slots:
+            if (type(p) is not param_type and type(p) is not tensor_type) or any(
+                    t is not None and type(t) is not tensor_type for t in (*bufs, counter)):
+                return   # a tensor subclass (see above): this stays empty, full steps run
         self.slots = <_slot *>PyMem_Malloc((k if k else 1) * sizeof(_slot))
         if self.slots == NULL:
             raise MemoryError()
@@ -86,6 +117,7 @@ cdef class SteadyStep:
         self.groups = list(groups)
         self.params = [tuple(g["params"]) for g in groups]
         self.keys = [(gi, False) for gi in range(len(groups))]
+        self.translate_args = [(g, gi, False) for gi, g in enumerate(groups)]
         n_params = sum(len(ps) for ps in self.params)
         self.slot_of = [-1] * n_params
         self.objects = []
@@ -123,12 +155,17 @@ cdef class SteadyStep:
             self.slot_of[index] = i
         self.kernel = kernel
         self.step_key = step_key
-        self.tensor_type = tensor_type
-        self.strided = strided
         self.cache = cache
         self.translate = translate
-        self.profiler_on, self.hooks_module, self.torch_threads, self.increment_version = \
-            torch_calls
+        (self.profiler_on, self.hooks_module, self.torch_threads, self.increment_version,
+         self.tensor_type, self.param_type, self.strided, tensor_base, storage_base) = torch_calls
+        self.grad_d, self.layout_d = tensor_base.grad, tensor_base.layout
+        self.dtype_d, self.is_cpu_d, self.shape_d = (tensor_base.dtype, tensor_base.is_cpu,
+                                                     tensor_base.shape)
+        self.data_ptr_m, self.stride_m = tensor_base.data_ptr, tensor_base.stride
+        self.numel_m, self.is_neg_m = tensor_base.numel, tensor_base.is_neg
+        self.offset_m, self.storage_m = tensor_base.storage_offset, tensor_base.untyped_storage
+        self.nbytes_m = storage_base.nbytes
         self.n_slots = k
 
     def step(self, opt):
@@ -144,7 +181,7 @@ cdef class SteadyStep:
                 or self.hooks_module._global_optimizer_pre_hooks
                 or self.hooks_module._global_optimizer_post_hooks):
             return False
-        stepped = self.run(opt.param_groups, opt.state,
+        stepped = self._run(opt.param_groups, opt.state,
                            0 if _threads_set > 0 else self.torch_threads())
         if stepped is None:
             return False
@@ -155,9 +192,12 @@ cdef class SteadyStep:
     def run(self, list param_groups, object state, int n_threads):
         """The step, if everything but grads and settings is as at :meth:`build`: returns
         the params stepped; else None, having written nothing."""
+        return self._run(param_groups, state, n_threads)
+
+    cdef object _run(self, list param_groups, object state, int n_threads):
         cdef Py_ssize_t ng, gi, j, s = 0, k, row, n_in
         cdef Plan plan
-        cdef list stepped, held
+        cdef list stepped
         if self.slots == NULL or not PyDict_Check(state):
             return None
         ng = len(self.groups)
@@ -165,7 +205,6 @@ cdef class SteadyStep:
             return None
         plan = Plan(self.n_slots)
         stepped = []
-        held = []
         for gi in range(ng):
             group = param_groups[gi]
             if group is not self.groups[gi]:
@@ -180,7 +219,9 @@ cdef class SteadyStep:
                 p = (<list>plist)[j]
                 if p is not cached[j]:
                     return None
-                g = p.grad
+                if type(p) is not self.param_type and type(p) is not self.tensor_type:
+                    return None
+                g = fo_descr_get(self.grad_d, p)
                 k = <Py_ssize_t>self.slot_of[s]
                 s += 1
                 if g is None:
@@ -190,7 +231,7 @@ cdef class SteadyStep:
                 if row < 0:
                     try:
                         scalars = self.cache.get(self.keys[gi], group, self.kernel,
-                                                 self.translate, (group, gi, False))
+                                                 self.translate, self.translate_args[gi])
                     except Exception:
                         return None   # the full step raises it, naming the param
                     row = plan.hyper(self.kernel, scalars)
@@ -198,7 +239,7 @@ cdef class SteadyStep:
                                  row):
                     return None
                 stepped.append(p)
-                held.append(g)   # alive through the call (zero_grad in another thread)
+                plan.held.append(g)   # alive through the call (zero_grad in another thread)
         plan.run(n_threads)
         return stepped
 
@@ -213,18 +254,24 @@ cdef class SteadyStep:
         cdef uintptr_t gptr
         cdef long long step = 1
         # the param: the same memory as the plan checked
-        if (<uintptr_t>p.data_ptr() != <uintptr_t>sl.item.p or p.stride() != stride
-                or p.numel() != numel):
+        if (<uintptr_t>PyObject_CallOneArg(self.data_ptr_m, p) != <uintptr_t>sl.item.p
+                or PyObject_CallOneArg(self.stride_m, p) != stride
+                or PyObject_CallOneArg(self.numel_m, p) != numel):
             return False
         # the grad: a dense CPU tensor like the param, inside its storage
-        if (not isinstance(g, self.tensor_type) or g.layout is not self.strided
-                or g.dtype is not dtype or not g.is_cpu or g.is_neg()):
+        if (type(g) is not self.tensor_type or fo_descr_get(self.layout_d, g) is not self.strided
+                or fo_descr_get(self.dtype_d, g) is not dtype
+                or fo_descr_get(self.is_cpu_d, g) is not True
+                or PyObject_CallOneArg(self.is_neg_m, g) is not False):
             return False
-        if g.shape != shape or g.stride() != stride:
+        if (fo_descr_get(self.shape_d, g) != shape
+                or PyObject_CallOneArg(self.stride_m, g) != stride):
             return False
-        gptr = <uintptr_t>g.data_ptr()
-        if sl.extent and (gptr == 0 or (g.storage_offset() + sl.extent) * itemsize
-                          > g.untyped_storage().nbytes()):
+        gptr = <uintptr_t>PyObject_CallOneArg(self.data_ptr_m, g)
+        if sl.extent and (gptr == 0 or (<Py_ssize_t>PyObject_CallOneArg(self.offset_m, g)
+                                        + sl.extent) * itemsize
+                          > <Py_ssize_t>PyObject_CallOneArg(
+                              self.nbytes_m, PyObject_CallOneArg(self.storage_m, g))):
             return False
         # the state: the same dict, buffers and counter, the same buffers in use
         cur = PyDict_GetItem(state, p)
@@ -245,15 +292,18 @@ cdef class SteadyStep:
             b = (<tuple>bufs)[j]
             cur = PyDict_GetItem(<dict>st, kernel.state_names[j])
             if (cur == NULL or <object>cur is not b
-                    or <uintptr_t>b.data_ptr() != <uintptr_t>sl.item.state[j]
-                    or b.stride() != (<tuple>buf_strides)[j] or b.numel() != numel):
+                    or <uintptr_t>PyObject_CallOneArg(self.data_ptr_m, b)
+                    != <uintptr_t>sl.item.state[j]
+                    or PyObject_CallOneArg(self.stride_m, b) != (<tuple>buf_strides)[j]
+                    or PyObject_CallOneArg(self.numel_m, b) != numel):
                 return False
         if self.step_key is not None:
             if st is None:
                 return False
             cur = PyDict_GetItem(<dict>st, self.step_key)
             if (cur == NULL or <object>cur is not counter
-                    or <uintptr_t>counter.data_ptr() != <uintptr_t>sl.item.step_counter):
+                    or <uintptr_t>PyObject_CallOneArg(self.data_ptr_m, counter)
+                    != <uintptr_t>sl.item.step_counter):
                 return False
         else:
             # no counter (SGD): step 1 while the param has no state, else 2, as the full step

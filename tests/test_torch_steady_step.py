@@ -213,6 +213,38 @@ def test_steady_steps_equal_full_steps_whatever_changes(name, kwargs, flag, chan
     _assert_same(steady_result, full_result)
 
 
+
+@pytest.mark.parametrize("kind", ["Parameter", "subclass param", "subclass grad"])
+def test_tensor_types_steady_step_only_where_torch_s_own_accessors_apply(kind):
+    # the steady step reads tensors through torch._C.TensorBase's accessors, so it takes
+    # torch.Tensor and nn.Parameter; a subclass (which may define its own) takes the full
+    # step every time, with the same result
+    torch = torch_or_skip()
+
+    class Sub(torch.Tensor):
+        pass
+
+    runs = []
+    for always_full in (False, True):
+        opt, params = _make("Adam", dict(lr=0.01, weight_decay=0.1), torch.float32)
+        if kind == "Parameter":
+            params = [torch.nn.Parameter(p.detach().clone()) for p in params]
+        elif kind == "subclass param":
+            params[2] = params[2].detach().clone().as_subclass(Sub).requires_grad_()
+        if kind != "subclass grad":
+            opt = type(opt)(params, lr=0.01, weight_decay=0.1)
+        counter = _Counting(opt, always_full)
+        for step in range(4):
+            _grads(params, step, torch.float32)
+            if kind == "subclass grad":
+                params[1].grad = params[1].grad.as_subclass(Sub)
+            opt.step()
+        runs.append((counter.full, _snapshot(opt, params)))
+    (steady_full, steady_result), (full_full, full_result) = runs
+    assert full_full == 4
+    assert steady_full == (1 if kind == "Parameter" else 4), steady_full
+    _assert_same(steady_result, full_result)
+
 def _bad_grad(kind):
     def make(torch, p):
         if kind == "zerotensor":

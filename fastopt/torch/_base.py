@@ -379,8 +379,7 @@ class Optimizer(torch.optim.Optimizer):
             steady = _kernels.SteadyStep()
             steady.build(alg.kernel, plan, groups,
                          [(a[2], a[3], dict.get(state, a[3]), a[5], a[9]) for a in adds],
-                         step_key, torch.Tensor, STRIDED, self._settings, self._group_scalars,
-                         STEADY_TORCH_CALLS)
+                         step_key, self._settings, self._group_scalars, STEADY_TORCH_CALLS)
             self._steady = steady
         return stepped
 

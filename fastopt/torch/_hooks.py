@@ -7,9 +7,10 @@ from torch.optim import optimizer as _torch_optimizer
 
 _profiler_enabled = torch._C._autograd._profiler_enabled
 
-# what the steady step (fastopt/_steady_step.pxi, SteadyStep.step) asks torch, from C
+# what the steady step (fastopt/_steady_step.pxi, SteadyStep.build) asks torch, from C
 STEADY_TORCH_CALLS = (_profiler_enabled, _torch_optimizer, torch.get_num_threads,
-                      torch._C._increment_version)
+                      torch._C._increment_version, torch.Tensor, torch.nn.Parameter,
+                      torch.strided, torch._C.TensorBase, torch._C.StorageBase)
 
 
 def _with_step_hooks(step):
