@@ -47,3 +47,35 @@ def test_threads_section_runs_and_reports_every_count(capsys):
     sparse = [line.split() for line in out.splitlines() if line.strip().startswith("sparse ")]
     assert [row[2] for row in sparse] == ["1", "2"], out   # "sparse Adagrad <threads> ..."
     assert float(sparse[0][-1].rstrip("x")) == 1.0, out
+
+
+def test_targets_are_flagged_and_listed_again_at_the_end(capsys, monkeypatch):
+    import sys
+    import types
+    from fastopt.bench import __main__ as bench
+    from fastopt.bench import _timing
+
+    def run(args):   # a section with one target met and one missed
+        _timing.target("fast enough (1.2x)", True)
+        _timing.target("small enough (0.7x)", False)
+        return {}
+    monkeypatch.setitem(sys.modules, "fastopt.bench.fake", types.SimpleNamespace(run=run))
+    monkeypatch.setattr(bench, "SECTIONS", ("fake",))
+    assert bench.main(["--quick", "--sections", "fake"]) == 0
+    out = capsys.readouterr().out
+    assert "  [met] fast enough (1.2x)\n  [MISSED] small enough (0.7x)\n" in out
+    tail = out[out.index("== Targets: 1 met, 1 missed"):]
+    assert "[met] fast enough" in tail and "[MISSED] small enough" in tail, out
+
+
+def test_quick_and_full_are_exclusive():
+    import pytest
+    from fastopt.bench import __main__ as bench
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--full"])
+
+
+def test_ratios_without_torch_print_a_dash_not_nan():
+    from fastopt.bench import sparse
+    assert sparse._ratio(float("nan"), 1e-6).strip() == "-"
+    assert sparse._ratio(3e-6, 1e-6).strip() == "3.0x"

@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmark sections."""
+"""Timing helpers shared by the benchmark sections, and the report's targets."""
+import contextlib
 import gc
 import time
 
@@ -52,3 +53,49 @@ def try_torch():
         return None
     torch.set_num_threads(1)
     return torch
+
+
+def thread_counts(args):
+    """The report's thread counts: ``--threads 1,2,4``, else 1, 2, 4, ... up to the CPUs this
+    process may use (the last is the "N threads" of every section)."""
+    import fastopt
+    text = getattr(args, "threads", None)
+    if text:
+        counts = sorted({int(x) for x in text.split(",") if x.strip()})
+        if not counts or counts[0] < 1:
+            raise SystemExit("--threads takes a list of counts >= 1, e.g. 1,2,4")
+        return counts
+    top = fastopt._threads.available_cpus()
+    counts, t = [], 1
+    while t < top:
+        counts.append(t)
+        t *= 2
+    return counts + [top]
+
+
+@contextlib.contextmanager
+def threads(torch, n):
+    """fastopt and torch (if given) both on ``n`` threads inside the block, as each would run
+    there by default (torch.optim's fused kernels on torch.get_num_threads())."""
+    import fastopt
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with fastopt.num_threads(n):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+
+
+#: Every target line a section printed (met or not), for the report's closing summary.
+TARGETS = []
+
+
+def target(text, met):
+    """Print a target's line flagged "met" or "MISSED", and keep it for the summary."""
+    line = f"[{'met' if met else 'MISSED'}] {text}"
+    TARGETS.append(line)
+    print(f"  {line}", flush=True)
+    return met

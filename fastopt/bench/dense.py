@@ -11,7 +11,8 @@ import numpy as np
 
 import fastopt
 from fastopt import _kernels, functional
-from fastopt.bench._timing import fmt_time, seconds_per_call, try_torch
+from fastopt.bench._timing import (fmt_time, seconds_per_call, target, thread_counts,
+                                    threads, try_torch)
 
 
 # ---- the algorithms -----------------------------------------------------------------------
@@ -206,13 +207,16 @@ def _torch_variants(torch, name, kwargs, p_np, g_np, states_np):
     return out
 
 
-def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None):
+def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None, n_top=1):
     """Seconds per step of every implementation for one (algorithm, dtype, n).
 
     Every implementation steps the *same* buffers, one after the other: at large n where a
     buffer's pages sit (in this VM, how the host backs them) changes the time by up to ~2x,
     so separate copies would compare placements, not implementations. The steps are small and
     the values stay finite; the probe, whose adds are no optimizer's, runs last.
+
+    n_top > 1: fastopt, torch fused and the probe again on n_top threads (keys "fastopt N",
+    "torch fused N", "bound N"), on the same buffers.
 
     keep: a list to append the buffers to, so that the next call gets other memory (see
     measure_placements). layout_seed: if not None, an untouched spacer of a random number of
@@ -245,10 +249,20 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None):
                                                budget=budget)
         t["numpy in-place"] = seconds_per_call(lambda: algo["inplace"](p, g, states, tmp),
                                                budget=budget)
+    variants = {}
     if torch is not None:
         cls, kwargs = algo["torch"]
-        for variant, fn in _torch_variants(torch, cls, kwargs, p, g, states).items():
+        variants = _torch_variants(torch, cls, kwargs, p, g, states)
+        for variant, fn in variants.items():
             t[variant] = seconds_per_call(fn, budget=budget)
+    if n_top > 1:
+        with threads(torch, n_top):
+            t["fastopt N"] = seconds_per_call(lambda: algo["fastopt"](p, g, states),
+                                              budget=budget)
+            if "torch fused" in variants:
+                t["torch fused N"] = seconds_per_call(variants["torch fused"], budget=budget)
+            t["bound N"] = seconds_per_call(
+                lambda: _kernels.stream_probe(p, g, states, n_top), budget=budget)
     # last: its adds (p += g, s += g) are the only steps that are not an optimizer's
     t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
     if keep is not None:
@@ -256,7 +270,7 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None):
     return t
 
 
-def measure_placements(name, dtype, n, *, budget, torch=None, placements=1):
+def measure_placements(name, dtype, n, *, budget, torch=None, placements=1, n_top=1):
     """measure() on `placements` sets of buffers at different addresses (each set stays
     allocated while the next is measured). Returns (median times, [times of each set]).
 
@@ -268,7 +282,7 @@ def measure_placements(name, dtype, n, *, budget, torch=None, placements=1):
     the report shows the median and every set."""
     keep = []
     each = [measure(name, dtype, n, budget=budget, torch=torch, keep=keep,
-                    layout_seed=k + 1 if placements > 1 else None)
+                    layout_seed=k + 1 if placements > 1 else None, n_top=n_top)
             for k in range(placements)]
     median = {key: float(np.median([t[key] for t in each])) for key in each[0]}
     return median, each
@@ -323,56 +337,83 @@ def isa_paths(sizes, budget):
 
 def run(args):
     torch = try_torch()
-    quick = args.quick
-    sizes = [1_000, 100_000, 1 << 22] if quick else [1_000, 10_000, 100_000, 1_000_000, 1 << 24]
-    budget = 0.1 if quick else 0.4
-    placements = 1 if quick else 5   # at the largest n (see measure_placements)
-    results = {"rows": [], "overhead": None}
-    print("== Dense steps: one param of n elements ==")
+    quick, full = args.quick, args.full
+    sizes = ([1_000, 100_000, 1 << 22] if quick else
+             [1_000, 10_000, 100_000, 1_000_000, 1 << 24] if full else
+             [1_000, 100_000, 1_000_000, 1 << 24])
+    budget = 0.4 if full else 0.1 if quick else 0.08
+    placements = 5 if full else 1   # at the largest n (see measure_placements)
+    n_top = thread_counts(args)[-1]
+    results = {"rows": [], "overhead": None, "threads": n_top}
+    print(f"== Dense steps: one param of n elements, 1 thread"
+          + (f" and N = {n_top} threads ==" if n_top > 1 else " ==")
+          + ("" if full else " (--full: more sizes, longer timings, the median over 5 "
+                             "allocations at the largest n)"))
     print("columns: fastopt time per step, ns/element, GB/s moved, x bound (fastopt / memory "
-          "probe; 1.00 = memory speed),\n         then speedups: other time / fastopt time "
-          "(higher = fastopt faster)")
+          "probe; 1.00 = memory speed),\n         then speed-ups: other time / fastopt time "
+          "(higher = fastopt faster)"
+          + ("; after |: the same at N threads (torch fused with torch.set_num_threads(N))"
+             if n_top > 1 else ""))
     if torch is None:
         print("(torch is not installed: torch columns left out; pip install torch==2.13.0)")
+    small_n = []   # fastopt at N threads / at 1 thread, at the smallest n
     for name, algo in ALGORITHMS.items():
         for dtype in (np.float32, np.float64):
             itemsize = np.dtype(dtype).itemsize
             bpe = bytes_per_element(algo["n_state"], itemsize)
             print(f"\n-- {name} {np.dtype(dtype).name}: {bpe} bytes/element --")
             head = (f"{'n':>9} {'fastopt':>10} {'ns/el':>6} {'GB/s':>6} {'x bound':>7} "
-                    f"{'numpy':>7} {'np-inpl':>7} {'t-loop':>7} {'t-each':>7} {'t-fused':>7}")
-            print(head)
+                    f"{'numpy':>7} {'np-inpl':>7}"
+                    + (f" {'t-loop':>7} {'t-each':>7} {'t-fused':>7}" if torch else "")
+                    + (f" | {'fastopt N':>10} {'x bound':>7}"
+                       + (f" {'t-fused':>7}" if torch else "") if n_top > 1 else ""))
+            print(head, flush=True)
             for n in sizes:
                 places = placements if n == sizes[-1] else 1
                 t, each = measure_placements(name, dtype, n, budget=budget, torch=torch,
-                                             placements=places)
+                                             placements=places, n_top=n_top)
                 row = dict(algo=name, dtype=np.dtype(dtype).name, n=n, bytes_per_element=bpe,
                            times=t, placements=each)
                 results["rows"].append(row)
                 f = t["fastopt"]
 
-                def ratio(key):
+                def ratio(key, over="fastopt"):
                     if key not in t:
                         return f"{'-':>7}"
                     # the median of the ratios measured on each set of buffers
-                    r = np.median([e[key] / e["fastopt"] for e in each])
+                    r = np.median([e[key] / e[over] for e in each])
                     return f"{r:6.2f}x"
 
-                print(f"{n:>9} {fmt_time(f):>10} {f / n * 1e9:6.3f} {bpe * n / f / 1e9:6.1f} "
-                      f"{np.median([e['fastopt'] / e['bound'] for e in each]):7.2f} "
-                      f"{ratio('numpy textbook')} {ratio('numpy in-place')} "
-                      f"{ratio('torch for-loop')} {ratio('torch foreach')} {ratio('torch fused')}")
+                line = (f"{n:>9} {fmt_time(f):>10} {f / n * 1e9:6.3f} {bpe * n / f / 1e9:6.1f} "
+                        f"{np.median([e['fastopt'] / e['bound'] for e in each]):7.2f} "
+                        f"{ratio('numpy textbook')} {ratio('numpy in-place')}")
+                if torch:
+                    line += (f" {ratio('torch for-loop')} {ratio('torch foreach')} "
+                             f"{ratio('torch fused')}")
+                if n_top > 1:
+                    fn = t["fastopt N"]
+                    line += (f" | {fmt_time(fn):>10} "
+                             f"{np.median([e['fastopt N'] / e['bound N'] for e in each]):7.2f}")
+                    if torch:
+                        line += f" {ratio('torch fused N', 'fastopt N')}"
+                    if n == sizes[0]:
+                        small_n.append(fn / f)
+                print(line, flush=True)
                 if places > 1:
                     print(f"{'':>9} (median of {places} allocations; fastopt "
                           + ", ".join(fmt_time(e["fastopt"]).strip() for e in each)
                           + "; x bound " + ", ".join(f"{e['fastopt'] / e['bound']:.2f}" for e in each)
                           + "; np-inpl " + ", ".join(f"{e['numpy in-place'] / e['fastopt']:.2f}x"
                                                      for e in each) + ")")
-    isa_sizes = [10_000, 100_000] + ([] if quick else [1 << 24])
+    if small_n:
+        print()
+        target(f"n={sizes[0]}: fastopt at {n_top} threads within 5% of 1 thread, every "
+               f"algorithm and dtype (worst {max(small_n):.2f}x its time)", max(small_n) <= 1.05)
+    isa_sizes = [10_000, 100_000] + ([1 << 24] if full else [])
     by_isa = isa_paths(isa_sizes, budget)
     results["isa"] = {f"{k[0]} {k[1]} {k[2]}": v for k, v in by_isa.items()}
     paths = _kernels.available_isas()
-    print(f"\n-- ISA paths, float32, ns/element (in use: {_kernels.current_isa()}) --")
+    print(f"\n-- ISA paths, float32, 1 thread, ns/element (in use: {_kernels.current_isa()}) --")
     print(f"{'algorithm':>12} {'n':>9} " + " ".join(f"{isa:>9}" for isa in paths))
     for name in ALGORITHMS:
         for n in isa_sizes:
@@ -381,11 +422,11 @@ def run(args):
 
     ov = object_overhead(budget=0.2 if quick else 0.5, torch=torch)
     results["overhead"] = ov
-    line = (f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
-            f"object step {fmt_time(ov['object'])}")
+    print(f"\nper-call cost at n=1000 float32 Adagrad: functional {fmt_time(ov['functional'])}, "
+          f"object step {fmt_time(ov['object'])}"
+          + (f", fastopt.torch step {fmt_time(ov['fastopt.torch'])}, torch fused "
+             f"{fmt_time(ov['torch fused'])}" if "fastopt.torch" in ov else ""))
     if "fastopt.torch" in ov:
-        line += (f", fastopt.torch step {fmt_time(ov['fastopt.torch'])} "
-                 f"({ov['fastopt.torch'] / ov['object']:.2f}x the object's; target <= 1.5x), "
-                 f"torch fused {fmt_time(ov['torch fused'])}")
-    print(line)
+        r = ov["fastopt.torch"] / ov["object"]
+        target(f"fastopt.torch's per-call cost <= 1.5x the NumPy object's ({r:.2f}x)", r <= 1.5)
     return results

@@ -13,7 +13,7 @@ import numpy as np
 
 import fastopt
 from fastopt import _kernels
-from fastopt.bench._timing import fmt_time, try_torch
+from fastopt.bench._timing import fmt_time, target, thread_counts, threads, try_torch
 
 ALGORITHMS = {   # name: (functional step, state buffers, torch class kwargs)
     "Adagrad": (lambda p, g, s, t: fastopt.functional.adagrad([p], [g], [s[0]], t), 1, {}),
@@ -24,21 +24,6 @@ ALGORITHMS = {   # name: (functional step, state buffers, torch class kwargs)
                      dict(lr=1e-3, momentum=0.9)),
 }
 _TORCH_NAME = {"Adagrad": "Adagrad", "Adam": "Adam", "SGD momentum": "SGD"}
-
-
-def thread_counts(args):
-    text = getattr(args, "threads", None)
-    if text:
-        counts = sorted({int(x) for x in text.split(",") if x.strip()})
-        if not counts or counts[0] < 1:
-            raise SystemExit("--threads takes a list of counts >= 1, e.g. 1,2,4")
-        return counts
-    top = fastopt._threads.available_cpus()
-    counts, t = [], 1
-    while t < top:
-        counts.append(t)
-        t *= 2
-    return counts + [top]
 
 
 def _median_time(fn, reps):
@@ -65,8 +50,8 @@ def _torch_step(torch, name, kwargs, p, g, states):
 
 def run(args):
     n = 1 << 22 if args.quick else 1 << 24
-    allocations = 1 if args.quick else 3
-    reps = 3 if args.quick else 5
+    allocations = 1 if args.quick else 3 if args.full else 2
+    reps = 5 if args.full else 3
     counts = thread_counts(args)
     torch = try_torch()
     print(f"## Threads: one float32 step of n = 2^{n.bit_length() - 1} at {counts} threads "
@@ -92,20 +77,13 @@ def run(args):
 
             for t in counts:   # interleaved: each count, each implementation, same buffers
                 # torch.set_num_threads also sets the OpenMP runtime's count, which fastopt
-                # shares when torch is loaded: set it for both
-                before = torch.get_num_threads() if torch else None
-                if torch:
-                    torch.set_num_threads(t)
-                try:
-                    with fastopt.num_threads(t):
-                        per[t]["fastopt"].append(_median_time(ours, reps))
-                        per[t]["bound"].append(_median_time(
-                            lambda: _kernels.stream_probe(p, g, states, t), reps))
+                # shares when torch is loaded: set both
+                with threads(torch, t):
+                    per[t]["fastopt"].append(_median_time(ours, reps))
+                    per[t]["bound"].append(_median_time(
+                        lambda: _kernels.stream_probe(p, g, states, t), reps))
                     if tstep is not None:
                         per[t]["torch"].append(_median_time(tstep, reps))
-                finally:
-                    if torch:
-                        torch.set_num_threads(before)
         base = None
         for t in counts:
             f = float(np.median(per[t]["fastopt"]))
@@ -117,6 +95,10 @@ def run(args):
             print(f"{name:>13} {t:>7} {fmt_time(f):>10} {f / b:7.2f} {base / f:7.2f}x "
                   f"{torch_cols}", flush=True)
             results[(name, t)] = {"fastopt": f, "bound": b, "torch fused": tt}
+        worst = max(results[(name, t)]["fastopt"] / results[(name, t)]["bound"]
+                    for t in counts)
+        target(f"{name} 2^{n.bit_length() - 1}: x bound <= 1.10 at every thread count "
+               f"(worst {worst:.2f})", worst <= 1.10)
     results.update(_sparse_rows(args, counts))
     if torch is None:
         print("(torch not installed: its columns are empty)")
@@ -135,7 +117,7 @@ def _sparse_rows(args, counts):
     s += 0.1
     batches = zipf_batches(n_rows, 8192, rng)
     per = {t: [] for t in counts}
-    rounds, cycles = (3, 2) if args.quick else (7, 10)
+    rounds, cycles = (3, 2) if args.quick else (7, 10) if args.full else (5, 4)
     for _ in range(rounds):
         for t in counts:
             with fastopt.num_threads(t):
@@ -155,4 +137,9 @@ def _sparse_rows(args, counts):
         print(f"{'sparse Adagrad':>13} {t:>7} {fmt_time(f):>10} {'':>7} {base / f:7.2f}x",
               flush=True)
         out[("sparse Adagrad", t)] = {"fastopt": f}
+    if counts[-1] > 1:
+        gain = out[("sparse Adagrad", counts[0])]["fastopt"] / out[("sparse Adagrad",
+                                                                   counts[-1])]["fastopt"]
+        target(f"sparse Adagrad at {counts[-1]} threads >= 1.5x its time at {counts[0]} "
+               f"({gain:.2f}x)", gain >= 1.5)
     return out
