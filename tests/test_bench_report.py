@@ -79,3 +79,29 @@ def test_ratios_without_torch_print_a_dash_not_nan():
     from fastopt.bench import sparse
     assert sparse._ratio(float("nan"), 1e-6).strip() == "-"
     assert sparse._ratio(3e-6, 1e-6).strip() == "3.0x"
+
+
+def test_plot_draws_a_grid_of_speed_ups_from_the_dense_rows(tmp_path):
+    import pytest
+    pytest.importorskip("matplotlib")
+    from fastopt.bench import plot
+    rows = []
+    for algo, fused in (("adagrad", True), ("adam", True), ("rmsprop", False), ("sgd", True)):
+        for n in (1000, 100_000):
+            times = {"fastopt": 1.0 * n, "fastopt N": 0.6 * n, "bound": 0.9 * n,
+                     "bound N": 0.5 * n, "numpy in-place": 3.0 * n, "torch foreach": 2.0 * n}
+            if fused:
+                times.update({"torch fused": 1.5 * n, "torch fused N": 1.0 * n})
+            rows.append(dict(algo=algo, dtype="float32", n=n, times=times))
+    assert plot._series(rows[:2], "torch fused N", "fastopt N", "bound N") == (
+        [(1000, 1.0 / 0.6), (100_000, 1.0 / 0.6)], [(1000, 2.0), (100_000, 2.0)])
+    slow_probe = [dict(rows[0], times=dict(rows[0]["times"], **{"bound N": 5000.0}))]
+    assert plot._series(slow_probe, "numpy in-place", "fastopt N", "bound N")[1] == [
+        (1000, 3000.0 / 900.0)]   # the faster probe: 1 thread's
+    path = tmp_path / "grid.png"
+    plot.plot({"dense": {"rows": rows, "threads": 2}}, str(path))
+    from matplotlib import image
+    height, width = image.imread(str(path)).shape[:2]
+    assert width <= 1600 and height <= 1300, (width, height)   # one screen, not a 6600 px strip
+    with pytest.raises(SystemExit):
+        plot.plot({"dense": {"rows": []}}, str(path))

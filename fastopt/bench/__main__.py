@@ -32,8 +32,8 @@ def main(argv=None):
                                                            "timings")
     mode.add_argument("--full", action="store_true", help="the thorough run: more sizes, "
                       "longer timings, medians over several allocations")
-    parser.add_argument("--plot", metavar="FILE.png", help="plot speed-ups and ns/element "
-                                                           "vs n")
+    parser.add_argument("--plot", metavar="FILE.png", help="plot speed-ups vs n (1 and N "
+                                                           "threads, memory speed marked)")
     parser.add_argument("--threads", metavar="1,2,4",
                         help="thread counts of the threads section (default: 1, 2, 4, ... up "
                              "to the CPUs this process may use)")
