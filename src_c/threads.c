@@ -37,6 +37,7 @@ static volatile int forked_child = 0;
 
 #ifdef FO_HAVE_ATFORK
 static void on_fork_child(void) { forked_child = 1; }
+
 __attribute__((constructor)) static void register_atfork(void)
 {
     pthread_atfork(NULL, NULL, on_fork_child);
@@ -44,6 +45,16 @@ __attribute__((constructor)) static void register_atfork(void)
 #endif
 
 int fo_in_forked_child(void) { return forked_child; }
+
+/* The threads a dense step of `total` elements runs on: at most n_threads, and none with
+ * fewer than fo_thread_min_elements elements (one thread in a forked child). */
+static int dense_threads(size_t total, int n_threads)
+{
+    const size_t min = fo_thread_min_elements ? fo_thread_min_elements : 1;
+    int nt = n_threads < 1 ? 1 : n_threads;
+    if ((size_t)nt > total / min) nt = (int)(total / min);
+    return nt < 1 || forked_child ? 1 : nt;
+}
 
 int fo_threads_runtime(void)
 {
@@ -138,10 +149,7 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     }
     offsets[m] = total;
 
-    int nt = n_threads < 1 ? 1 : n_threads;
-    const size_t min = fo_thread_min_elements ? fo_thread_min_elements : 1;
-    if ((size_t)nt > total / min) nt = (int)(total / min);
-    if (nt < 1 || forked_child) nt = 1;
+    const int nt = dense_threads(total, n_threads);
 #ifdef _OPENMP
     if (nt > 1) {
         #pragma omp parallel num_threads(nt)
@@ -214,7 +222,11 @@ void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *
 {
     const size_t item = dtype == FO_F32 ? sizeof(float) : sizeof(double);
     size_t offsets[2] = {0, n};
-    int nt = n_threads < 1 || forked_child ? 1 : n_threads;
+    const int nt = dense_threads(n, n_threads);   /* as a dense step of n elements splits */
+    if (nt == 1) {
+        fo_stream_probe(dtype, n, p, g, state, n_state);
+        return;
+    }
 #ifdef _OPENMP
     #pragma omp parallel num_threads(nt)
     {

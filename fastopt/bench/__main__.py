@@ -8,9 +8,9 @@ the memory-bandwidth bound measured in the same run at the same thread count (a 
 probe that moves the bytes the step must move). Rows are printed as they are measured; each
 target is flagged [met] or [MISSED], and the targets are listed again at the end.
 
-    python -m fastopt.bench              # the report (about 3 minutes here)
+    python -m fastopt.bench              # the report (157 s on our 2-core VM)
     python -m fastopt.bench --full       # more sizes, longer timings, medians over several
-                                         # allocations (about 15 minutes here)
+                                         # allocations
     python -m fastopt.bench --quick      # a smoke run (CI)
     python -m fastopt.bench --plot FILE.png   # also plot it (needs matplotlib)
 """
@@ -35,8 +35,9 @@ def main(argv=None):
     parser.add_argument("--plot", metavar="FILE.png", help="plot speed-ups vs n (1 and N "
                                                            "threads, memory speed marked)")
     parser.add_argument("--threads", metavar="1,2,4",
-                        help="thread counts of the threads section (default: 1, 2, 4, ... up "
-                             "to the CPUs this process may use)")
+                        help="thread counts of the threads section; the largest is every "
+                             "section's N (default: 1, 2, 4, ... up to the CPUs this process "
+                             "may use)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)

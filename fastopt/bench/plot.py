@@ -10,11 +10,8 @@ what is left to gain.
 
 
 def _series(rows, other, mine, bound):
-    """(n, other / mine) and (n, other / bound) points where all three were measured; at N
-    threads the bound is the faster probe of 1 and N threads (at small n, splitting the probe
-    costs more than it gains, and memory speed is what one thread reaches)."""
-    pts = [(r["n"], r["times"][other], r["times"][mine],
-            min(r["times"][bound], r["times"].get("bound", r["times"][bound]))) for r in rows
+    """(n, other / mine) and (n, other / bound) points where all three were measured."""
+    pts = [(r["n"], r["times"][other], r["times"][mine], r["times"][bound]) for r in rows
            if all(k in r["times"] for k in (other, mine, bound))]
     return [(n, o / m) for n, o, m, _ in pts], [(n, o / b) for n, o, _, b in pts]
 
