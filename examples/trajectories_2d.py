@@ -55,19 +55,40 @@ def trajectory(make, steps=STEPS):
     return np.array(points)
 
 
+#: the textbook's view of f: x1 in [-5.5, 1], x2 in [-3, 1]
+VIEW = ((-5.5, 1.0), (-3.0, 1.0))
+
+
+def plot_limits(points, view=VIEW, margin=0.05):
+    """((x1 lo, hi), (x2 lo, hi)): the textbook's view, widened so that every point shows.
+
+    A path that leaves the view (gd with eta 0.6 diverges along x2) widens that axis to the
+    path's extent plus ``margin`` of it on each side, so no point is clipped.
+    """
+    limits = []
+    for axis, (lo, hi) in enumerate(view):
+        p_lo, p_hi = float(points[:, axis].min()), float(points[:, axis].max())
+        if p_lo < lo or p_hi > hi:
+            pad = margin * (max(hi, p_hi) - min(lo, p_lo))
+            lo, hi = min(lo, p_lo - pad), max(hi, p_hi + pad)
+        limits.append((lo, hi))
+    return tuple(limits)
+
+
 def plot(name, points, directory):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    x1, x2 = np.meshgrid(np.arange(-5.5, 1.0, 0.1), np.arange(-3.0, 1.0, 0.1))
+    (x1_lo, x1_hi), (x2_lo, x2_hi) = plot_limits(points)
+    x1, x2 = np.meshgrid(np.linspace(x1_lo, x1_hi, 200), np.linspace(x2_lo, x2_hi, 200))
     ax.contour(x1, x2, f(x1, x2), levels=15, colors="#1f77b4", linewidths=0.8)
     ax.plot(*points.T, "-o", color="#ff7f0e", markersize=3)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(name)
-    ax.set_xlim(-5.5, 1.0)
-    ax.set_ylim(-3.0, 1.0)
+    ax.set_xlim(x1_lo, x1_hi)
+    ax.set_ylim(x2_lo, x2_hi)
     fig.tight_layout()
     safe = name.replace(", ", "_").replace(" ", "")
     fig.savefig(os.path.join(directory, f"{safe}.png"), dpi=100)
@@ -80,6 +101,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="(same run: it is already quick)")
     args = parser.parse_args(argv)
     if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install matplotlib")
         os.makedirs(args.plot, exist_ok=True)
     results = {}
     for name, make in OPTIMIZERS.items():

@@ -79,3 +79,25 @@ def test_linear_regression_plot_without_matplotlib_fails_before_training(monkeyp
         ex.main(["--quick", "--plot", "loss.png"])
     assert "--plot needs matplotlib" in capsys.readouterr().err
     assert not trained
+
+
+def test_trajectories_2d_plot_limits_show_every_point():
+    ex = load("trajectories_2d")
+    for name, make in ex.OPTIMIZERS.items():
+        points = ex.trajectory(make)
+        (x1_lo, x1_hi), (x2_lo, x2_hi) = ex.plot_limits(points)
+        assert x1_lo < points[:, 0].min() and points[:, 0].max() < x1_hi, name
+        assert x2_lo < points[:, 1].min() and points[:, 1].max() < x2_hi, name
+        # never narrower than the textbook's view
+        assert x1_lo <= ex.VIEW[0][0] and x1_hi >= ex.VIEW[0][1], name
+        assert x2_lo <= ex.VIEW[1][0] and x2_hi >= ex.VIEW[1][1], name
+    # the diverging path leaves the view, so the view widens along x2
+    diverging = ex.trajectory(ex.OPTIMIZERS["gd, eta 0.6"])
+    assert ex.plot_limits(diverging)[1] != ex.VIEW[1]
+
+
+def test_trajectories_2d_plot_writes_one_png_each(tmp_path):
+    pytest.importorskip("matplotlib")
+    ex = load("trajectories_2d")
+    ex.main(["--plot", str(tmp_path)])
+    assert len(list(tmp_path.glob("*.png"))) == len(ex.OPTIMIZERS)
