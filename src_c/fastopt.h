@@ -201,8 +201,8 @@ typedef struct {
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
 
-/* Folds the k indexed rows r with r % parts == part into w; returns the number of distinct
- * rows among them. */
+/* Folds the k indexed rows r with fo_row_part(r, parts) == part into w; returns the number
+ * of distinct rows among them. */
 typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
                                  unsigned part, unsigned parts, fo_rows_work *w);
 /* The fold workspace of one row item with k indices at base (NULL: only its size). */

@@ -49,9 +49,19 @@ FO_INLINE size_t fo_row_index(const fo_row_set *rs, size_t j)
 #endif
 
 /* Fibonacci hashing: the top bits of r * 2^64 / phi. */
+FO_INLINE uint64_t fo_row_mix(int64_t r) { return (uint64_t)r * 0x9E3779B97F4A7C15ull; }
+
 FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 {
-    return (size_t)(((uint64_t)r * 0x9E3779B97F4A7C15ull) >> shift);
+    return (size_t)(fo_row_mix(r) >> shift);
+}
+
+/* The part (of parts) that owns row r: floor(mix32(r) * parts / 2^32), a multiply and a
+ * shift where r % parts would be a 64-bit division per index. Any fixed function of r keeps
+ * results independent of the split; this one also spreads neighbouring rows. */
+FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
+{
+    return (unsigned)(((fo_row_mix(r) >> 32) * parts) >> 32);
 }
 
 /* ---- the kernel idiom ------------------------------------------------------------------

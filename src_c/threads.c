@@ -166,8 +166,8 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
 
 /* ---- row-sparse items ----
  *
- * Thread t of nt folds and updates the rows r with r % nt == t: it reads all k indices (in
- * order) but sums and steps only its own rows, in its own workspace. A row's folded sum is in
+ * Thread t of nt folds and updates the rows r with fo_row_part(r, nt) == t (isa_body.h): it
+ * reads all k indices (in order) but sums and steps only its own rows, in its own workspace. A row's folded sum is in
  * order of appearance and its update is the row kernel's alone, whichever thread has it, so
  * results are bitwise the same for any thread count. NumPy-equivalent (every count):
  *     G = coalesce(index, values)            # fastopt/reference/sparse.py

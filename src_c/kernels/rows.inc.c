@@ -11,8 +11,8 @@
  *     G = np.zeros((n_rows, dim)); np.add.at(G, index, values)
  * computes for that row, bit for bit.
  *
- * With parts > 1 it folds only the rows r with r % parts == part (those one thread updates):
- * a row's sum is the same whichever part it is in, so results do not depend on the split.
+ * With parts > 1 it folds only the rows r with fo_row_part(r, parts) == part (those one
+ * thread updates): a row's sum is the same whichever part it is in, so results do not depend on the split.
  */
 
 /* Row j's gradient in rs (see fo_row_set). */
@@ -31,7 +31,7 @@ static size_t FO_NAME(coalesce)(size_t k, size_t dim, const int64_t *index,
     memset(w->table, 0xff, (w->mask + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < k; i++) {
         const int64_t r = index[i];
-        if (parts > 1 && (uint64_t)r % parts != part) continue;   /* another thread's row */
+        if (parts > 1 && fo_row_part(r, parts) != part) continue;   /* another thread's row */
         const FO_T *v = values + i * dim;
         size_t h = fo_row_hash(r, w->shift);
         for (;;) {
