@@ -33,7 +33,11 @@ typedef void (*fo_probe_fn)(int, size_t, void *, const void *, void *const *, in
 typedef void (*fo_fill_fn)(FO_FILL_ARGS);
 
 void fo_fill_table_baseline(FO_FILL_ARGS);
-#define FO_HAVE_X86_PATHS (FO_X86 && (defined(__GNUC__) || defined(__clang__)))
+#if FO_X86 && (defined(__GNUC__) || defined(__clang__))
+#define FO_HAVE_X86_PATHS 1
+#else
+#define FO_HAVE_X86_PATHS 0
+#endif
 #if FO_HAVE_X86_PATHS
 void fo_fill_table_avx2(FO_FILL_ARGS);
 void fo_fill_table_avx512(FO_FILL_ARGS);
