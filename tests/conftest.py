@@ -1,9 +1,17 @@
-"""Shared fixtures: every test that takes `isa` runs once per ISA path this machine has."""
+"""Shared fixtures: every test that takes `isa` runs once per ISA path this machine has.
+
+Two environment variables turn a run into a check of the run itself (``.ci/run`` sets them):
+  FASTOPT_TEST_INSTALLED=1   fastopt must come from an installed wheel, not a source tree
+                             (no setup.py or src_c/ beside the package);
+  FASTOPT_EXPECT_ISA=<name>  the path chosen at import must be <name> (under qemu's CPU
+                             models: baseline without AVX, avx2 on Haswell).
+"""
 import os
 
 import numpy as np
 import pytest
 
+import fastopt
 from fastopt import _kernels
 
 #: Awkward sizes: empty, single, around every vector width and unroll, and big enough to leave
@@ -30,3 +38,16 @@ def torch_or_skip():
             pytest.fail("FASTOPT_REQUIRE_TORCH=1 but torch is not installed")
         pytest.skip("torch is not installed (pip install torch==2.13.0)")
     return torch
+
+
+def pytest_configure(config):
+    if os.environ.get("FASTOPT_TEST_INSTALLED") == "1":
+        root = os.path.dirname(os.path.dirname(os.path.abspath(fastopt.__file__)))
+        if any(os.path.exists(os.path.join(root, f)) for f in ("setup.py", "src_c")):
+            raise pytest.UsageError(f"FASTOPT_TEST_INSTALLED=1, but fastopt was imported from "
+                                    f"the source tree {root}, not from an installed wheel")
+    want = os.environ.get("FASTOPT_EXPECT_ISA")
+    if want and _kernels.current_isa() != want:
+        raise pytest.UsageError(f"FASTOPT_EXPECT_ISA={want}, but fastopt chose "
+                                f"{_kernels.current_isa()} (available: "
+                                f"{', '.join(_kernels.available_isas())})")
