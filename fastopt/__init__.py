@@ -14,6 +14,7 @@ specification of each, ``fastopt.show_config()`` the build and the CPU path in u
 ``python -m fastopt.bench`` the benchmark report. ``fastopt.torch`` (needs PyTorch; never
 imported by ``import fastopt``) has drop-in ``torch.optim`` classes on the same kernels.
 """
+from fastopt import _openmp  # noqa: F401  (first: it loads the extension, see its docstring)
 from fastopt import functional, reference
 from fastopt._config import show_config
 from fastopt._threads import get_num_threads, num_threads, set_num_threads

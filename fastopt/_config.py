@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from fastopt import _kernels
+from fastopt import _kernels, _openmp
 
 
 def config():
@@ -23,12 +23,19 @@ def config():
         "threads_setting": _kernels.threads_setting()[0] or None,
         "threads_default": _kernels.threads_setting()[1],
         "threads_runtime_max": _kernels.threads_max(),
+        "openmp": _openmp.RUNTIME,
+        "openmp_spincount": _openmp.SPINCOUNT,
         "thread_min_elements": _kernels.thread_min_elements(),
         "nogil_min_elements": _kernels.NOGIL_MIN_ELEMENTS,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "machine": platform.machine(),
     }
+
+
+_OPENMP_TEXT = {"bundled": "bundled with the wheel (fastopt.libs/), fastopt's alone",
+                "system": "the system's libgomp.so.1 (shared with torch when it is loaded)",
+                "none": "none (built with FASTOPT_OPENMP=0)"}
 
 
 def show_config(file=None):
@@ -46,5 +53,8 @@ def show_config(file=None):
         f"use or FASTOPT_NUM_THREADS, runtime allows: {c['threads_runtime_max']}); steps of "
         f"fewer than {c['thread_min_elements']} elements per thread stay on one thread; the "
         f"GIL is released for steps of >= {c['nogil_min_elements']} elements",
+        f"  OpenMP runtime  : {_OPENMP_TEXT[c['openmp']]}"
+        + (f", started with GOMP_SPINCOUNT={c['openmp_spincount']}"
+           if c["openmp_spincount"] else ""),
     ]
     print("\n".join(lines), file=file)

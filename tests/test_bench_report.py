@@ -102,3 +102,49 @@ def test_plot_draws_a_grid_of_speed_ups_from_the_dense_rows(tmp_path):
     assert width <= 1600 and height <= 1300, (width, height)   # one screen, not a 6600 px strip
     with pytest.raises(SystemExit):
         plot.plot({"dense": {"rows": []}}, str(path))
+
+
+def test_burnt_after_counts_the_cpu_a_step_leaves_running():
+    """The idle-workers row's instrument: a 'step' that leaves a thread spinning for 30 ms is
+    charged for it; one that leaves nothing running is charged (almost) nothing."""
+    import threading
+    import time
+
+    from fastopt.bench import threads
+
+    def leaves_a_spinner():
+        def spin():
+            end = time.perf_counter() + 0.03
+            while time.perf_counter() < end:
+                pass
+        threading.Thread(target=spin, daemon=True).start()
+
+    busy = threads._burnt_after(leaves_a_spinner, rounds=3)
+    idle = threads._burnt_after(lambda: None, rounds=3)
+    assert busy > 0.015 and idle < 0.01, (busy, idle)
+
+
+def test_idle_workers_row_names_the_runtime_and_sets_a_target_only_for_the_bundled_one(
+        capsys):
+    from fastopt import _openmp
+    from fastopt.bench import _timing, threads
+    _timing.TARGETS.clear()
+    rows = threads._idle_workers(None, 2)
+    out = capsys.readouterr().out
+    assert f"OpenMP runtime: {_openmp.RUNTIME}" in out
+    assert rows[("idle workers", "fastopt")]["cpu"] >= 0
+    flagged = [t for t in _timing.TARGETS if "idle fastopt workers" in t]
+    assert len(flagged) == (1 if _openmp.RUNTIME == "bundled" else 0)
+    assert threads._idle_workers(None, 1) == {}   # nothing to measure on one thread
+
+
+def test_training_loop_row_times_both_optimizers_and_flags_its_target(capsys):
+    from conftest import torch_or_skip
+    from fastopt.bench import _timing, torch_models
+    torch = torch_or_skip()
+    _timing.TARGETS.clear()
+    out = torch_models._training_loop(torch, 1, rounds=2, width=64, batch=8, iters=7)
+    assert set(out) == {"torch fused", "fastopt"}
+    assert all(v["fwd+bwd"] > 0 and v["step"] > 0 for v in out.values())
+    assert len([t for t in _timing.TARGETS if "training loop" in t]) == 1
+    assert "forward+backward" in capsys.readouterr().out

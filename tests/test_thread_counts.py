@@ -6,6 +6,7 @@ multiples of each param's start; a row-sparse step's rows are split by row id (b
 src_c/threads.c). Here the per-thread minimum is lowered so
 that even small arrays are cut, and awkward sizes put cuts inside params and vector blocks.
 """
+import glob
 import os
 import subprocess
 import sys
@@ -125,6 +126,54 @@ def test_threadpoolctl_sees_and_limits_fastopt():
         assert fastopt.get_num_threads() == 1
     assert fastopt.get_num_threads() == min(fastopt._kernels.threads_setting()[1],
                                             _kernels.threads_max())
+
+
+_WAIT_SETTINGS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+
+
+def _python_without_wait_settings(code, **env):
+    full = {k: v for k, v in os.environ.items() if k not in _WAIT_SETTINGS}
+    full.update(env)
+    r = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_the_openmp_runtime_is_named_and_only_a_bundled_one_gets_a_short_spin():
+    from fastopt import _openmp
+    package = os.path.dirname(os.path.abspath(fastopt.__file__))
+    bundled = glob.glob(os.path.join(os.path.dirname(package), "fastopt.libs", "libgomp*"))
+    if os.environ.get("FASTOPT_TEST_INSTALLED") == "1":
+        assert bundled, "the repaired wheel should carry its own libgomp in fastopt.libs/"
+    runtime, spincount, left = _python_without_wait_settings(
+        "import os, fastopt; from fastopt import _openmp\n"
+        "print(_openmp.RUNTIME, _openmp.SPINCOUNT, os.environ.get('GOMP_SPINCOUNT'))")
+    if _kernels.threads_runtime() == "none":
+        assert (runtime, spincount) == ("none", "None")
+    elif bundled:
+        assert (runtime, spincount) == ("bundled", _openmp.BUNDLED_SPINCOUNT)
+    else:   # the system's runtime, shared with torch: never touched
+        assert (runtime, spincount) == ("system", "None")
+    assert left == "None"   # set only while the extension loaded, then removed
+
+
+@pytest.mark.parametrize("key, value", [("GOMP_SPINCOUNT", "50"), ("OMP_WAIT_POLICY", "active")])
+def test_a_user_s_openmp_wait_setting_is_left_alone(key, value):
+    spincount, seen = _python_without_wait_settings(
+        f"import os, fastopt; from fastopt import _openmp\n"
+        f"print(_openmp.SPINCOUNT, os.environ.get({key!r}))", **{key: value})
+    assert (spincount, seen) == ("None", value)
+
+
+def test_show_config_names_the_openmp_runtime(capsys):
+    from fastopt import _openmp
+    fastopt.show_config()
+    line = [x for x in capsys.readouterr().out.splitlines() if "OpenMP runtime" in x]
+    assert len(line) == 1
+    assert {"bundled": "bundled with the wheel", "system": "the system's libgomp",
+            "none": "none"}[_openmp.RUNTIME] in line[0]
+    assert (f"GOMP_SPINCOUNT={_openmp.SPINCOUNT}" in line[0]) == (_openmp.SPINCOUNT is not None)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")

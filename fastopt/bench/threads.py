@@ -5,8 +5,10 @@ fastopt's functional step runs on t threads, torch's fused step with ``torch.set
 (torch.optim's own setting), and the memory probe on t threads, so "x bound" holds per thread
 count. Every implementation steps the same buffers, interleaved, and each figure is the median
 over several allocations (where a large buffer's pages land moves the time on a VM). Then a
-row-sparse step (8192 Zipf ids into an embedding table) at the same thread counts.
+row-sparse step (8192 Zipf ids into an embedding table) at the same thread counts, and the CPU
+that idle worker threads burn right after a step (spinning while the caller does other work).
 """
+import resource
 import time
 
 import numpy as np
@@ -100,6 +102,7 @@ def run(args):
         target(f"{name} 2^{n.bit_length() - 1}: x bound <= 1.10 at every thread count "
                f"(worst {worst:.2f})", worst <= 1.10)
     results.update(_sparse_rows(args, counts))
+    results.update(_idle_workers(torch, counts[-1]))
     if torch is None:
         print("(torch not installed: its columns are empty)")
     return results
@@ -143,3 +146,48 @@ def _sparse_rows(args, counts):
         target(f"sparse Adagrad at {counts[-1]} threads >= 1.5x its time at {counts[0]} "
                f"({gain:.2f}x)", gain >= 1.5)
     return out
+
+
+def _cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _burnt_after(step, rounds=10, sleep=0.05):
+    """Median CPU seconds this process uses while the caller sleeps right after step()."""
+    step()
+    burnt = []
+    for _ in range(rounds):
+        step()
+        c0 = _cpu_seconds()
+        time.sleep(sleep)
+        burnt.append(_cpu_seconds() - c0)
+    return float(np.median(burnt))
+
+
+def _idle_workers(torch, t):
+    """CPU burnt in the 50 ms after a threaded 2^22 Adagrad step, fastopt vs torch fused: the
+    time idle OpenMP workers spin on cores that torch's or NumPy's next work needs."""
+    if t < 2:
+        return {}
+    from fastopt import _openmp
+    n = 1 << 22
+    p, g, s = (np.full(n, v, np.float32) for v in (1.0, 1e-3, 0.1))
+    rows = {}
+    with threads(torch, t):
+        rows["fastopt"] = _burnt_after(lambda: fastopt.functional.adagrad([p], [g], [s], 1))
+        if torch is not None:
+            rows["torch fused"] = _burnt_after(_torch_step(torch, "Adagrad", {}, p.copy(),
+                                                           g.copy(), [s.copy()]))
+    print(f"idle workers: CPU burnt during a 50 ms sleep right after a 2^22 Adagrad step at {t} "
+          f"threads (fastopt's OpenMP runtime: {_openmp.RUNTIME}"
+          + (f", GOMP_SPINCOUNT={_openmp.SPINCOUNT}" if _openmp.SPINCOUNT else "") + "):")
+    for name, sec in rows.items():
+        print(f"{name:>13} {sec * 1e3:9.2f} ms", flush=True)
+    if _openmp.RUNTIME == "bundled":
+        target(f"idle fastopt workers burn <= 1 ms of CPU after a step "
+               f"({rows['fastopt'] * 1e3:.2f} ms)", rows["fastopt"] <= 1e-3)
+    else:
+        print("  (the system's libgomp, shared with torch: its spin is the runtime's default "
+              "or GOMP_SPINCOUNT / OMP_WAIT_POLICY; the wheel's own copy spins briefly)")
+    return {("idle workers", k): {"cpu": v} for k, v in rows.items()}

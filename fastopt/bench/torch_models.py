@@ -8,11 +8,20 @@ fastopt.torch; then torch fused and fastopt.torch again at N threads (the report
 thread count: torch.set_num_threads(N), which fastopt.torch follows, as torch's fused kernels
 do). The ratios are torch's time over fastopt's at the same thread count.
 
+Then a training loop (``--quick``: skipped): a torch MLP's forward, backward and
+``opt.step()`` with torch fused Adam and with fastopt.torch's, interleaved, at N threads; the
+forward and backward are timed on their own, so fastopt's idle threads, if they kept spinning
+on the cores torch's threads need, would show there.
+
 Workloads: one big tensor (2^24 elements), ResNet-50's 161 parameter tensors (25.6M
 elements; shapes from the architecture below, no torchvision needed), 96 tensors of 512 x 512
 (a transformer's weight matrices) and a small MLP (6 tensors, about 10k elements), all
 float32.
 """
+import time
+
+import numpy as np
+
 from fastopt.bench._timing import (fmt_time, seconds_per_call, target, thread_counts,
                                     threads, try_torch)
 
@@ -142,7 +151,62 @@ def run(args):
         for variant, e in missing.items():
             print(f"  ({variant}: not available: {e})")
         _targets(name, results[name], n_top)
+    if not args.quick:
+        results["training loop"] = _training_loop(torch, n_top, rounds=10 if args.full else 6)
     return results
+
+
+def _training_loop(torch, n_top, rounds, width=1024, batch=256, iters=25):
+    """Median seconds per iteration of forward+backward and of the step, Adam, torch fused vs
+    fastopt.torch, at n_top threads: rounds interleaved, each side first in every other."""
+    import statistics
+
+    import fastopt.torch
+    F = torch.nn.functional
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, width, generator=gen)
+    y = torch.randint(0, 10, (batch,), generator=gen)
+    loops = {}
+    for variant, make in (("torch fused", lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True)),
+                          ("fastopt", lambda ps: fastopt.torch.Adam(ps, lr=1e-3))):
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                    torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                    torch.nn.Linear(width, 10))
+        loops[variant] = (model, make(model.parameters()))
+    per = {v: {"fwd+bwd": [], "step": []} for v in loops}
+    with threads(torch, n_top):
+        for r in range(rounds):
+            order = list(loops) if r % 2 == 0 else list(loops)[::-1]   # neither always first
+            for variant in order:
+                model, opt = loops[variant]
+                fb, st = [], []
+                for i in range(iters):
+                    t0 = time.perf_counter()
+                    loss = F.cross_entropy(model(x), y)
+                    opt.zero_grad(set_to_none=False)
+                    loss.backward()
+                    t1 = time.perf_counter()
+                    opt.step()
+                    t2 = time.perf_counter()
+                    if i >= 5:   # the first ones build state
+                        fb.append(t1 - t0)
+                        st.append(t2 - t1)
+                per[variant]["fwd+bwd"].append(statistics.median(fb))
+                per[variant]["step"].append(statistics.median(st))
+    n = sum(p.numel() for p in loops["fastopt"][0].parameters())
+    print(f"\ntraining loop at {n_top} threads: an MLP {width}-{width}-{width}-10 "
+          f"({n / 1e6:.2f}M params), batch {batch}, Adam; median of {rounds} interleaved rounds")
+    out = {}
+    for variant in loops:
+        fb, st = (float(np.median(per[variant][k])) for k in ("fwd+bwd", "step"))
+        out[variant] = {"fwd+bwd": fb, "step": st}
+        print(f"  {variant:12s} forward+backward {fmt_time(fb)}   step {fmt_time(st)}   "
+              f"iteration {fmt_time(fb + st)}", flush=True)
+    ratio = out["fastopt"]["fwd+bwd"] / out["torch fused"]["fwd+bwd"]
+    target(f"training loop: torch's forward+backward next to fastopt.torch's steps within 5% "
+           f"of its time next to torch fused's ({ratio:.3f}x)", ratio <= 1.05)
+    return out
 
 
 def _ratio(times, num, den):
