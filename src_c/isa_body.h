@@ -118,11 +118,13 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #define FO_T float
 #define FO_DT f32
 #define FO_SQRT sqrtf
+#define FO_FABS fabsf
 #include "vec.h"
 #include "kernels/all.inc.c"
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
+#undef FO_FABS
 #undef FO_V
 #undef FO_VSQRT
 
@@ -130,11 +132,13 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #define FO_T double
 #define FO_DT f64
 #define FO_SQRT sqrt
+#define FO_FABS fabs
 #include "vec.h"
 #include "kernels/all.inc.c"
 #undef FO_T
 #undef FO_DT
 #undef FO_SQRT
+#undef FO_FABS
 #undef FO_V
 #undef FO_VSQRT
 

@@ -25,8 +25,10 @@
  * fastopt/bench/README.md ("Kernel loop shape").
  */
 
-/* np.sqrt and np.maximum (NaN if either side is NaN, the first one if both) on an element */
+/* np.sqrt, np.abs (the sign bit cleared, a NaN's payload kept) and np.maximum (NaN if either
+ * side is NaN, the first one if both) on an element */
 FO_INLINE FO_T FO_NAME(sqrt_s)(FO_T x) { return FO_SQRT(x); }
+FO_INLINE FO_T FO_NAME(abs_s)(FO_T x) { return FO_FABS(x); }
 FO_INLINE FO_T FO_NAME(maximum_s)(FO_T a, FO_T b) { return (a != a || a > b) ? a : b; }
 
 #if FO_VBYTES
@@ -68,6 +70,13 @@ FO_INLINE FO_V FO_NAME(maximum_v)(FO_V a, FO_V b)
     const FO_NAME(vmask) take_a = (FO_NAME(vmask))(a != a) | (FO_NAME(vmask))(a > b);
     const FO_NAME(vmask) ai = (FO_NAME(vmask))a, bi = (FO_NAME(vmask))b;
     return (FO_V)((ai & take_a) | (bi & ~take_a));
+}
+
+/* np.abs, lane by lane: each lane's sign bit cleared (x & ~(-0.0)), as abs_s does. */
+FO_INLINE FO_V FO_NAME(abs_v)(FO_V v)
+{
+    const FO_V negative_zero = -(FO_V){0};   /* -0.0 in every lane: only the sign bit set */
+    return (FO_V)((FO_NAME(vmask))v & ~(FO_NAME(vmask))negative_zero);
 }
 
 /* The stores of a block go out together, after all of its math: FO_VREADY(X) for every array

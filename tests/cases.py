@@ -166,5 +166,20 @@ ROWWISE_ADAGRAD = Case(
 
 ROWWISE_ADAGRAD.rosenbrock_kwargs = dict(lr=0.5)
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD]
+# Adamax: weight decay x maximize x betas (beta1 = 0.4 and 0 take the other branch of
+# torch's lerp; beta2 = 0 keeps only the newest |g|) x eps
+ADAMAX = Case(
+    name="adamax",
+    functional=functional.adamax,
+    reference=reference.adamax,
+    cls=fastopt.Adamax,
+    state_keys=("exp_avgs", "exp_infs"),
+    grid=_grid(lr=[0.01], betas=[(0.9, 0.999), (0.4, 0.99), (0.0, 0.0)], eps=[1e-8, 1e-3],
+               weight_decay=[0.0, 0.1], maximize=[False, True]),
+    init=lambda p, h: {"exp_avgs": np.zeros_like(p), "exp_infs": np.zeros_like(p)},
+    obj_kwargs=dict(lr=0.5),
+    invalid=_ADAM_INVALID,
+)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX]
 CASE_IDS = [c.name for c in CASES]

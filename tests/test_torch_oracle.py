@@ -102,6 +102,11 @@ TABLE = [
         dict(lr=0.01, **kw)
         for kw in _grid(amsgrad=[False, True], weight_decay=[0.0, 0.1], maximize=[False, True],
                         betas=[(0.9, 0.999), (0.4, 0.99), (0.0, 0.0)], eps=[1e-8, 1e-3])])],
+    # weight decay x maximize x betas (the second at 0 too) x eps, plus the defaults and an lr
+    *_rows("Adamax", [{}, dict(lr=0.01)] + [
+        dict(lr=0.01, **kw)
+        for kw in _grid(weight_decay=[0.0, 0.1], maximize=[False, True],
+                        betas=[(0.9, 0.999), (0.4, 0.99), (0.0, 0.0)], eps=[1e-8, 1e-3])]),
     # the same less weight decay, which torch refuses with sparse grads
     *_rows("Adagrad", [{k: v for k, v in kw.items() if k != "weight_decay"} for kw in ADAGRAD
                        if kw != dict(lr=0.05, weight_decay=0.1)], sparse=True),

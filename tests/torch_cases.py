@@ -210,7 +210,27 @@ ADAMW = TorchCase(
     rejected=_ADAM_REJECTED,
 )
 
-CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW]
+ADAMAX = TorchCase(
+    name="Adamax",
+    # torch's optim_inputs_func_adamax (minus tensor lr and capturable), then the grid
+    # weight decay x maximize x betas
+    settings=[
+        dict(lr=0.1),
+        dict(weight_decay=0.1),
+        dict(weight_decay=0.1, maximize=True),
+        *_grid(weight_decay=[0, 0.1], maximize=[False, True],
+               betas=[(0.9, 0.999), (0.4, 0.9)]),
+        dict(lr=0.005, betas=(0.85, 0.95), eps=1e-4, weight_decay=0.05, maximize=True),
+    ],
+    state_keys=("step", "exp_avg", "exp_inf"),
+    groups=[dict(lr=0.01), dict(lr=0.002, betas=(0.8, 0.9), weight_decay=0.1)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(eps=-1.0), ValueError),
+              (dict(betas=(1.0, 0.999)), ValueError), (dict(betas=(0.9, -0.1)), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX]
 ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]

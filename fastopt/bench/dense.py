@@ -97,6 +97,27 @@ def _adamw_inplace(p, g, st, tmp, lr=1e-3, wd=1e-2, **kw):
     _adam_inplace(p, g, st, tmp, lr=lr, **kw)
 
 
+def _adamax_textbook(p, g, st, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, u = st
+    m[...] = b1 * m + (1 - b1) * g
+    u[...] = np.maximum(b2 * u, np.abs(g) + eps)
+    p -= lr / (1 - b1 ** t) * m / u
+
+
+def _adamax_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, u = st
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    u *= b2
+    np.abs(g, out=tmp)
+    tmp += eps
+    np.maximum(u, tmp, out=u)
+    np.divide(m, u, out=tmp)
+    tmp *= lr / (1 - b1 ** t)
+    p -= tmp
+
+
 def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
     v = st[0]
     v[...] = momentum * v + g
@@ -173,6 +194,13 @@ ALGORITHMS = {
         textbook=_adamw_textbook,
         inplace=_adamw_inplace,
         torch=("AdamW", dict()),
+    ),
+    "adamax": dict(
+        n_state=2,
+        fastopt=lambda p, g, st: functional.adamax([p], [g], [st[0]], [st[1]], 1),
+        textbook=_adamax_textbook,
+        inplace=_adamax_inplace,
+        torch=("Adamax", dict()),
     ),
 }
 

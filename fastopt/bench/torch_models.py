@@ -34,6 +34,7 @@ ALGORITHMS = {
     "Adadelta": dict(lr=1.0),
     "Adam": dict(lr=1e-3),
     "AdamW": dict(lr=1e-3),
+    "Adamax": dict(lr=2e-3),
 }
 
 DEFAULT_ALGORITHMS = ("Adagrad", "SGD", "Adam")

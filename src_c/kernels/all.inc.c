@@ -8,6 +8,7 @@
 #include "adam.inc.c"
 #include "sgd.inc.c"
 #include "rmsprop.inc.c"
+#include "adamax.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"
