@@ -39,6 +39,8 @@ def test_dense_step(benchmark, name, dtype, n, impl):
         torch = try_torch()
         if torch is None:
             pytest.skip("torch is not installed")
+        if algo["torch"] is None:
+            pytest.skip(f"torch.optim has no {name}")
         fns = _torch_variants(torch, *algo["torch"], p, g, states)
         if impl not in fns:
             pytest.skip(f"{impl} does not exist for {name}")

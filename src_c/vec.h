@@ -29,6 +29,11 @@
  * side is NaN, the first one if both) on an element */
 FO_INLINE FO_T FO_NAME(sqrt_s)(FO_T x) { return FO_SQRT(x); }
 FO_INLINE FO_T FO_NAME(abs_s)(FO_T x) { return FO_FABS(x); }
+/* np.sign on an element: 1, -1, +0.0 for either zero, a NaN as it is */
+FO_INLINE FO_T FO_NAME(sign_s)(FO_T x)
+{
+    return x > (FO_T)0 ? (FO_T)1 : x < (FO_T)0 ? (FO_T)-1 : x == x ? (FO_T)0 : x;
+}
 FO_INLINE FO_T FO_NAME(maximum_s)(FO_T a, FO_T b) { return (a != a || a > b) ? a : b; }
 
 #if FO_VBYTES
@@ -77,6 +82,17 @@ FO_INLINE FO_V FO_NAME(abs_v)(FO_V v)
 {
     const FO_V negative_zero = -(FO_V){0};   /* -0.0 in every lane: only the sign bit set */
     return (FO_V)((FO_NAME(vmask))v & ~(FO_NAME(vmask))negative_zero);
+}
+
+/* np.sign, lane by lane, as sign_s: the bits of 1 where v > 0, of -1 where v < 0, v's own
+ * where it is NaN, and 0 (+0.0) elsewhere; a select on the bits, no arithmetic. */
+FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
+{
+    const FO_V zero = (FO_V){0}, one = zero + (FO_T)1, minus_one = zero - (FO_T)1;
+    const FO_NAME(vmask) pos = (FO_NAME(vmask))(v > zero), neg = (FO_NAME(vmask))(v < zero),
+                         nan = (FO_NAME(vmask))(v != v);
+    return (FO_V)((pos & (FO_NAME(vmask))one) | (neg & (FO_NAME(vmask))minus_one) |
+                  (nan & (FO_NAME(vmask))v));
 }
 
 /* The stores of a block go out together, after all of its math: FO_VREADY(X) for every array

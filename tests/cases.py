@@ -181,5 +181,21 @@ ADAMAX = Case(
     invalid=_ADAM_INVALID,
 )
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX]
+# Lion: weight decay x maximize x betas (0 and near 1 on both)
+LION = Case(
+    name="lion",
+    functional=functional.lion,
+    reference=reference.lion,
+    cls=fastopt.Lion,
+    state_keys=("exp_avgs",),
+    grid=_grid(lr=[0.01], betas=[(0.9, 0.99), (0.0, 0.0), (0.5, 0.999)],
+               weight_decay=[0.0, 0.1], maximize=[False, True]),
+    init=lambda p, h: {"exp_avgs": np.zeros_like(p)},
+    obj_kwargs=dict(lr=0.05),
+    invalid=[kw for kw in _ADAM_INVALID if "eps" not in kw] + [dict(weight_decay=float("nan")),
+                                                              dict(betas=(0.9, float("inf")))],
+    rosenbrock_kwargs=dict(lr=1e-3),
+)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION]
 CASE_IDS = [c.name for c in CASES]

@@ -118,6 +118,24 @@ def _adamax_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
     p -= tmp
 
 
+def _lion_textbook(p, g, st, lr=1e-4, b1=0.9, b2=0.99):
+    m = st[0]
+    p -= lr * np.sign(b1 * m + (1 - b1) * g)
+    m[...] = b2 * m + (1 - b2) * g
+
+
+def _lion_inplace(p, g, st, tmp, lr=1e-4, b1=0.9, b2=0.99):
+    m = st[0]
+    np.multiply(m, b1, out=tmp)
+    tmp += (1 - b1) * g            # one temporary left: NumPy has no fused scale-add
+    np.sign(tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
+    m *= b2
+    np.multiply(g, 1 - b2, out=tmp)
+    m += tmp
+
+
 def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
     v = st[0]
     v[...] = momentum * v + g
@@ -194,6 +212,13 @@ ALGORITHMS = {
         textbook=_adamw_textbook,
         inplace=_adamw_inplace,
         torch=("AdamW", dict()),
+    ),
+    "lion": dict(
+        n_state=1,
+        fastopt=lambda p, g, st: functional.lion([p], [g], [st[0]], 1),
+        textbook=_lion_textbook,
+        inplace=_lion_inplace,
+        torch=None,   # torch.optim has no Lion
     ),
     "adamax": dict(
         n_state=2,
@@ -278,7 +303,7 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None, 
         t["numpy in-place"] = seconds_per_call(lambda: algo["inplace"](p, g, states, tmp),
                                                budget=budget)
     variants = {}
-    if torch is not None:
+    if torch is not None and algo["torch"] is not None:
         cls, kwargs = algo["torch"]
         variants = _torch_variants(torch, cls, kwargs, p, g, states)
         for variant, fn in variants.items():

@@ -9,6 +9,7 @@
 #include "sgd.inc.c"
 #include "rmsprop.inc.c"
 #include "adamax.inc.c"
+#include "lion.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"
