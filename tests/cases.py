@@ -24,6 +24,7 @@ class Case:
     obj_kwargs: dict = field(default_factory=dict)   # converging settings for the quadratic
     invalid: list = field(default_factory=list)      # constructor kwargs that must raise
     rosenbrock_kwargs: dict = field(default_factory=dict)  # settings that make progress there
+    steps: tuple = (1, 2, 3)    # the step numbers the kernel tests take, in order
 
     def new_state(self, p, hyper):
         return self.init(p, hyper)
@@ -197,5 +198,26 @@ LION = Case(
     rosenbrock_kwargs=dict(lr=1e-3),
 )
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION]
+# RAdam: weight decay (L2 and decoupled) x maximize x betas (beta2 = 0.5: rho_inf = 3, never
+# rectified; beta1 = 0.4 takes the other lerp branch) x eps. rho_t passes 5 at step 6 with
+# beta2 0.99 or 0.999, so the kernel tests take steps 1, 2 (momentum SGD) and 6, 7, 40
+# (rectified).
+RADAM = Case(
+    name="radam",
+    functional=functional.radam,
+    reference=reference.radam,
+    cls=fastopt.RAdam,
+    state_keys=("exp_avgs", "exp_avg_sqs"),
+    grid=_grid(lr=[0.01], betas=[(0.9, 0.999), (0.4, 0.99), (0.9, 0.5)], eps=[1e-8, 1e-3],
+               weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+               maximize=[False, True]),
+    init=lambda p, h: {"exp_avgs": np.zeros_like(p), "exp_avg_sqs": np.zeros_like(p)},
+    obj_kwargs=dict(lr=0.5),
+    invalid=_ADAM_INVALID,
+    # its first 5 steps are momentum SGD on Rosenbrock's large gradients: lr 0.02 diverges
+    rosenbrock_kwargs=dict(lr=0.01),
+    steps=(1, 2, 6, 7, 40),
+)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM]
 CASE_IDS = [c.name for c in CASES]

@@ -10,9 +10,6 @@ from fastopt import functional, reference
 from cases import CASE_IDS, CASES
 from conftest import DTYPES, SIZES
 
-N_STEPS = 3
-
-
 def bits(a):
     return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
 
@@ -38,7 +35,7 @@ def test_matches_reference(case, dtype, n, isa):
         p0 = rng.standard_normal(n).astype(dtype)
         ours, theirs = p0.copy(), p0.copy()
         s_ours, s_theirs = case.new_state(p0, hyper), case.new_state(p0, hyper)
-        for step in range(1, N_STEPS + 1):
+        for step in case.steps:
             g = rng.standard_normal(n).astype(dtype)
             g_before = g.copy()
             case.run(case.functional, [ours], [g], {k: [v] for k, v in s_ours.items()},
@@ -64,7 +61,7 @@ def test_many_params_one_call(case, isa):
     s_ours = [case.new_state(p, hyper) for p in ours]
     s_theirs = [case.new_state(p, hyper) for p in ours]
     lists = lambda states: {k: [s[k] for s in states] for k in case.state_keys}
-    for step in range(1, N_STEPS + 1):
+    for step in case.steps:
         grads = [rng.standard_normal(p.shape).astype(p.dtype) for p in ours]
         case.run(case.functional, ours, grads, lists(s_ours), step, hyper)
         case.run(case.reference, theirs, grads, lists(s_theirs), step, hyper)

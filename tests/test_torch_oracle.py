@@ -107,6 +107,12 @@ TABLE = [
         dict(lr=0.01, **kw)
         for kw in _grid(weight_decay=[0.0, 0.1], maximize=[False, True],
                         betas=[(0.9, 0.999), (0.4, 0.99), (0.0, 0.0)], eps=[1e-8, 1e-3])]),
+    # weight decay (L2 or decoupled) x maximize x betas (beta2 = 0.5: never rectified) x eps
+    *_rows("RAdam", [{}, dict(lr=0.01)] + [
+        dict(lr=0.01, **kw)
+        for kw in _grid(weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+                        maximize=[False, True], betas=[(0.9, 0.999), (0.4, 0.99), (0.9, 0.5)],
+                        eps=[1e-8, 1e-3])]),
     # the same less weight decay, which torch refuses with sparse grads
     *_rows("Adagrad", [{k: v for k, v in kw.items() if k != "weight_decay"} for kw in ADAGRAD
                        if kw != dict(lr=0.05, weight_decay=0.1)], sparse=True),

@@ -230,7 +230,27 @@ ADAMAX = TorchCase(
               *_rejected_flags("foreach", "capturable", "differentiable")],
 )
 
-CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX]
+RADAM = TorchCase(
+    name="RAdam",
+    # torch's optim_inputs_func_radam (minus tensor lr and capturable), then the grid
+    # weight decay x decoupled x maximize x betas
+    settings=[
+        dict(lr=0.01),
+        dict(weight_decay=0.1),
+        dict(weight_decay=0.1, decoupled_weight_decay=True),
+        *_grid(weight_decay=[0, 0.1], decoupled_weight_decay=[False, True],
+               maximize=[False, True], betas=[(0.9, 0.999), (0.8, 0.9)]),
+        dict(lr=0.005, betas=(0.85, 0.95), eps=1e-4, weight_decay=0.05, maximize=True),
+    ],
+    state_keys=("step", "exp_avg", "exp_avg_sq"),
+    groups=[dict(lr=0.01), dict(lr=0.002, betas=(0.8, 0.9), weight_decay=0.1)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(eps=-1.0), ValueError),
+              (dict(betas=(1.0, 0.999)), ValueError), (dict(betas=(0.9, -0.1)), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM]
 ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]

@@ -118,6 +118,39 @@ def _adamax_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
     p -= tmp
 
 
+def _radam_scalars(b1, b2, t):
+    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    rho_inf = 2 / (1 - b2) - 1
+    rho_t = rho_inf - 2 * t * b2 ** t / bc2
+    rect = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return bc1, bc2, rect
+
+
+def _radam_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=6):
+    m, v = st
+    bc1, bc2, rect = _radam_scalars(b1, b2, t)
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    p -= lr * rect * (m / bc1) * np.sqrt(bc2) / (np.sqrt(v) + eps)
+
+
+def _radam_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=6):
+    m, v = st
+    bc1, bc2, rect = _radam_scalars(b1, b2, t)
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr * rect * np.sqrt(bc2) / bc1
+    p -= tmp
+
+
 def _lion_textbook(p, g, st, lr=1e-4, b1=0.9, b2=0.99):
     m = st[0]
     p -= lr * np.sign(b1 * m + (1 - b1) * g)
@@ -219,6 +252,14 @@ ALGORITHMS = {
         textbook=_lion_textbook,
         inplace=_lion_inplace,
         torch=None,   # torch.optim has no Lion
+    ),
+    "radam": dict(
+        n_state=2,
+        # step 6: the first rectified step (rho_t > 5)
+        fastopt=lambda p, g, st: functional.radam([p], [g], [st[0]], [st[1]], 6),
+        textbook=_radam_textbook,
+        inplace=_radam_inplace,
+        torch=("RAdam", dict()),
     ),
     "adamax": dict(
         n_state=2,

@@ -35,6 +35,7 @@ ALGORITHMS = {
     "Adam": dict(lr=1e-3),
     "AdamW": dict(lr=1e-3),
     "Adamax": dict(lr=2e-3),
+    "RAdam": dict(lr=1e-3),
 }
 
 DEFAULT_ALGORITHMS = ("Adagrad", "SGD", "Adam")

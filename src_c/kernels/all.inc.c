@@ -10,6 +10,7 @@
 #include "rmsprop.inc.c"
 #include "adamax.inc.c"
 #include "lion.inc.c"
+#include "radam.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"

@@ -32,7 +32,8 @@
     X(rmsprop, "square_avg,grad_avg?centered,momentum_buffer?momentum",                       \
       lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)             \
     X(adamax, "exp_avg,exp_inf", lr, beta1, beta2, eps, weight_decay, maximize)             \
-    X(lion, "exp_avg", lr, beta1, beta2, weight_decay, maximize)
+    X(lion, "exp_avg", lr, beta1, beta2, weight_decay, maximize)                              \
+    X(radam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, decoupled, maximize)
 
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
