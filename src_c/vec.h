@@ -84,6 +84,12 @@ FO_INLINE FO_V FO_NAME(abs_v)(FO_V v)
     return (FO_V)((FO_NAME(vmask))v & ~(FO_NAME(vmask))negative_zero);
 }
 
+/* np.where(mask, a, b) lane by lane, on the bits (mask: a vector compare's result) */
+FO_INLINE FO_V FO_NAME(select_v)(FO_NAME(vmask) mask, FO_V a, FO_V b)
+{
+    return (FO_V)((mask & (FO_NAME(vmask))a) | (~mask & (FO_NAME(vmask))b));
+}
+
 /* np.sign, lane by lane, as sign_s: the bits of 1 where v > 0, of -1 where v < 0, v's own
  * where it is NaN, and 0 (+0.0) elsewhere; a select on the bits, no arithmetic. */
 FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)

@@ -25,6 +25,7 @@ class Case:
     invalid: list = field(default_factory=list)      # constructor kwargs that must raise
     rosenbrock_kwargs: dict = field(default_factory=dict)  # settings that make progress there
     steps: tuple = (1, 2, 3)    # the step numbers the kernel tests take, in order
+    lr_sets_state_only: bool = False   # lr only fills a new state buffer (Rprop)
 
     def new_state(self, p, hyper):
         return self.init(p, hyper)
@@ -219,5 +220,26 @@ RADAM = Case(
     steps=(1, 2, 6, 7, 40),
 )
 
-CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM]
+# Rprop: etas x step-size ranges (one that clips from both sides) x maximize; 5 steps, so
+# that signs are kept and flipped and step sizes grow into the clip
+RPROP = Case(
+    name="rprop",
+    functional=functional.rprop,
+    reference=reference.rprop,
+    cls=fastopt.Rprop,
+    state_keys=("prevs", "step_sizes"),
+    grid=_grid(lr=[0.05], etas=[(0.5, 1.2), (0.3, 2.0)], step_sizes=[(1e-6, 50.0), (0.04, 0.1)],
+               maximize=[False, True]),
+    init=lambda p, h: {"prevs": np.zeros_like(p), "step_sizes": np.full_like(p, h["lr"])},
+    obj_kwargs=dict(lr=0.1),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(etas=(1.0, 1.2)), dict(etas=(0.5, 1.0)),
+             dict(etas=(0.0, 1.2)), dict(etas=(0.5,)), dict(step_sizes=(1.0, 0.5)),
+             dict(step_sizes=(-1.0, 1.0)), dict(step_sizes=(0.0, float("inf")))],
+    rosenbrock_kwargs=dict(lr=0.01),
+    steps=(1, 2, 3, 4, 5),
+    lr_sets_state_only=True,
+)
+
+CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM,
+         RPROP]
 CASE_IDS = [c.name for c in CASES]

@@ -113,6 +113,11 @@ TABLE = [
         for kw in _grid(weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
                         maximize=[False, True], betas=[(0.9, 0.999), (0.4, 0.99), (0.9, 0.5)],
                         eps=[1e-8, 1e-3])]),
+    # etas x step-size ranges (one that clips from both sides) x maximize, plus the defaults
+    *_rows("Rprop", [{}, dict(lr=0.05)] + [
+        dict(lr=0.05, **kw)
+        for kw in _grid(etas=[(0.5, 1.2), (0.3, 2.0)], step_sizes=[(1e-6, 50), (0.04, 0.1)],
+                        maximize=[False, True])]),
     # the same less weight decay, which torch refuses with sparse grads
     *_rows("Adagrad", [{k: v for k, v in kw.items() if k != "weight_decay"} for kw in ADAGRAD
                        if kw != dict(lr=0.05, weight_decay=0.1)], sparse=True),

@@ -250,7 +250,27 @@ RADAM = TorchCase(
               *_rejected_flags("foreach", "capturable", "differentiable")],
 )
 
-CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM]
+RPROP = TorchCase(
+    name="Rprop",
+    # torch's optim_inputs_func_rprop (minus tensor lr and capturable), then the grid
+    # etas x step sizes x maximize
+    settings=[
+        dict(lr=2e-4),
+        dict(etas=(0.5, 1.5)),
+        dict(step_sizes=(2e-6, 100)),
+        dict(maximize=True),
+        *_grid(etas=[(0.5, 1.2), (0.3, 2.0)], step_sizes=[(1e-6, 50), (1e-3, 0.05)],
+               maximize=[False, True]),
+    ],
+    state_keys=("step", "prev", "step_size"),
+    groups=[dict(lr=0.01), dict(lr=0.002, etas=(0.4, 1.5))],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(etas=(1.0, 1.2)), ValueError),
+              (dict(etas=(0.5, 0.9)), ValueError), (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+    one_cycle_kwargs=dict(cycle_momentum=False),
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM, RPROP]
 ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]

@@ -151,6 +151,29 @@ def _radam_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=6):
     p -= tmp
 
 
+def _rprop_textbook(p, g, st, etaminus=0.5, etaplus=1.2, lo=1e-6, hi=50.0):
+    prev, s = st
+    d = np.sign(g * prev)
+    s[...] = np.clip(s * np.where(d > 0, etaplus, np.where(d < 0, etaminus, 1.0)), lo, hi)
+    g = np.where(d < 0, 0, g)
+    p -= np.sign(g) * s
+    prev[...] = g
+
+
+def _rprop_inplace(p, g, st, tmp, etaminus=0.5, etaplus=1.2, lo=1e-6, hi=50.0):
+    prev, s = st
+    np.multiply(g, prev, out=tmp)
+    flipped = tmp < 0                      # a boolean temporary: NumPy has no fused where
+    s[tmp > 0] *= etaplus
+    s[flipped] *= etaminus
+    np.clip(s, lo, hi, out=s)
+    np.copyto(prev, g)
+    prev[flipped] = 0
+    np.sign(prev, out=tmp)
+    tmp *= s
+    p -= tmp
+
+
 def _lion_textbook(p, g, st, lr=1e-4, b1=0.9, b2=0.99):
     m = st[0]
     p -= lr * np.sign(b1 * m + (1 - b1) * g)
@@ -260,6 +283,13 @@ ALGORITHMS = {
         textbook=_radam_textbook,
         inplace=_radam_inplace,
         torch=("RAdam", dict()),
+    ),
+    "rprop": dict(
+        n_state=2,
+        fastopt=lambda p, g, st: functional.rprop([p], [g], [st[0]], [st[1]], 1),
+        textbook=_rprop_textbook,
+        inplace=_rprop_inplace,
+        torch=("Rprop", dict()),
     ),
     "adamax": dict(
         n_state=2,

@@ -36,6 +36,7 @@ ALGORITHMS = {
     "AdamW": dict(lr=1e-3),
     "Adamax": dict(lr=2e-3),
     "RAdam": dict(lr=1e-3),
+    "Rprop": dict(lr=1e-2),
 }
 
 DEFAULT_ALGORITHMS = ("Adagrad", "SGD", "Adam")

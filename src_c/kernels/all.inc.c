@@ -11,6 +11,7 @@
 #include "adamax.inc.c"
 #include "lion.inc.c"
 #include "radam.inc.c"
+#include "rprop.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"

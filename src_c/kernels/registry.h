@@ -33,7 +33,8 @@
       lr, alpha, eps, weight_decay, momentum, centered, maximize, eps_inside_sqrt)             \
     X(adamax, "exp_avg,exp_inf", lr, beta1, beta2, eps, weight_decay, maximize)             \
     X(lion, "exp_avg", lr, beta1, beta2, weight_decay, maximize)                              \
-    X(radam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, decoupled, maximize)
+    X(radam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, decoupled, maximize) \
+    X(rprop, "prev,step_size", etaminus, etaplus, step_size_min, step_size_max, maximize)
 
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
