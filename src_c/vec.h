@@ -129,3 +129,24 @@ FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
 #else
 #define FO_MATH_FNS(DEFINE) DEFINE(s, FO_T)
 #endif
+
+/* torch's lerp m.lerp_(g, w) on an element or vector, as its CPU kernel computes it: with
+ * d = g - m, m + w * d while w < 0.5, else g + (w - 1) * d. coeff (w or w - 1) and high (the
+ * second form) come from lerp_coeff, once per call. */
+#define FO_LERP_FN(X, V)                                                              \
+    FO_INLINE V FO_NAME(lerp_##X)(V m, V g, FO_T coeff, int high)                     \
+    {                                                                                 \
+        const V d = g - m;                                                            \
+        return high ? g + coeff * d : m + coeff * d;                                  \
+    }
+FO_MATH_FNS(FO_LERP_FN)
+#undef FO_LERP_FN
+
+/* lerp's coeff for the weight w = 1 - beta (in double, rounded once to FO_T, as torch rounds
+ * a Python float weight), and in *high which form lerp takes. */
+FO_INLINE FO_T FO_NAME(lerp_coeff)(double beta, int *high)
+{
+    const FO_T w = (FO_T)(1.0 - beta);
+    *high = !(w < (FO_T)0.5);
+    return *high ? w - (FO_T)1 : w;
+}

@@ -30,3 +30,16 @@ def scalars_converted(fn):
         return fn(*args, **{k: _convert(k, v) for k, v in kwargs.items()})
 
     return wrapper
+
+
+def lerp_(m, g, beta):
+    """``m.lerp_(g, w)`` in place with ``w = 1 - beta`` (in double, rounded once to m's
+    dtype), in torch's CPU order: with ``d = g - m``, ``m + w * d`` while ``w < 0.5``, else
+    ``g + (w - 1) * d`` (src_c/vec.h: lerp)."""
+    t = m.dtype.type
+    w = t(1.0 - beta)
+    d = g - m
+    if w < 0.5:
+        m += w * d
+    else:
+        m[...] = g + (w - t(1)) * d

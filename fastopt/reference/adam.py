@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import per_param, scalars_converted
+from fastopt.reference._util import lerp_, per_param, scalars_converted
 
 __all__ = ["adam", "adamw"]
 
@@ -20,9 +20,6 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta
         bc2 = 1.0 - beta2 ** step
         step_size = t(lr / bc1)
         bc2_sqrt = t(math.sqrt(bc2))
-        w = t(1.0 - beta1)
-        lerp_high = not w < 0.5
-        coeff = w - t(1) if lerp_high else w
         if maximize:
             g = -g
         if weight_decay != 0:
@@ -30,11 +27,7 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta
                 p *= t(1.0 - lr * weight_decay)
             else:
                 g = g + t(weight_decay) * p
-        d = g - m
-        if lerp_high:
-            m[...] = g + coeff * d
-        else:
-            m += coeff * d
+        lerp_(m, g, beta1)
         v *= t(beta2)
         v += (t(1.0 - beta2) * g) * g
         if amsgrad:

@@ -1,7 +1,7 @@
 """Adamax in NumPy, in the kernel's order (src_c/kernels/adamax.inc.c)."""
 import numpy as np
 
-from fastopt.reference._util import per_param, scalars_converted
+from fastopt.reference._util import lerp_, per_param, scalars_converted
 
 __all__ = ["adamax"]
 
@@ -20,17 +20,10 @@ def adamax(params, grads, exp_avgs, exp_infs, steps, *, lr=2e-3, betas=(0.9, 0.9
                                 per_param(steps, len(params))):
         t = p.dtype.type
         clr = t(lr / (1.0 - beta1 ** step))
-        w = t(1.0 - beta1)
-        lerp_high = not w < 0.5
-        coeff = w - t(1) if lerp_high else w
         if maximize:
             g = -g
         if weight_decay != 0:
             g = g + t(weight_decay) * p
-        d = g - m
-        if lerp_high:
-            m[...] = g + coeff * d
-        else:
-            m += coeff * d
+        lerp_(m, g, beta1)
         np.maximum(u * t(beta2), np.abs(g) + t(eps), out=u)
         p -= (clr * m) / u

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import per_param, scalars_converted
+from fastopt.reference._util import lerp_, per_param, scalars_converted
 
 __all__ = ["radam"]
 
@@ -26,9 +26,6 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0
         bc2 = 1.0 - beta2 ** step
         rho_inf = 2.0 / (1.0 - beta2) - 1.0
         rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
-        w = t(1.0 - beta1)
-        lerp_high = not w < 0.5
-        coeff = w - t(1) if lerp_high else w
         if maximize:
             g = -g
         if weight_decay != 0:
@@ -36,11 +33,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0
                 p *= t(1.0 - lr * weight_decay)
             else:
                 g = g + t(weight_decay) * p
-        d = g - m
-        if lerp_high:
-            m[...] = g + coeff * d
-        else:
-            m += coeff * d
+        lerp_(m, g, beta1)
         v *= t(beta2)
         v += (t(1.0 - beta2) * g) * g
         mh = m / t(bc1)

@@ -59,9 +59,8 @@ typedef struct {
         if (FO_FLAG(F, FO_ADAM_L2)) g = g + c.weight_decay * p_;                              \
         /* AdamW: p = p * (1 - lr * weight_decay) */                                          \
         if (FO_FLAG(F, FO_ADAM_DECOUPLED)) p_ = p_ * c.decay;                                 \
-        /* d = g - m;  m = g + (w - 1) * d  if lerp_high  else  m + w * d  (m.lerp(g, w)) */  \
-        const V d = g - *m;                                                                   \
-        const V m_ = FO_FLAG(F, FO_ADAM_LERP_HIGH) ? g + c.coeff * d : *m + c.coeff * d;      \
+        /* m = m.lerp(g, w): m + w (g - m), or g + (w - 1) (g - m) if w >= 0.5 (vec.h) */     \
+        const V m_ = FO_NAME(lerp_##X)(*m, g, c.coeff, FO_FLAG(F, FO_ADAM_LERP_HIGH));        \
         *m = m_;                                                                              \
         /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
         V v_ = *v * c.beta2;                                                                  \
@@ -117,13 +116,13 @@ void FO_NAME(adam)(size_t n, void *p, const void *g, void *const *state, const v
     const fo_adam_hyper *h = (const fo_adam_hyper *)hyper;
     const double bc1 = 1.0 - pow(h->beta1, (double)step);
     const double bc2 = 1.0 - pow(h->beta2, (double)step);
-    const FO_T w = (FO_T)(1.0 - h->beta1);
-    const int lerp_high = !(w < (FO_T)0.5);
+    int lerp_high;
+    const FO_T coeff = FO_NAME(lerp_coeff)(h->beta1, &lerp_high);
     FO_NAME(adam_scalars) c;
     c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
     c.weight_decay = (FO_T)h->weight_decay;
     c.decay = (FO_T)(1.0 - h->lr * h->weight_decay);
-    c.coeff = lerp_high ? w - (FO_T)1 : w; /* in the dtype, as torch's lerp */
+    c.coeff = coeff;       /* in the dtype, as torch's lerp */
     c.beta2 = (FO_T)h->beta2;
     c.one_minus_beta2 = (FO_T)(1.0 - h->beta2);
     c.step_size = (FO_T)(h->lr / bc1);

@@ -45,9 +45,8 @@ typedef struct {
         const V p_ = *p;                                                                      \
         /* g = g + weight_decay * p */                                                        \
         if (FO_FLAG(F, FO_ADAMAX_WEIGHT_DECAY)) g = g + c.weight_decay * p_;                  \
-        /* d = g - m;  m = g + (w - 1) * d  if lerp_high  else  m + w * d  (m.lerp(g, w)) */  \
-        const V d = g - *m;                                                                   \
-        const V m_ = FO_FLAG(F, FO_ADAMAX_LERP_HIGH) ? g + c.coeff * d : *m + c.coeff * d;    \
+        /* m = m.lerp(g, w): m + w (g - m), or g + (w - 1) (g - m) if w >= 0.5 (vec.h) */     \
+        const V m_ = FO_NAME(lerp_##X)(*m, g, c.coeff, FO_FLAG(F, FO_ADAMAX_LERP_HIGH));      \
         *m = m_;                                                                              \
         /* u = np.maximum(u * beta2, np.abs(g) + eps)  (abs: g's sign bit cleared) */         \
         const V u_ = FO_NAME(maximum_##X)(*u * c.beta2, FO_NAME(abs_##X)(g) + c.eps);         \
@@ -88,12 +87,12 @@ void FO_NAME(adamax)(size_t n, void *p, const void *g, void *const *state, const
 {
     const fo_adamax_hyper *h = (const fo_adamax_hyper *)hyper;
     const double bias_correction = 1.0 - pow(h->beta1, (double)step);
-    const FO_T w = (FO_T)(1.0 - h->beta1);
-    const int lerp_high = !(w < (FO_T)0.5);
+    int lerp_high;
+    const FO_T coeff = FO_NAME(lerp_coeff)(h->beta1, &lerp_high);
     FO_NAME(adamax_scalars) c;
     c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
     c.weight_decay = (FO_T)h->weight_decay;
-    c.coeff = lerp_high ? w - (FO_T)1 : w; /* in the dtype, as torch's lerp */
+    c.coeff = coeff;       /* in the dtype, as torch's lerp */
     c.beta2 = (FO_T)h->beta2;
     c.eps = (FO_T)h->eps;
     c.clr = (FO_T)(h->lr / bias_correction);
