@@ -471,8 +471,8 @@ def run(args):
     results = {"rows": [], "overhead": None, "threads": n_top}
     print(f"== Dense steps: one param of n elements, 1 thread"
           + (f" and N = {n_top} threads ==" if n_top > 1 else " ==")
-          + ("" if full else " (--full: more sizes, longer timings, the median over 5 "
-                             "allocations at the largest n)"))
+          + ("" if full else " (--full: float64 too, more sizes, longer timings, the median "
+                             "over 5 allocations at the largest n)"))
     print("columns: fastopt time per step, ns/element, GB/s moved, x bound (fastopt / memory "
           "probe; 1.00 = memory speed),\n         then speed-ups: other time / fastopt time "
           "(higher = fastopt faster)"
@@ -481,8 +481,9 @@ def run(args):
     if torch is None:
         print("(torch is not installed: torch columns left out; pip install torch==2.13.0)")
     small_n = []   # fastopt at N threads / at 1 thread, at the smallest n
+    dtypes = (np.float32, np.float64) if full else (np.float32,)
     for name, algo in ALGORITHMS.items():
-        for dtype in (np.float32, np.float64):
+        for dtype in dtypes:
             itemsize = np.dtype(dtype).itemsize
             bpe = bytes_per_element(algo["n_state"], itemsize)
             print(f"\n-- {name} {np.dtype(dtype).name}: {bpe} bytes/element --")
@@ -532,7 +533,8 @@ def run(args):
     if small_n:
         print()
         target(f"n={sizes[0]}: fastopt at {n_top} threads within 5% of 1 thread, every "
-               f"algorithm and dtype (worst {max(small_n):.2f}x its time)", max(small_n) <= 1.05)
+               f"algorithm{' and dtype' if full else ' (float32)'} (worst {max(small_n):.2f}x "
+               f"its time)", max(small_n) <= 1.05)
     isa_sizes = [10_000, 100_000] + ([1 << 24] if full else [])
     by_isa = isa_paths(isa_sizes, budget)
     results["isa"] = {f"{k[0]} {k[1]} {k[2]}": v for k, v in by_isa.items()}
