@@ -29,6 +29,8 @@
  * side is NaN, the first one if both) on an element */
 FO_INLINE FO_T FO_NAME(sqrt_s)(FO_T x) { return FO_SQRT(x); }
 FO_INLINE FO_T FO_NAME(abs_s)(FO_T x) { return FO_FABS(x); }
+/* np.where(mask, a, b) on an element (mask: a comparison's result) */
+FO_INLINE FO_T FO_NAME(select_s)(int mask, FO_T a, FO_T b) { return mask ? a : b; }
 /* np.sign on an element: 1, -1, +0.0 for either zero, a NaN as it is */
 FO_INLINE FO_T FO_NAME(sign_s)(FO_T x)
 {

@@ -26,52 +26,36 @@ typedef struct {
     FO_T step_size_min, step_size_max;
 } FO_NAME(rprop_scalars);
 
-/* f for d = g * prev: etaplus, etaminus, 1, or d itself (NaN); and the rest of the step */
-FO_INLINE void FO_NAME(rprop_math_s)(FO_T *p, FO_T g, FO_T *prev, FO_T *s,
-                                     const FO_NAME(rprop_scalars) c, const unsigned F)
-{
-    (void)F;
-    /* g = -g if maximize;  d = g * prev */
-    g = c.sign * g;
-    const FO_T d = g * *prev;
-    /* f = np.where(sign(d) > 0, etaplus, np.where(sign(d) < 0, etaminus, ...1, or NaN)) */
-    const FO_T f = d > (FO_T)0 ? c.etaplus : d < (FO_T)0 ? c.etaminus : d == d ? (FO_T)1 : d;
-    /* s = np.clip(s * f, step_size_min, step_size_max) */
-    FO_T s_ = *s * f;
-    s_ = s_ < c.step_size_min ? c.step_size_min : s_;
-    s_ = s_ > c.step_size_max ? c.step_size_max : s_;
-    *s = s_;
-    /* g[f == etaminus] = 0;  p = p - np.sign(g) * s;  prev = g */
-    g = f == c.etaminus ? (FO_T)0 : g;
-    *p = *p - FO_NAME(sign_s)(g) * s_;
-    *prev = g;
-}
-
-#if FO_VBYTES
-/* the same, lane by lane, with selects on the bits */
-FO_INLINE void FO_NAME(rprop_math_v)(FO_V *p, FO_V g, FO_V *prev, FO_V *s,
-                                     const FO_NAME(rprop_scalars) c, const unsigned F)
-{
-    (void)F;
-    const FO_V zero = (FO_V){0};
-    g = c.sign * g;
-    const FO_V d = g * *prev;
-    FO_V f = FO_NAME(select_v)((FO_NAME(vmask))(d != d), d, zero + (FO_T)1);
-    f = FO_NAME(select_v)((FO_NAME(vmask))(d < zero), zero + c.etaminus, f);
-    f = FO_NAME(select_v)((FO_NAME(vmask))(d > zero), zero + c.etaplus, f);
-    FO_V s_ = *s * f;
-    s_ = FO_NAME(select_v)((FO_NAME(vmask))(s_ < c.step_size_min), zero + c.step_size_min, s_);
-    s_ = FO_NAME(select_v)((FO_NAME(vmask))(s_ > c.step_size_max), zero + c.step_size_max, s_);
-    *s = s_;
-    g = FO_NAME(select_v)((FO_NAME(vmask))(f == c.etaminus), zero, g);
-    *p = *p - FO_NAME(sign_v)(g) * s_;
-    *prev = g;
-}
-#endif
+/* One element or vector: p, prev and s (step_size) are read and written, g is read. select
+ * is np.where (vec.h): a compare's result picks a or b, element by element. */
+#define FO_RPROP_MATH(X, V)                                                                   \
+    FO_INLINE void FO_NAME(rprop_math_##X)(V *p, V g, V *prev, V *s,                          \
+                                           const FO_NAME(rprop_scalars) c)                    \
+    {                                                                                         \
+        const V zero = (V){0};                                                                \
+        /* g = -g if maximize;  d = g * prev */                                               \
+        g = c.sign * g;                                                                       \
+        const V d = g * *prev;                                                                \
+        /* f = etaplus where d > 0, etaminus where d < 0, 1 where d == 0, d where NaN */      \
+        V f = FO_NAME(select_##X)(d != d, d, zero + (FO_T)1);                                 \
+        f = FO_NAME(select_##X)(d < (FO_T)0, zero + c.etaminus, f);                           \
+        f = FO_NAME(select_##X)(d > (FO_T)0, zero + c.etaplus, f);                            \
+        /* s = np.clip(s * f, step_size_min, step_size_max) */                                \
+        V s_ = *s * f;                                                                        \
+        s_ = FO_NAME(select_##X)(s_ < c.step_size_min, zero + c.step_size_min, s_);           \
+        s_ = FO_NAME(select_##X)(s_ > c.step_size_max, zero + c.step_size_max, s_);           \
+        *s = s_;                                                                              \
+        /* g[f == etaminus] = 0;  p = p - np.sign(g) * s;  prev = g */                        \
+        g = FO_NAME(select_##X)(f == c.etaminus, zero, g);                                    \
+        *p = *p - FO_NAME(sign_##X)(g) * s_;                                                  \
+        *prev = g;                                                                            \
+    }
+FO_MATH_FNS(FO_RPROP_MATH)
+#undef FO_RPROP_MATH
 
 FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
                                    FO_T *FO_RESTRICT prev, FO_T *FO_RESTRICT s,
-                                   const FO_NAME(rprop_scalars) c, const unsigned F)
+                                   const FO_NAME(rprop_scalars) c)
 {
     size_t i = 0;
 #if FO_VBYTES
@@ -81,7 +65,7 @@ FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO
         FO_VLOAD_ALL(D, prev, i);
         FO_VLOAD_ALL(S, s, i);
         FO_VLOAD_ALL(P, p, i);
-        FO_VEACH(k) FO_NAME(rprop_math_v)(&P[k], G[k], &D[k], &S[k], c, F);
+        FO_VEACH(k) FO_NAME(rprop_math_v)(&P[k], G[k], &D[k], &S[k], c);
         FO_VREADY(D);
         FO_VREADY(S);
         FO_VREADY(P);
@@ -91,7 +75,7 @@ FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
-    for (; i < n; i++) FO_NAME(rprop_math_s)(&p[i], g[i], &prev[i], &s[i], c, F);
+    for (; i < n; i++) FO_NAME(rprop_math_s)(&p[i], g[i], &prev[i], &s[i], c);
 }
 
 void FO_NAME(rprop)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -105,8 +89,8 @@ void FO_NAME(rprop)(size_t n, void *p, const void *g, void *const *state, const 
     c.etaplus = (FO_T)h->etaplus;
     c.step_size_min = (FO_T)h->step_size_min;
     c.step_size_max = (FO_T)h->step_size_max;
-    FO_NAME(rprop_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], c,
-                        0u);
+    /* no flags: maximize is the sign, every branch a select */
+    FO_NAME(rprop_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], c);
 }
 
 #undef FO_STREAMS
