@@ -45,6 +45,8 @@ cdef extern from "fastopt.h" nogil:
         void *p
         const void *g
         void *state[4]
+        unsigned scalars
+        unsigned scalars_f64
         const double *hyper
         int step_kind
         int64_t step
@@ -86,11 +88,13 @@ cdef class Kernel:
     cdef readonly tuple hyper_names
     cdef readonly tuple gates
     cdef readonly tuple per_row
+    cdef readonly tuple scalar
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper
     cdef int gate_index[4]
     cdef bint row_state[4]
+    cdef bint scalar_state[4]
 
 
 cdef class SparseRows:

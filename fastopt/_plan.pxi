@@ -235,6 +235,13 @@ cdef class Plan:
             if buf is None:
                 raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is needed "
                                  f"by these hyper-parameters but is None")
+            if kernel.scalar_state[j]:
+                self._add_scalar(it, j, index, kernel.state_what[j], _array_code(
+                    buf, index, kernel.state_what[j]), cnp.PyArray_SIZE(<cnp.ndarray>buf),
+                    cnp.PyArray_ISWRITEABLE(<cnp.ndarray>buf)
+                    and cnp.PyArray_ISALIGNED(<cnp.ndarray>buf),
+                    <uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>buf))
+                continue
             if kernel.row_state[j]:
                 n_rows = cnp.PyArray_DIM(p, 0) if cnp.PyArray_NDIM(p) else 1
                 if _array_code(buf, index, kernel.state_what[j]) != code:
@@ -259,6 +266,22 @@ cdef class Plan:
         self.held.append((param, grad, buffers))
         self.n += 1
         self.adding = False
+
+    cdef int _add_scalar(self, fo_item *it, Py_ssize_t j, Py_ssize_t index, str what, int code,
+                         Py_ssize_t size, bint writable, uintptr_t addr) except -1:
+        """Record state buffer ``j`` as scalar state: one float32 or float64 number, whatever
+        the param's dtype (its caller has read ``code``, ``size`` and ``writable``)."""
+        if size != 1:
+            raise ValueError(f"fastopt: param {index}: {what} must hold one number (a 0-d "
+                             f"array or tensor), got {size} elements")
+        if not writable:
+            raise ValueError(f"fastopt: param {index}: {what} is read-only or not aligned")
+        it.state[j] = <void *>addr
+        it.scalars |= 1u << j
+        if code == FO_F64:
+            it.scalars_f64 |= 1u << j
+        self._span(addr, _ITEMSIZE[code], 1, 2 + <int>j)
+        return 0
 
     cdef int _add_rows_grad(self, fo_item *it, Py_ssize_t index, cnp.ndarray p,
                             object grad) except -1:
@@ -328,7 +351,7 @@ cdef class Plan:
         cdef cnp.npy_intp pstr[MAX_DIMS]
         cdef cnp.npy_intp bstr[MAX_DIMS]
         cdef int nd, code, d
-        cdef Py_ssize_t j, n = 1, itemsize
+        cdef Py_ssize_t j, n = 1, itemsize, n_scalar
         cdef str what
         if len(buffers) != kernel.n_state:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
@@ -362,6 +385,15 @@ cdef class Plan:
                 raise ValueError(f"fastopt: param {index}: {what} is needed by these "
                                  f"hyper-parameters but is None")
             baddr, bcode, bshape, bstrides = rec
+            if j >= 0 and kernel.scalar_state[j]:
+                if bcode != FO_F32 and bcode != FO_F64:
+                    raise TypeError(f"fastopt: param {index}: {what} has dtype code {bcode}; "
+                                    f"scalar state is float32 or float64")
+                n_scalar = 1
+                for d in range(len(bshape)):
+                    n_scalar *= bshape[d]
+                self._add_scalar(it, j, index, what, bcode, n_scalar, True, baddr)
+                continue
             if bcode != code:
                 raise TypeError(f"fastopt: param {index}: {what} has dtype "
                                 f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 1 else bcode} but the "

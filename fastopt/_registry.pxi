@@ -6,7 +6,9 @@ cdef class Kernel:
     ``hyper_names`` are the fields of the kernel's C struct, in its order; a :class:`Plan`
     fills that struct from a dict keyed by these names, so no Python code knows a position.
     ``gates[j]`` is the name of the flag that switches state buffer j on (None: always on);
-    ``per_row[j]`` says buffer j holds one element per row (row kernels).
+    ``per_row[j]`` says buffer j holds one element per row (row kernels); ``scalar[j]`` that
+    it is one number per param (a 0-d float32 or float64 array or tensor, whatever the param's
+    dtype), which the C plan moves on after the step (dense kernels: NAdam's mu_product).
     """
 
     def __init__(self, bint rows, int index):
@@ -20,7 +22,7 @@ cdef class Kernel:
         self.n_hyper = info.n_hyper
         if len(self.hyper_names) != self.n_hyper:
             raise RuntimeError(f"fastopt: registry line of {self.name!r} is inconsistent")
-        names, gates, per_row = [], [], []
+        names, gates, per_row, scalar = [], [], [], []
         text = info.state_names.decode()
         for item in (text.split(",") if text else ()):
             name, _, gate = item.strip().partition("?")
@@ -28,18 +30,21 @@ cdef class Kernel:
             names.append(name)
             gates.append(gate or None)
             per_row.append(colon != "" and kind == "row")
+            scalar.append(colon != "" and kind == "scalar")
         if len(names) > FO_MAX_STATE:
             raise RuntimeError(f"fastopt: kernel {self.name!r} has more than {FO_MAX_STATE} "
                                f"state buffers")
         self.state_names = tuple(names)
         self.gates = tuple(gates)
         self.per_row = tuple(per_row)
+        self.scalar = tuple(scalar)
         self.state_what = tuple(f"state {k!r}" for k in names)
         self.n_state = len(names)
         cdef int j
         for j in range(self.n_state):
             self.gate_index[j] = -1 if gates[j] is None else self.hyper_names.index(gates[j])
             self.row_state[j] = per_row[j]
+            self.scalar_state[j] = scalar[j]
 
     def optional(self):
         """The names of the buffers a flag switches on (needed only when it is set)."""

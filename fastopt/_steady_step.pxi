@@ -295,7 +295,8 @@ cdef class SteadyStep:
                     or <uintptr_t>PyObject_CallOneArg(self.data_ptr_m, b)
                     != <uintptr_t>sl.item.state[j]
                     or PyObject_CallOneArg(self.stride_m, b) != (<tuple>buf_strides)[j]
-                    or PyObject_CallOneArg(self.numel_m, b) != numel):
+                    or PyObject_CallOneArg(self.numel_m, b)
+                    != (1 if kernel.scalar_state[j] else numel)):
                 return False
         if self.step_key is not None:
             if st is None:

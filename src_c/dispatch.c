@@ -105,6 +105,18 @@ fo_dense_fn fo_dense_kernel(int algo, int dtype) { return table[algo][dtype]; }
 fo_rows_fn fo_row_kernel(int algo, int dtype) { return rows_table[algo][dtype]; }
 fo_coalesce_fn fo_coalescer(int dtype) { return coalesce_table[dtype]; }
 
+/* Scalar state is advanced in double, the same on every ISA path: the baseline's functions. */
+#define FO_DECLARE_ADVANCE(name)                                                    \
+    void fo_##name##_advance_f64_baseline(const void *hyper, int64_t step,         \
+                                          const double *old, double *next, unsigned f64);
+FO_ADVANCING_KERNELS(FO_DECLARE_ADVANCE)
+#undef FO_DECLARE_ADVANCE
+#define FO_ADVANCE_ENTRY(name) [FO_ALGO_##name] = fo_##name##_advance_f64_baseline,
+static const fo_advance_fn advance_table[FO_N_ALGOS] = {FO_ADVANCING_KERNELS(FO_ADVANCE_ENTRY)};
+#undef FO_ADVANCE_ENTRY
+
+fo_advance_fn fo_dense_advance(int algo) { return advance_table[algo]; }
+
 void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
                      int n_state)
 {

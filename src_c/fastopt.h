@@ -49,6 +49,19 @@ FO_ROW_KERNELS(FO_HYPER_STRUCT)
 typedef void (*fo_dense_fn)(size_t n, void *p, const void *g, void *const *state,
                             const void *hyper, int64_t step);
 
+/*
+ * Scalar state ("x:scalar" in the registry: one number per param, such as NAdam's mu_product
+ * or ASGD's eta and mu, float32 or float64 whatever the param's dtype). A dense kernel sees such
+ * a buffer as a pointer to two doubles, {value before this step, value after it}; the value
+ * after comes from the kernel's advance function (registry.h: FO_ADVANCING_KERNELS), rounded
+ * to the buffer's dtype, and fo_run stores it once every kernel of the step has run.
+ *   old    the kernel's scalar buffers before the step (registry order; others unused)
+ *   next   out: their values after it (in double; fo_run rounds and stores them)
+ *   f64    bit j set: scalar buffer j is float64 (else float32), for torch's float32 math
+ */
+typedef void (*fo_advance_fn)(const void *hyper, int64_t step, const double *old,
+                              double *next, unsigned f64);
+
 #define FO_ENUM_DENSE(name, ...) FO_ALGO_##name,
 enum { FO_DENSE_KERNELS(FO_ENUM_DENSE) FO_N_ALGOS };
 #undef FO_ENUM_DENSE
@@ -136,6 +149,8 @@ typedef struct {
     const void *g;       /* dense: the gradient; rows: the k x dim values, or (index_type
                             FO_INDEX_NONE) a dense gradient covering every row */
     void *state[FO_MAX_STATE];  /* registry order; NULL where a gated buffer is off */
+    unsigned scalars;    /* bit j: state[j] is a one-element scalar buffer (see fo_advance_fn) */
+    unsigned scalars_f64;/* bit j: that scalar buffer is float64 (else float32) */
     const double *hyper; /* the kernel's fo_<name>_hyper */
     /* The step number: FO_STEP_VALUE uses step; FO_STEP_F32/F64 read a counter at
      * step_counter (torch's float step tensors), pass counter + 1 (added in the counter's
@@ -169,7 +184,7 @@ typedef struct {
  * and copies every row item's indices into its own workspace, checking each is in range
  * (so a change to the caller's index arrays after that cannot send a write out of the
  * table); on failure it returns the error in *status and has written nothing. Then the row
- * items, the dense items, and the step counters.
+ * items, the dense items, the scalar state and the step counters.
  *
  * Dense items run on up to n_threads threads (threads.c): all their elements, across items,
  * are cut into equal runs at cache-line multiples of each item's start, a static split, so
@@ -216,6 +231,7 @@ int fo_rows_threads(size_t k, size_t dim, int n_threads);
 
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
 fo_dense_fn fo_dense_kernel(int algo, int dtype);
+fo_advance_fn fo_dense_advance(int algo);   /* NULL for a kernel without scalar state */
 fo_rows_fn fo_row_kernel(int algo, int dtype);
 fo_coalesce_fn fo_coalescer(int dtype);
 

@@ -123,6 +123,7 @@ static int64_t next_step(const fo_item *it, double *counter_out)
 
 int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *status)
 {
+    const fo_item *const given = items;
     memset(status, 0, sizeof(*status));
     /* steps: read and check every counter before anything is written */
     int64_t *steps = NULL;
@@ -139,9 +140,16 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
             if (all > work) work = all;
         }
     }
+    /* items with scalar state run from a copy whose scalar buffers point to {old, next} */
+    size_t n_scalar_items = 0;
+    for (size_t i = 0; i < n_items; i++) n_scalar_items += items[i].scalars != 0;
+    const size_t scalar_bytes =
+        n_scalar_items ? n_items * sizeof(fo_item) + n_items * FO_MAX_STATE * 2 * sizeof(double)
+                       : 0;
     /* one block: steps, counters, the index copies, and one fold workspace (the largest) */
     const size_t head = n_items * (sizeof(int64_t) + sizeof(double)) + n_idx * sizeof(int64_t)
-                        + (n_items + 1) * sizeof(size_t);   /* + fo_run_dense's offsets */
+                        + (n_items + 1) * sizeof(size_t)    /* + fo_run_dense's offsets */
+                        + scalar_bytes;
     char *block = block_get(head + work + 64 + 1);
     if (!block) {
         status->code = FO_ERR_MEMORY;
@@ -152,6 +160,8 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
     counters = (double *)(block + n_items * sizeof(int64_t));
     int64_t *idx = (int64_t *)(block + n_items * (sizeof(int64_t) + sizeof(double)));
     size_t *dense_offsets = (size_t *)(idx + n_idx);
+    fo_item *run_items = n_scalar_items ? (fo_item *)(dense_offsets + n_items + 1) : NULL;
+    double *scalar_values = n_scalar_items ? (double *)(run_items + n_items) : NULL;
     char *base = (char *)(((uintptr_t)(block + head) + 63) & ~(uintptr_t)63);
 
     size_t off = 0;
@@ -176,6 +186,29 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         }
     }
 
+    /* scalar state: each buffer's value now and after this step, for the kernels (no write) */
+    if (n_scalar_items) {
+        memcpy(run_items, items, n_items * sizeof(fo_item));
+        for (size_t i = 0; i < n_items; i++) {
+            fo_item *it = &run_items[i];
+            if (!it->scalars) continue;
+            double old[FO_MAX_STATE] = {0}, next[FO_MAX_STATE] = {0};
+            double *v = scalar_values + i * FO_MAX_STATE * 2;
+            for (int j = 0; j < FO_MAX_STATE; j++)
+                if ((it->scalars >> j) & 1u)
+                    old[j] = ((it->scalars_f64 >> j) & 1u) ? *(const double *)it->state[j]
+                                                           : (double)*(const float *)it->state[j];
+            fo_dense_advance(it->kernel)(it->hyper, steps[i], old, next, it->scalars_f64);
+            for (int j = 0; j < FO_MAX_STATE; j++) {
+                if (!((it->scalars >> j) & 1u)) continue;
+                v[2 * j] = old[j];
+                v[2 * j + 1] = ((it->scalars_f64 >> j) & 1u) ? next[j] : (double)(float)next[j];
+                it->state[j] = &v[2 * j];
+            }
+        }
+        items = run_items;   /* (given: the caller's, whose buffers get the new values) */
+    }
+
     /* ---- everything checked: from here on, write ---- */
     off = 0;
     for (size_t i = 0; i < n_items; i++) {
@@ -195,6 +228,15 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         }
     }
     fo_run_dense(n_items, items, steps, n_threads, dense_offsets);
+    for (size_t i = 0; i < n_items && n_scalar_items; i++) {
+        const fo_item *it = &given[i];
+        const double *v = scalar_values + i * FO_MAX_STATE * 2;
+        for (int j = 0; j < FO_MAX_STATE; j++) {
+            if (!((it->scalars >> j) & 1u)) continue;
+            if ((it->scalars_f64 >> j) & 1u) *(double *)it->state[j] = v[2 * j + 1];
+            else *(float *)it->state[j] = (float)v[2 * j + 1];
+        }
+    }
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
         if (it->step_kind == FO_STEP_F32) *(float *)it->step_counter = (float)counters[i];

@@ -100,8 +100,9 @@ static void run_range(size_t m, const fo_item *const *dense, const int64_t *step
         const size_t lo = (start > a ? start : a) - a, hi = (end < b ? end : b) - a;
         const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
         void *state[FO_MAX_STATE];
-        for (int j = 0; j < FO_MAX_STATE; j++)
-            state[j] = it->state[j] ? (char *)it->state[j] + lo * item : NULL;
+        for (int j = 0; j < FO_MAX_STATE; j++)   /* a scalar buffer is the same for every piece */
+            state[j] = !it->state[j] || ((it->scalars >> j) & 1u) ? it->state[j]
+                                                                 : (char *)it->state[j] + lo * item;
         fo_dense_kernel(it->kernel, it->dtype)(hi - lo, (char *)it->p + lo * item,
                                                (const char *)it->g + lo * item, state,
                                                it->hyper, steps_of[i]);

@@ -240,6 +240,48 @@ RPROP = Case(
     lr_sets_state_only=True,
 )
 
+# NAdam: weight decay (L2 and decoupled) x maximize x betas (beta1 = 0.4 takes the other
+# lerp branch) x eps x momentum_decay (torch's default, and a fast warm-up). mu_product is
+# scalar state: a 0-d float32 array, stepped by the plan.
+NADAM = Case(
+    name="nadam",
+    functional=functional.nadam,
+    reference=reference.nadam,
+    cls=fastopt.NAdam,
+    state_keys=("exp_avgs", "exp_avg_sqs", "mu_products"),
+    grid=_grid(lr=[0.01], betas=[(0.9, 0.999), (0.4, 0.99)], eps=[1e-8, 1e-3],
+               weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+               momentum_decay=[4e-3, 0.5], maximize=[False, True]),
+    init=lambda p, h: {"exp_avgs": np.zeros_like(p), "exp_avg_sqs": np.zeros_like(p),
+                       "mu_products": np.ones((), np.float32)},
+    obj_kwargs=dict(lr=0.5),
+    invalid=_ADAM_INVALID + [dict(momentum_decay=-1e-3), dict(momentum_decay=float("nan"))],
+    rosenbrock_kwargs=dict(lr=0.01),
+)
+
+# ASGD: decay (lambd 0 and not) x alpha x t0 (0: averaging from step 2; torch's 1e6: never,
+# ax a copy of p) x weight decay x maximize, over 5 steps so that mu moves below 1. eta and
+# mu are scalar state: 0-d float32 arrays, set by the plan for the next step.
+ASGD = Case(
+    name="asgd",
+    functional=functional.asgd,
+    reference=reference.asgd,
+    cls=fastopt.ASGD,
+    state_keys=("axs", "mus", "etas"),
+    grid=_grid(lr=[0.05], lambd=[0.0, 0.01], alpha=[0.75, 0.5], t0=[0.0, 1e6],
+               weight_decay=[0.0, 0.1], maximize=[False, True]),
+    init=lambda p, h: {"axs": np.zeros_like(p), "mus": np.ones((), np.float32),
+                       "etas": np.array(h["lr"], np.float32)},
+    obj_kwargs=dict(lr=0.2),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(lambd=-1e-4), dict(alpha=float("inf")),
+             dict(t0=float("nan")), dict(weight_decay=-1.0), dict(lr="fast")],
+    rosenbrock_kwargs=dict(lr=1e-3),
+    steps=(1, 2, 3, 4, 5),
+    # a NumPy object's state (eta = lr) is made with the param, so an lr changed before the
+    # first step shows from the second (each step sets the next eta from the group's lr)
+    lr_sets_state_only=True,
+)
+
 CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM,
-         RPROP]
+         RPROP, NADAM, ASGD]
 CASE_IDS = [c.name for c in CASES]

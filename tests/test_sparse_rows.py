@@ -442,7 +442,8 @@ DENSE_ONLY = [c for c in CASES if c.cls.algorithm.row_kernel is None]
 
 def test_the_dense_only_optimizers_are_the_expected_ones():
     assert sorted(c.name for c in DENSE_ONLY) == ["adadelta", "adam", "adamax", "adamw",
-                                                  "lion", "radam", "rmsprop", "rprop"]
+                                                  "asgd", "lion", "nadam", "radam",
+                                                  "rmsprop", "rprop"]
 
 
 @pytest.mark.parametrize("case", DENSE_ONLY, ids=lambda c: c.name)

@@ -118,6 +118,20 @@ TABLE = [
         dict(lr=0.05, **kw)
         for kw in _grid(etas=[(0.5, 1.2), (0.3, 2.0)], step_sizes=[(1e-6, 50), (0.04, 0.1)],
                         maximize=[False, True])]),
+    # weight decay (L2 or decoupled) x maximize x betas x momentum_decay, plus torch's own
+    # settings (optim_inputs_func_nadam) and the defaults
+    *_rows("NAdam", [{}, dict(lr=0.01), dict(momentum_decay=6e-3),
+                     dict(weight_decay=0.1, momentum_decay=6e-3),
+                     dict(weight_decay=0.1, momentum_decay=6e-3, decoupled_weight_decay=True)] + [
+        dict(lr=0.01, **kw)
+        for kw in _grid(weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
+                        maximize=[False, True], betas=[(0.9, 0.999), (0.4, 0.99)],
+                        momentum_decay=[4e-3, 0.3])]),
+    # decay x t0 (never, from step 2, from step 11 of 25) x weight decay x maximize, an alpha
+    *_rows("ASGD", [{}, dict(lr=0.02), dict(lr=0.02, alpha=0.5, t0=5)] + [
+        dict(lr=0.02, **kw)
+        for kw in _grid(lambd=[1e-4, 0.01], t0=[1e6, 0.0, 10.0], weight_decay=[0.0, 0.1],
+                        maximize=[False, True])]),
     # the same less weight decay, which torch refuses with sparse grads
     *_rows("Adagrad", [{k: v for k, v in kw.items() if k != "weight_decay"} for kw in ADAGRAD
                        if kw != dict(lr=0.05, weight_decay=0.1)], sparse=True),

@@ -28,7 +28,9 @@ def _ready(case):
 
 
 def _buffer(opt, p):
-    return next(k for k in opt.state[p] if k != "step")
+    """The first state buffer shaped like the param (not the step, not scalar state)."""
+    return next(k for k in opt.state[p]
+                if k != "step" and k not in opt.algorithm.scalar_state)
 
 
 # (id, breaker(torch, model, opt), exception, message regex)

@@ -270,7 +270,52 @@ RPROP = TorchCase(
     one_cycle_kwargs=dict(cycle_momentum=False),
 )
 
-CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM, RPROP]
+NADAM = TorchCase(
+    name="NAdam",
+    # torch's optim_inputs_func_nadam (minus tensor lr and capturable), then the grid
+    # weight decay x decoupled x maximize x momentum_decay
+    settings=[
+        dict(lr=0.01),
+        dict(momentum_decay=6e-3),
+        dict(weight_decay=0.1, momentum_decay=6e-3),
+        dict(weight_decay=0.1, momentum_decay=6e-3, decoupled_weight_decay=True),
+        *_grid(weight_decay=[0, 0.1], decoupled_weight_decay=[False, True],
+               maximize=[False, True], momentum_decay=[4e-3, 0.3]),
+        dict(lr=0.005, betas=(0.85, 0.95), eps=1e-4, weight_decay=0.05, maximize=True),
+    ],
+    state_keys=("step", "mu_product", "exp_avg", "exp_avg_sq"),
+    groups=[dict(lr=0.01), dict(lr=0.002, betas=(0.8, 0.9), momentum_decay=0.01)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(eps=-1.0), ValueError),
+              (dict(betas=(1.0, 0.999)), ValueError), (dict(betas=(0.9, -0.1)), ValueError),
+              (dict(weight_decay=-1e-3), ValueError), (dict(momentum_decay=-1e-3), ValueError),
+              (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+)
+
+ASGD = TorchCase(
+    name="ASGD",
+    # torch's optim_inputs_func_asgd (minus tensor lr and capturable), then the grid
+    # t0 (never, from step 2) x decay x weight decay x maximize
+    settings=[
+        dict(lr=0.02),
+        dict(t0=100),
+        dict(lambd=0.1),
+        dict(alpha=0.1),
+        dict(weight_decay=0.1),
+        dict(maximize=True, weight_decay=0.1),
+        *_grid(t0=[1e6, 0.0], lambd=[1e-4, 0.01], weight_decay=[0, 0.1],
+               maximize=[False, True]),
+    ],
+    state_keys=("step", "eta", "mu", "ax"),
+    groups=[dict(lr=0.01), dict(lr=0.002, t0=1.0, lambd=0.01)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(weight_decay=-1e-3), ValueError),
+              (dict(lambd=-1.0), ValueError), (dict(t0=float("nan")), ValueError),
+              (dict(lr=float("nan")), ValueError),
+              *_rejected_flags("foreach", "capturable", "differentiable")],
+    one_cycle_kwargs=dict(cycle_momentum=False),
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM, RPROP, NADAM, ASGD]
 ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]

@@ -192,6 +192,60 @@ def _lion_inplace(p, g, st, tmp, lr=1e-4, b1=0.9, b2=0.99):
     m += tmp
 
 
+#: the scalar state of the NAdam and ASGD rows, shared by every call (mu_product shrinks
+#: towards 0 over the calls, which changes nothing but two per-call scalars)
+_MU_PRODUCT = np.ones((), np.float32)
+_MU, _ETA = np.ones((), np.float32), np.array(1e-2, np.float32)
+
+
+def _nadam_scalars(b1, b2, t, mp, md=4e-3):
+    mu = b1 * (1 - 0.5 * 0.96 ** (t * md))
+    mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * md))
+    return 1 - b2 ** t, mu, mu_next, mp * mu
+
+
+def _nadam_textbook(p, g, st, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, v = st
+    bc2, mu, mu_next, mp = _nadam_scalars(b1, b2, t, 1.0)
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    d = np.sqrt(v / bc2) + eps
+    p -= lr * ((1 - mu) / (1 - mp) * g + mu_next / (1 - mp * mu_next) * m) / d
+
+
+def _nadam_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
+    m, v = st
+    bc2, mu, mu_next, mp = _nadam_scalars(b1, b2, t, 1.0)
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    np.divide(v, bc2, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.reciprocal(tmp, out=tmp)
+    # one temporary left: the two terms share the denominator
+    tmp *= (lr * (1 - mu) / (1 - mp)) * g + (lr * mu_next / (1 - mp * mu_next)) * m
+    p -= tmp
+
+
+def _asgd_textbook(p, g, st, lr=1e-2, lambd=1e-4):
+    ax = st[0]
+    p[...] = p * (1 - lambd * lr) - lr * g
+    ax[...] = p
+
+
+def _asgd_inplace(p, g, st, tmp, lr=1e-2, lambd=1e-4):
+    ax = st[0]
+    p *= 1 - lambd * lr
+    np.multiply(g, lr, out=tmp)
+    p -= tmp
+    ax[...] = p
+
+
 def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
     v = st[0]
     v[...] = momentum * v + g
@@ -290,6 +344,20 @@ ALGORITHMS = {
         textbook=_rprop_textbook,
         inplace=_rprop_inplace,
         torch=("Rprop", dict()),
+    ),
+    "nadam": dict(
+        n_state=2,   # (and mu_product: one number, no traffic)
+        fastopt=lambda p, g, st: functional.nadam([p], [g], [st[0]], [st[1]], [_MU_PRODUCT], 1),
+        textbook=_nadam_textbook,
+        inplace=_nadam_inplace,
+        torch=("NAdam", dict()),
+    ),
+    "asgd": dict(
+        n_state=1,   # (and eta, mu: one number each)
+        fastopt=lambda p, g, st: functional.asgd([p], [g], [st[0]], [_MU], [_ETA], 1),
+        textbook=_asgd_textbook,
+        inplace=_asgd_inplace,
+        torch=("ASGD", dict()),
     ),
     "adamax": dict(
         n_state=2,

@@ -36,6 +36,8 @@ ALGORITHMS = {
     "AdamW": dict(lr=1e-3),
     "Adamax": dict(lr=2e-3),
     "RAdam": dict(lr=1e-3),
+    "NAdam": dict(lr=2e-3),
+    "ASGD": dict(lr=1e-2),
     "Rprop": dict(lr=1e-2),
 }
 

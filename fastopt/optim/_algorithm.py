@@ -44,6 +44,9 @@ class Algorithm:
         #: the kernel dense gradients run through, and its state buffers (registry order)
         self.dense = self.kernel or self.row_kernel
         self.state_names = self.dense.state_names
+        #: the state that is one number per param (registry "x:scalar"), e.g. mu_product
+        self.scalar_state = tuple(n for n, one in zip(self.state_names, self.dense.scalar)
+                                  if one)
         self._settings = _kernels.SettingsCache()
 
     def __repr__(self):

@@ -299,6 +299,8 @@ class Optimizer:
             value = saved[key]
             if key == "step":
                 out[key] = _load_step(value, i)
+            elif key in self.algorithm.scalar_state:
+                out[key] = _load_scalar(value, i, key)
             elif ref is None and key in optional:
                 out[key] = None if value is None else _load_buffer(value, p, i, key)
             elif isinstance(ref, np.ndarray):
@@ -355,6 +357,23 @@ def _load_step(value, i):
     except (TypeError, ValueError):
         raise ValueError(f"fastopt: param {i}: saved 'step' must be a whole number in "
                          f"[0, 2**53), got {value!r}") from None
+
+
+def _load_scalar(value, i, key):
+    """A saved scalar state entry (NAdam's mu_product, ...): one finite number, kept as a
+    0-d array of its own float32 / float64 dtype (float32 for anything else, as torch)."""
+    try:
+        a = np.asarray(value)
+    except Exception:
+        a = None
+    if a is None or a.dtype.kind not in "fiu" or a.size != 1 or isinstance(value, (list, str)):
+        raise ValueError(f"fastopt: param {i}: saved {key!r} must be one number (a 0-d "
+                         f"array or tensor), got {type(value).__name__} {value!r}")
+    out = np.array(a.reshape(()), a.dtype if a.dtype in (np.float32, np.float64) else np.float32)
+    if not np.isfinite(out):
+        raise ValueError(f"fastopt: param {i}: saved {key!r} is {float(out)}; expected a "
+                         f"finite number")
+    return out
 
 
 def _load_buffer(value, ref, i, key):

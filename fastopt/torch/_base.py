@@ -47,7 +47,8 @@ import torch
 
 from fastopt import _kernels
 from fastopt.torch._hooks import STEADY_TORCH_CALLS, _with_step_hooks
-from fastopt.torch._state import fit_state, scalar_dtype
+from fastopt.torch._state import (fit_state, restore_scalar_dtypes, saved_scalar_dtypes,
+                                  scalar_dtype)
 from fastopt.torch._tensors import (STRIDED, _what, array, cached_counter, cached_record,
                                     counter, describe, record, sparse_rows)
 
@@ -416,12 +417,16 @@ class Optimizer(torch.optim.Optimizer):
         saved ``foreach`` / ``fused`` / ``capturable`` / ``differentiable`` flags are replaced
         by this optimizer's own (they choose an implementation, not the math); state buffers
         are made CPU tensors of the param's dtype and layout, and step counters one-element
-        float tensors, copying only what does not fit already.
+        float tensors, copying only what does not fit already; scalar state (NAdam's
+        ``mu_product``, ASGD's ``eta`` and ``mu``) keeps its saved float32 or float64 dtype,
+        in which torch goes on computing it.
         """
         own = [{k: g[k] for k in NOOP_FLAGS if k in g} for g in self.param_groups]
+        scalar_dtypes = saved_scalar_dtypes(state_dict, self.algorithm.scalar_state)
         super().load_state_dict(state_dict)
         for group, flags in zip(self.param_groups, own):
             group.update(flags)
+        restore_scalar_dtypes(self, scalar_dtypes)
 
     def __setstate__(self, state):
         state = dict(state)

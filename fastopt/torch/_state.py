@@ -51,3 +51,34 @@ def fit_int_step(value):
         return int(v) if v == int(v) else value
     except (TypeError, ValueError, RuntimeError, OverflowError):
         return value  # the step reports it
+
+
+def saved_scalar_dtypes(state_dict, keys):
+    """``{(position, key): dtype}`` of the float32/float64 scalar state (NAdam's mu_product,
+    ASGD's eta and mu) in a state dict about to be loaded; position is the param's place
+    across the saved groups. torch's load_state_dict casts these to the param's dtype, but
+    their dtype is part of the math (torch keeps stepping them in their own), so
+    :func:`restore_scalar_dtypes` puts it back (exactly: float32 -> float64 -> float32)."""
+    out = {}
+    try:
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        saved = state_dict["state"]
+        for pos, pid in enumerate(ids):
+            st = saved.get(pid)
+            for key in keys if isinstance(st, dict) else ():
+                v = st.get(key)
+                if isinstance(v, torch.Tensor) and v.dtype in COUNTER_KINDS:
+                    out[(pos, key)] = v.dtype
+    except (KeyError, TypeError, AttributeError):
+        return {}   # torch's load_state_dict reports what is wrong
+    return out
+
+
+def restore_scalar_dtypes(optimizer, dtypes):
+    """Give loaded scalar state back the dtypes :func:`saved_scalar_dtypes` read."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for (pos, key), dtype in dtypes.items():
+        st = optimizer.state.get(params[pos]) if pos < len(params) else None
+        v = st.get(key) if isinstance(st, dict) else None
+        if isinstance(v, torch.Tensor) and v.dtype != dtype and v.numel() == 1:
+            st[key] = v.to(dtype)

@@ -12,6 +12,8 @@
 #include "lion.inc.c"
 #include "radam.inc.c"
 #include "rprop.inc.c"
+#include "nadam.inc.c"
+#include "asgd.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"

@@ -14,7 +14,9 @@
  *
  * State buffers, comma-separated, in the kernel's order: "sum". A name "x?flag" is a buffer
  * the step needs only when hyper-parameter `flag` is non-zero (otherwise the kernel gets NULL
- * and never touches it); "x:row" (row kernels) holds one element per row of the param.
+ * and never touches it); "x:row" (row kernels) holds one element per row of the param;
+ * "x:scalar" (dense kernels) is one number per param, float32 or float64 whatever the param's
+ * dtype, which the kernel's advance function moves on (fo_advance_fn in fastopt.h).
  *
  * Dense kernels update every element of a param; row kernels update the rows of a 2-D param
  * that a row-sparse gradient touches (fo_row_set in fastopt.h).
@@ -34,7 +36,13 @@
     X(adamax, "exp_avg,exp_inf", lr, beta1, beta2, eps, weight_decay, maximize)             \
     X(lion, "exp_avg", lr, beta1, beta2, weight_decay, maximize)                              \
     X(radam, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, decoupled, maximize) \
-    X(rprop, "prev,step_size", etaminus, etaplus, step_size_min, step_size_max, maximize)
+    X(rprop, "prev,step_size", etaminus, etaplus, step_size_min, step_size_max, maximize)   \
+    X(nadam, "exp_avg,exp_avg_sq,mu_product:scalar", lr, beta1, beta2, eps, weight_decay,    \
+      momentum_decay, decoupled, maximize)                                                    \
+    X(asgd, "ax,mu:scalar,eta:scalar", lr, lambd, alpha, t0, weight_decay, maximize)
+
+/* The dense kernels with scalar state: each defines FO_NAME(<name>_advance) (fo_advance_fn). */
+#define FO_ADVANCING_KERNELS(X) X(nadam) X(asgd)
 
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
