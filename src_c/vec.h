@@ -144,6 +144,19 @@ FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
 FO_MATH_FNS(FO_LERP_FN)
 #undef FO_LERP_FN
 
+/* Adam's two moments, as Adam, AdamW, RAdam and NAdam update them (torch's order):
+ * m = m.lerp(g, w);  v = v * beta2;  v = v + ((1 - beta2) * g) * g */
+#define FO_MOMENTS_FN(X, V)                                                               \
+    FO_INLINE void FO_NAME(moments_##X)(V g, V *m, V *v, FO_T coeff, int high, FO_T beta2, \
+                                        FO_T one_minus_beta2)                             \
+    {                                                                                     \
+        *m = FO_NAME(lerp_##X)(*m, g, coeff, high);                                       \
+        const V v_ = *v * beta2;                                                          \
+        *v = v_ + (one_minus_beta2 * g) * g;                                              \
+    }
+FO_MATH_FNS(FO_MOMENTS_FN)
+#undef FO_MOMENTS_FN
+
 /* lerp's coeff for the weight w = 1 - beta (in double, rounded once to FO_T, as torch rounds
  * a Python float weight), and in *high which form lerp takes. */
 FO_INLINE FO_T FO_NAME(lerp_coeff)(double beta, int *high)

@@ -43,3 +43,13 @@ def lerp_(m, g, beta):
         m += w * d
     else:
         m[...] = g + (w - t(1)) * d
+
+
+def moments_(m, v, g, beta1, beta2):
+    """Adam's two moments in place, as Adam, AdamW, RAdam and NAdam update them (torch's
+    order, src_c/vec.h: moments): ``m.lerp_(g, 1 - beta1)``; ``v = v * beta2``;
+    ``v = v + ((1 - beta2) * g) * g``."""
+    t = v.dtype.type
+    lerp_(m, g, beta1)
+    v *= t(beta2)
+    v += (t(1.0 - beta2) * g) * g

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import lerp_, per_param, scalars_converted
+from fastopt.reference._util import moments_, per_param, scalars_converted
 
 __all__ = ["adam", "adamw"]
 
@@ -27,9 +27,7 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta
                 p *= t(1.0 - lr * weight_decay)
             else:
                 g = g + t(weight_decay) * p
-        lerp_(m, g, beta1)
-        v *= t(beta2)
-        v += (t(1.0 - beta2) * g) * g
+        moments_(m, v, g, beta1, beta2)
         if amsgrad:
             np.maximum(vmax, v, out=vmax)
             v = vmax

@@ -1,7 +1,7 @@
 """NAdam in NumPy, in the kernel's order (src_c/kernels/nadam.inc.c)."""
 import numpy as np
 
-from fastopt.reference._util import lerp_, per_param, scalars_converted
+from fastopt.reference._util import moments_, per_param, scalars_converted
 
 __all__ = ["nadam"]
 
@@ -34,9 +34,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr=2e-3,
                 p *= t(1.0 - lr * weight_decay)
             else:
                 g = g + t(weight_decay) * p
-        lerp_(m, g, beta1)
-        v *= t(beta2)
-        v += (t(1.0 - beta2) * g) * g
+        moments_(m, v, g, beta1, beta2)
         d = np.sqrt(v / t(bc2)) + t(eps)
         p += (t(-lr * (1.0 - mu) / (1.0 - mp)) * g) / d
         p += (t(-lr * mu_next / (1.0 - mp * mu_next)) * m) / d

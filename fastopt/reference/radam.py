@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import lerp_, per_param, scalars_converted
+from fastopt.reference._util import moments_, per_param, scalars_converted
 
 __all__ = ["radam"]
 
@@ -33,9 +33,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0
                 p *= t(1.0 - lr * weight_decay)
             else:
                 g = g + t(weight_decay) * p
-        lerp_(m, g, beta1)
-        v *= t(beta2)
-        v += (t(1.0 - beta2) * g) * g
+        moments_(m, v, g, beta1, beta2)
         mh = m / t(bc1)
         if rho_t > 5.0:
             rect = t(math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf

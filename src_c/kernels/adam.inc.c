@@ -59,13 +59,11 @@ typedef struct {
         if (FO_FLAG(F, FO_ADAM_L2)) g = g + c.weight_decay * p_;                              \
         /* AdamW: p = p * (1 - lr * weight_decay) */                                          \
         if (FO_FLAG(F, FO_ADAM_DECOUPLED)) p_ = p_ * c.decay;                                 \
-        /* m = m.lerp(g, w): m + w (g - m), or g + (w - 1) (g - m) if w >= 0.5 (vec.h) */     \
-        const V m_ = FO_NAME(lerp_##X)(*m, g, c.coeff, FO_FLAG(F, FO_ADAM_LERP_HIGH));        \
-        *m = m_;                                                                              \
-        /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
-        V v_ = *v * c.beta2;                                                                  \
-        v_ = v_ + (c.one_minus_beta2 * g) * g;                                                \
-        *v = v_;                                                                              \
+        /* m = m.lerp(g, w);  v = v * beta2;  v = v + ((1 - beta2) * g) * g (vec.h) */        \
+        FO_NAME(moments_##X)(g, m, v, c.coeff, FO_FLAG(F, FO_ADAM_LERP_HIGH), c.beta2,        \
+                             c.one_minus_beta2);                                              \
+        const V m_ = *m;                                                                      \
+        V v_ = *v;                                                                            \
         /* vm = np.maximum(vm, v), and vm replaces v below */                                 \
         if (FO_FLAG(F, FO_ADAM_AMSGRAD)) {                                                    \
             v_ = FO_NAME(maximum_##X)(*vmax, v_);                                             \

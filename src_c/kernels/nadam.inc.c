@@ -59,13 +59,11 @@ typedef struct {
         /* L2: g = g + weight_decay * p;  decoupled: p = p * (1 - lr * weight_decay) */       \
         if (FO_FLAG(F, FO_NADAM_L2)) g = g + c.weight_decay * p_;                             \
         if (FO_FLAG(F, FO_NADAM_DECOUPLED)) p_ = p_ * c.decay;                                \
-        /* m = m.lerp(g, w) (vec.h) */                                                        \
-        const V m_ = FO_NAME(lerp_##X)(*m, g, c.coeff, FO_FLAG(F, FO_NADAM_LERP_HIGH));       \
-        *m = m_;                                                                              \
-        /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
-        V v_ = *v * c.beta2;                                                                  \
-        v_ = v_ + (c.one_minus_beta2 * g) * g;                                                \
-        *v = v_;                                                                              \
+        /* m = m.lerp(g, w);  v = v * beta2;  v = v + ((1 - beta2) * g) * g (vec.h) */        \
+        FO_NAME(moments_##X)(g, m, v, c.coeff, FO_FLAG(F, FO_NADAM_LERP_HIGH), c.beta2,       \
+                             c.one_minus_beta2);                                              \
+        const V m_ = *m;                                                                      \
+        V v_ = *v;                                                                            \
         /* d = np.sqrt(v / bc2) + eps */                                                      \
         const V d = FO_NAME(sqrt_##X)(v_ / c.bc2) + c.eps;                                    \
         /* p = p + (c_grad * g) / d;  p = p + (c_avg * m) / d */                              \

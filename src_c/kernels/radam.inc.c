@@ -61,13 +61,11 @@ typedef struct {
         /* L2: g = g + weight_decay * p;  decoupled: p = p * (1 - lr * weight_decay) */       \
         if (FO_FLAG(F, FO_RADAM_L2)) g = g + c.weight_decay * p_;                             \
         if (FO_FLAG(F, FO_RADAM_DECOUPLED)) p_ = p_ * c.decay;                                \
-        /* m = m.lerp(g, w): m + w (g - m), or g + (w - 1) (g - m) if w >= 0.5 (vec.h) */     \
-        const V m_ = FO_NAME(lerp_##X)(*m, g, c.coeff, FO_FLAG(F, FO_RADAM_LERP_HIGH));       \
-        *m = m_;                                                                              \
-        /* v = v * beta2;  v = v + ((1 - beta2) * g) * g */                                   \
-        V v_ = *v * c.beta2;                                                                  \
-        v_ = v_ + (c.one_minus_beta2 * g) * g;                                                \
-        *v = v_;                                                                              \
+        /* m = m.lerp(g, w);  v = v * beta2;  v = v + ((1 - beta2) * g) * g (vec.h) */        \
+        FO_NAME(moments_##X)(g, m, v, c.coeff, FO_FLAG(F, FO_RADAM_LERP_HIGH), c.beta2,       \
+                             c.one_minus_beta2);                                              \
+        const V m_ = *m;                                                                      \
+        V v_ = *v;                                                                            \
         /* mh = m / bc1 */                                                                    \
         const V mh = m_ / c.bc1;                                                              \
         if (FO_FLAG(F, FO_RADAM_RECTIFIED)) {                                                 \
