@@ -117,6 +117,12 @@ static const fo_advance_fn advance_table[FO_N_ALGOS] = {FO_ADVANCING_KERNELS(FO_
 
 fo_advance_fn fo_dense_advance(int algo) { return advance_table[algo]; }
 
+#define FO_WHOLE_ENTRY(name) [FO_ALGO_##name] = 1,
+static const unsigned char whole_table[FO_N_ALGOS] = {FO_WHOLE_KERNELS(FO_WHOLE_ENTRY)};
+#undef FO_WHOLE_ENTRY
+
+int fo_dense_whole(int algo) { return whole_table[algo]; }
+
 void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
                      int n_state)
 {

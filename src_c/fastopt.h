@@ -232,6 +232,7 @@ int fo_rows_threads(size_t k, size_t dim, int n_threads);
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
 fo_dense_fn fo_dense_kernel(int algo, int dtype);
 fo_advance_fn fo_dense_advance(int algo);   /* NULL for a kernel without scalar state */
+int fo_dense_whole(int algo);   /* 1: never cut the kernel's params (registry: FO_WHOLE_KERNELS) */
 fo_rows_fn fo_row_kernel(int algo, int dtype);
 fo_coalesce_fn fo_coalescer(int dtype);
 

@@ -8,7 +8,9 @@
  * computes the same cuts, so the runs tile the list. Each thread then calls the items' kernels
  * on its run's pieces. An elementwise kernel gives each element the same math whatever piece
  * it is in (the vector and plain loops agree bitwise), so results do not depend on the thread
- * count. 161 tensors of uneven sizes split as evenly as one large tensor.
+ * count. 161 tensors of uneven sizes split as evenly as one large tensor. A kernel with a
+ * reduction over its whole param (LAMB's norms; registry.h: FO_WHOLE_KERNELS) is never cut: a
+ * cut inside such an item moves to its start, so one thread runs it, in its fixed order.
  *
  * NumPy-equivalent (one thread, what every thread count computes):
  *     for it in dense items: kernel(it.p, it.g, it.state, it.hyper, step)
@@ -75,8 +77,10 @@ int fo_threads_max(void)
 }
 
 /* The first element of run t of nt: total * t / nt, moved down to a chunk boundary of the
- * item it falls in (offsets[i] is the first element of dense item i, offsets[m] = total). */
-static size_t cut(const size_t *offsets, size_t m, size_t total, int t, int nt)
+ * item it falls in (offsets[i] is the first element of dense item i, offsets[m] = total), or
+ * to its start if the item's kernel takes it whole (dense[i], when given, says). */
+static size_t cut(const size_t *offsets, size_t m, size_t total, int t, int nt,
+                  const fo_item *const *dense)
 {
     if (t >= nt) return total;
     const size_t x = (size_t)((unsigned __int128)total * (unsigned)t / (unsigned)nt);
@@ -85,6 +89,7 @@ static size_t cut(const size_t *offsets, size_t m, size_t total, int t, int nt)
         const size_t mid = (lo + hi) / 2;
         if (offsets[mid] <= x) lo = mid; else hi = mid;
     }
+    if (dense && fo_dense_whole(dense[lo]->kernel)) return offsets[lo];
     return offsets[lo] + (x - offsets[lo]) / FO_CHUNK * FO_CHUNK;
 }
 
@@ -156,8 +161,8 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
         #pragma omp parallel num_threads(nt)
         {
             const int t = omp_get_thread_num(), got = omp_get_num_threads();
-            run_range(m, dense, steps_of, offsets, cut(offsets, m, total, t, got),
-                      cut(offsets, m, total, t + 1, got));
+            run_range(m, dense, steps_of, offsets, cut(offsets, m, total, t, got, dense),
+                      cut(offsets, m, total, t + 1, got, dense));
         }
     } else
 #endif
@@ -237,7 +242,8 @@ void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *
         const int t = 0, got = 1;
         (void)nt;
 #endif
-        const size_t a = cut(offsets, 1, n, t, got), b = cut(offsets, 1, n, t + 1, got);
+        const size_t a = cut(offsets, 1, n, t, got, NULL);
+        const size_t b = cut(offsets, 1, n, t + 1, got, NULL);
         void *st[FO_MAX_STATE] = {0};
         for (int j = 0; j < n_state && j < FO_MAX_STATE; j++)
             st[j] = (char *)state[j] + a * item;

@@ -282,6 +282,22 @@ ASGD = Case(
     lr_sets_state_only=True,
 )
 
+# LAMB: weight decay x maximize x betas (beta1 = 0.4 takes the other lerp branch) x eps.
+# Its norms make each param one unit of work (never cut between threads).
+LAMB = Case(
+    name="lamb",
+    functional=functional.lamb,
+    reference=reference.lamb,
+    cls=fastopt.Lamb,
+    state_keys=("exp_avgs", "exp_avg_sqs"),
+    grid=_grid(lr=[0.01], betas=[(0.9, 0.999), (0.4, 0.99)], eps=[1e-6, 1e-3],
+               weight_decay=[0.0, 0.1], maximize=[False, True]),
+    init=lambda p, h: {"exp_avgs": np.zeros_like(p), "exp_avg_sqs": np.zeros_like(p)},
+    obj_kwargs=dict(lr=0.05),
+    invalid=_ADAM_INVALID,
+    rosenbrock_kwargs=dict(lr=0.01),
+)
+
 CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM,
-         RPROP, NADAM, ASGD]
+         RPROP, NADAM, ASGD, LAMB]
 CASE_IDS = [c.name for c in CASES]

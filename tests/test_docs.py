@@ -40,11 +40,11 @@ _HEADER = re.compile(r"^(?P<indent>[ \t]*)Examples?:{1,2}[ \t]*$", re.M)
 
 def test_the_lists_cover_every_optimizer():
     assert set(OPTIMIZERS) == {"ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
-                               "Lion", "NAdam", "RAdam", "RMSprop", "RowwiseAdagrad", "Rprop", "SGD",
+                               "Lamb", "Lion", "NAdam", "RAdam", "RMSprop", "RowwiseAdagrad", "Rprop", "SGD",
                                "SparseAdam"}
     assert {c.cls.__name__ for c in CASES} <= set(OPTIMIZERS)
     assert {c.functional.__name__ for c in CASES} <= set(FUNCTIONS)
-    assert len(FUNCTIONS) == 16 and all(callable(getattr(fastopt.functional, f))
+    assert len(FUNCTIONS) == 17 and all(callable(getattr(fastopt.functional, f))
                                         for f in FUNCTIONS)
     assert NO_EXAMPLE_YET <= {name for name, _ in OBJECTS}
 

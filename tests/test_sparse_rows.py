@@ -442,7 +442,7 @@ DENSE_ONLY = [c for c in CASES if c.cls.algorithm.row_kernel is None]
 
 def test_the_dense_only_optimizers_are_the_expected_ones():
     assert sorted(c.name for c in DENSE_ONLY) == ["adadelta", "adam", "adamax", "adamw",
-                                                  "asgd", "lion", "nadam", "radam",
+                                                  "asgd", "lamb", "lion", "nadam", "radam",
                                                   "rmsprop", "rprop"]
 
 

@@ -246,6 +246,34 @@ def _asgd_inplace(p, g, st, tmp, lr=1e-2, lambd=1e-4):
     ax[...] = p
 
 
+def _lamb_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, t=1):
+    m, v = st
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    u = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    pn, un = np.linalg.norm(p), np.linalg.norm(u)
+    p -= lr * (pn / un if pn > 0 and un > 0 else 1.0) * u
+
+
+def _lamb_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, t=1):
+    m, v = st
+    m *= b1
+    np.multiply(g, 1 - b1, out=tmp)
+    m += tmp
+    v *= b2
+    np.multiply(g, g, out=tmp)
+    tmp *= 1 - b2
+    v += tmp
+    np.divide(v, 1 - b2 ** t, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp /= 1 - b1 ** t
+    pn, un = np.linalg.norm(p), np.linalg.norm(tmp)
+    tmp *= lr * (pn / un if pn > 0 and un > 0 else 1.0)
+    p -= tmp
+
+
 def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
     v = st[0]
     v[...] = momentum * v + g
@@ -358,6 +386,15 @@ ALGORITHMS = {
         textbook=_asgd_textbook,
         inplace=_asgd_inplace,
         torch=("ASGD", dict()),
+    ),
+    "lamb": dict(
+        # the bound is a one-pass step's (28 bytes/element); LAMB's norms make it three
+        # passes (moments; norms; update: 48 bytes/element), so x bound shows their cost
+        n_state=2,
+        fastopt=lambda p, g, st: functional.lamb([p], [g], [st[0]], [st[1]], 1),
+        textbook=_lamb_textbook,
+        inplace=_lamb_inplace,
+        torch=None,   # torch.optim has no LAMB
     ),
     "adamax": dict(
         n_state=2,

@@ -14,6 +14,7 @@
 #include "rprop.inc.c"
 #include "nadam.inc.c"
 #include "asgd.inc.c"
+#include "lamb.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"

@@ -39,10 +39,14 @@
     X(rprop, "prev,step_size", etaminus, etaplus, step_size_min, step_size_max, maximize)   \
     X(nadam, "exp_avg,exp_avg_sq,mu_product:scalar", lr, beta1, beta2, eps, weight_decay,    \
       momentum_decay, decoupled, maximize)                                                    \
-    X(asgd, "ax,mu:scalar,eta:scalar", lr, lambd, alpha, t0, weight_decay, maximize)
+    X(asgd, "ax,mu:scalar,eta:scalar", lr, lambd, alpha, t0, weight_decay, maximize)       \
+    X(lamb, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, maximize)
 
 /* The dense kernels with scalar state: each defines FO_NAME(<name>_advance) (fo_advance_fn). */
 #define FO_ADVANCING_KERNELS(X) X(nadam) X(asgd)
+
+/* The dense kernels that reduce over a whole param (norms): threads.c never cuts their params. */
+#define FO_WHOLE_KERNELS(X) X(lamb)
 
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
