@@ -11,6 +11,7 @@ import numpy as np
 
 import fastopt
 from fastopt import _kernels, functional
+from fastopt.bench import numpy_steps
 from fastopt.bench._timing import (fmt_time, seconds_per_call, target, thread_counts,
                                     threads, try_torch)
 
@@ -20,371 +21,90 @@ from fastopt.bench._timing import (fmt_time, seconds_per_call, target, thread_co
 # temporaries, as the texts write it), a tuned in-place NumPy form (out= and one scratch
 # buffer), and the torch.optim class with its kwargs.
 
-def _adagrad_textbook(p, g, st, lr=1e-2, eps=1e-10):
-    s = st[0]
-    s += g * g
-    p -= lr * g / (np.sqrt(s) + eps)
-
-
-def _adagrad_inplace(p, g, st, tmp, lr=1e-2, eps=1e-10):
-    s = st[0]
-    np.multiply(g, g, out=tmp)
-    s += tmp
-    np.sqrt(s, out=tmp)
-    tmp += eps
-    np.divide(g, tmp, out=tmp)
-    tmp *= lr
-    p -= tmp
-
-
-def _adadelta_textbook(p, g, st, rho=0.9, eps=1e-6, lr=1.0):
-    v, d = st
-    v[...] = rho * v + (1 - rho) * g * g
-    delta = np.sqrt(d + eps) / np.sqrt(v + eps) * g
-    d[...] = rho * d + (1 - rho) * delta * delta
-    p -= lr * delta
-
-
-def _adadelta_inplace(p, g, st, tmp, rho=0.9, eps=1e-6, lr=1.0):
-    v, d = st
-    v *= rho
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - rho
-    v += tmp
-    np.add(d, eps, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    tmp *= g
-    tmp /= np.sqrt(v + eps)        # one temporary left: NumPy has no fused sqrt-divide
-    d *= rho
-    d += (1 - rho) * tmp * tmp
-    tmp *= lr
-    p -= tmp
-
-
-def _adam_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, v = st[0], st[1]
-    m[...] = b1 * m + (1 - b1) * g
-    v[...] = b2 * v + (1 - b2) * g * g
-    m_hat = m / (1 - b1 ** t)
-    v_hat = v / (1 - b2 ** t)
-    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
-
-
-def _adam_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, v = st[0], st[1]
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    v *= b2
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-    np.sqrt(v, out=tmp)
-    tmp /= np.sqrt(1 - b2 ** t)
-    tmp += eps
-    np.divide(m, tmp, out=tmp)
-    tmp *= lr / (1 - b1 ** t)
-    p -= tmp
-
-
-def _adamw_textbook(p, g, st, lr=1e-3, wd=1e-2, **kw):
-    p *= 1 - lr * wd
-    _adam_textbook(p, g, st, lr=lr, **kw)
-
-
-def _adamw_inplace(p, g, st, tmp, lr=1e-3, wd=1e-2, **kw):
-    p *= 1 - lr * wd
-    _adam_inplace(p, g, st, tmp, lr=lr, **kw)
-
-
-def _adamax_textbook(p, g, st, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, u = st
-    m[...] = b1 * m + (1 - b1) * g
-    u[...] = np.maximum(b2 * u, np.abs(g) + eps)
-    p -= lr / (1 - b1 ** t) * m / u
-
-
-def _adamax_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, u = st
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    u *= b2
-    np.abs(g, out=tmp)
-    tmp += eps
-    np.maximum(u, tmp, out=u)
-    np.divide(m, u, out=tmp)
-    tmp *= lr / (1 - b1 ** t)
-    p -= tmp
-
-
-def _radam_scalars(b1, b2, t):
-    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
-    rho_inf = 2 / (1 - b2) - 1
-    rho_t = rho_inf - 2 * t * b2 ** t / bc2
-    rect = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-    return bc1, bc2, rect
-
-
-def _radam_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=6):
-    m, v = st
-    bc1, bc2, rect = _radam_scalars(b1, b2, t)
-    m[...] = b1 * m + (1 - b1) * g
-    v[...] = b2 * v + (1 - b2) * g * g
-    p -= lr * rect * (m / bc1) * np.sqrt(bc2) / (np.sqrt(v) + eps)
-
-
-def _radam_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, t=6):
-    m, v = st
-    bc1, bc2, rect = _radam_scalars(b1, b2, t)
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    v *= b2
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-    np.sqrt(v, out=tmp)
-    tmp += eps
-    np.divide(m, tmp, out=tmp)
-    tmp *= lr * rect * np.sqrt(bc2) / bc1
-    p -= tmp
-
-
-def _rprop_textbook(p, g, st, etaminus=0.5, etaplus=1.2, lo=1e-6, hi=50.0):
-    prev, s = st
-    d = np.sign(g * prev)
-    s[...] = np.clip(s * np.where(d > 0, etaplus, np.where(d < 0, etaminus, 1.0)), lo, hi)
-    g = np.where(d < 0, 0, g)
-    p -= np.sign(g) * s
-    prev[...] = g
-
-
-def _rprop_inplace(p, g, st, tmp, etaminus=0.5, etaplus=1.2, lo=1e-6, hi=50.0):
-    prev, s = st
-    np.multiply(g, prev, out=tmp)
-    flipped = tmp < 0                      # a boolean temporary: NumPy has no fused where
-    s[tmp > 0] *= etaplus
-    s[flipped] *= etaminus
-    np.clip(s, lo, hi, out=s)
-    np.copyto(prev, g)
-    prev[flipped] = 0
-    np.sign(prev, out=tmp)
-    tmp *= s
-    p -= tmp
-
-
-def _lion_textbook(p, g, st, lr=1e-4, b1=0.9, b2=0.99):
-    m = st[0]
-    p -= lr * np.sign(b1 * m + (1 - b1) * g)
-    m[...] = b2 * m + (1 - b2) * g
-
-
-def _lion_inplace(p, g, st, tmp, lr=1e-4, b1=0.9, b2=0.99):
-    m = st[0]
-    np.multiply(m, b1, out=tmp)
-    tmp += (1 - b1) * g            # one temporary left: NumPy has no fused scale-add
-    np.sign(tmp, out=tmp)
-    tmp *= lr
-    p -= tmp
-    m *= b2
-    np.multiply(g, 1 - b2, out=tmp)
-    m += tmp
-
-
 #: the scalar state of the NAdam and ASGD rows, shared by every call (mu_product shrinks
 #: towards 0 over the calls, which changes nothing but two per-call scalars)
 _MU_PRODUCT = np.ones((), np.float32)
 _MU, _ETA = np.ones((), np.float32), np.array(1e-2, np.float32)
 
 
-def _nadam_scalars(b1, b2, t, mp, md=4e-3):
-    mu = b1 * (1 - 0.5 * 0.96 ** (t * md))
-    mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * md))
-    return 1 - b2 ** t, mu, mu_next, mp * mu
-
-
-def _nadam_textbook(p, g, st, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, v = st
-    bc2, mu, mu_next, mp = _nadam_scalars(b1, b2, t, 1.0)
-    m[...] = b1 * m + (1 - b1) * g
-    v[...] = b2 * v + (1 - b2) * g * g
-    d = np.sqrt(v / bc2) + eps
-    p -= lr * ((1 - mu) / (1 - mp) * g + mu_next / (1 - mp * mu_next) * m) / d
-
-
-def _nadam_inplace(p, g, st, tmp, lr=2e-3, b1=0.9, b2=0.999, eps=1e-8, t=1):
-    m, v = st
-    bc2, mu, mu_next, mp = _nadam_scalars(b1, b2, t, 1.0)
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    v *= b2
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-    np.divide(v, bc2, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    tmp += eps
-    np.reciprocal(tmp, out=tmp)
-    # one temporary left: the two terms share the denominator
-    tmp *= (lr * (1 - mu) / (1 - mp)) * g + (lr * mu_next / (1 - mp * mu_next)) * m
-    p -= tmp
-
-
-def _asgd_textbook(p, g, st, lr=1e-2, lambd=1e-4):
-    ax = st[0]
-    p[...] = p * (1 - lambd * lr) - lr * g
-    ax[...] = p
-
-
-def _asgd_inplace(p, g, st, tmp, lr=1e-2, lambd=1e-4):
-    ax = st[0]
-    p *= 1 - lambd * lr
-    np.multiply(g, lr, out=tmp)
-    p -= tmp
-    ax[...] = p
-
-
-def _lamb_textbook(p, g, st, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, t=1):
-    m, v = st
-    m[...] = b1 * m + (1 - b1) * g
-    v[...] = b2 * v + (1 - b2) * g * g
-    u = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-    pn, un = np.linalg.norm(p), np.linalg.norm(u)
-    p -= lr * (pn / un if pn > 0 and un > 0 else 1.0) * u
-
-
-def _lamb_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, t=1):
-    m, v = st
-    m *= b1
-    np.multiply(g, 1 - b1, out=tmp)
-    m += tmp
-    v *= b2
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - b2
-    v += tmp
-    np.divide(v, 1 - b2 ** t, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    tmp += eps
-    np.divide(m, tmp, out=tmp)
-    tmp /= 1 - b1 ** t
-    pn, un = np.linalg.norm(p), np.linalg.norm(tmp)
-    tmp *= lr * (pn / un if pn > 0 and un > 0 else 1.0)
-    p -= tmp
-
-
-def _sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
-    v = st[0]
-    v[...] = momentum * v + g
-    p -= lr * v
-
-
-def _sgd_inplace(p, g, st, tmp, lr=1e-3, momentum=0.9):
-    v = st[0]
-    v *= momentum
-    v += g
-    np.multiply(v, lr, out=tmp)
-    p -= tmp
-
-
-def _rmsprop_textbook(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8):
-    s = st[0]
-    s[...] = alpha * s + (1 - alpha) * g * g
-    p -= lr * g / (np.sqrt(s) + eps)
-
-
-def _rmsprop_inplace(p, g, st, tmp, lr=1e-2, alpha=0.99, eps=1e-8):
-    s = st[0]
-    s *= alpha
-    np.multiply(g, g, out=tmp)
-    tmp *= 1 - alpha
-    s += tmp
-    np.sqrt(s, out=tmp)
-    tmp += eps
-    np.divide(g, tmp, out=tmp)
-    tmp *= lr
-    p -= tmp
-
-
 ALGORITHMS = {
     "adagrad": dict(
         n_state=1,
         fastopt=lambda p, g, st: functional.adagrad([p], [g], [st[0]], 1, lr=1e-2),
-        textbook=_adagrad_textbook,
-        inplace=_adagrad_inplace,
+        textbook=numpy_steps.adagrad_textbook,
+        inplace=numpy_steps.adagrad_inplace,
         torch=("Adagrad", dict(lr=1e-2)),
     ),
     "sgd-momentum": dict(
         n_state=1,
         # step 2: the buffer is read and written (step 1 only writes it)
         fastopt=lambda p, g, st: functional.sgd([p], [g], [st[0]], 2, lr=1e-3, momentum=0.9),
-        textbook=_sgd_textbook,
-        inplace=_sgd_inplace,
+        textbook=numpy_steps.sgd_textbook,
+        inplace=numpy_steps.sgd_inplace,
         torch=("SGD", dict(lr=1e-3, momentum=0.9)),
     ),
     "rmsprop": dict(
         n_state=1,
         fastopt=lambda p, g, st: functional.rmsprop([p], [g], [st[0]], None, None, 1),
-        textbook=_rmsprop_textbook,
-        inplace=_rmsprop_inplace,
+        textbook=numpy_steps.rmsprop_textbook,
+        inplace=numpy_steps.rmsprop_inplace,
         torch=("RMSprop", dict()),
     ),
     "adadelta": dict(
         n_state=2,
         fastopt=lambda p, g, st: functional.adadelta([p], [g], [st[0]], [st[1]], 1),
-        textbook=_adadelta_textbook,
-        inplace=_adadelta_inplace,
+        textbook=numpy_steps.adadelta_textbook,
+        inplace=numpy_steps.adadelta_inplace,
         torch=("Adadelta", dict()),
     ),
     "adam": dict(
         n_state=2,
         fastopt=lambda p, g, st: functional.adam([p], [g], [st[0]], [st[1]], None, 1),
-        textbook=_adam_textbook,
-        inplace=_adam_inplace,
+        textbook=numpy_steps.adam_textbook,
+        inplace=numpy_steps.adam_inplace,
         torch=("Adam", dict()),
     ),
     "adamw": dict(
         n_state=2,
         fastopt=lambda p, g, st: functional.adamw([p], [g], [st[0]], [st[1]], None, 1),
-        textbook=_adamw_textbook,
-        inplace=_adamw_inplace,
+        textbook=numpy_steps.adamw_textbook,
+        inplace=numpy_steps.adamw_inplace,
         torch=("AdamW", dict()),
     ),
     "lion": dict(
         n_state=1,
         fastopt=lambda p, g, st: functional.lion([p], [g], [st[0]], 1),
-        textbook=_lion_textbook,
-        inplace=_lion_inplace,
+        textbook=numpy_steps.lion_textbook,
+        inplace=numpy_steps.lion_inplace,
         torch=None,   # torch.optim has no Lion
     ),
     "radam": dict(
         n_state=2,
         # step 6: the first rectified step (rho_t > 5)
         fastopt=lambda p, g, st: functional.radam([p], [g], [st[0]], [st[1]], 6),
-        textbook=_radam_textbook,
-        inplace=_radam_inplace,
+        textbook=numpy_steps.radam_textbook,
+        inplace=numpy_steps.radam_inplace,
         torch=("RAdam", dict()),
     ),
     "rprop": dict(
         n_state=2,
         fastopt=lambda p, g, st: functional.rprop([p], [g], [st[0]], [st[1]], 1),
-        textbook=_rprop_textbook,
-        inplace=_rprop_inplace,
+        textbook=numpy_steps.rprop_textbook,
+        inplace=numpy_steps.rprop_inplace,
         torch=("Rprop", dict()),
     ),
     "nadam": dict(
         n_state=2,   # (and mu_product: one number, no traffic)
         fastopt=lambda p, g, st: functional.nadam([p], [g], [st[0]], [st[1]], [_MU_PRODUCT], 1),
-        textbook=_nadam_textbook,
-        inplace=_nadam_inplace,
+        textbook=numpy_steps.nadam_textbook,
+        inplace=numpy_steps.nadam_inplace,
         torch=("NAdam", dict()),
     ),
     "asgd": dict(
         n_state=1,   # (and eta, mu: one number each)
         fastopt=lambda p, g, st: functional.asgd([p], [g], [st[0]], [_MU], [_ETA], 1),
-        textbook=_asgd_textbook,
-        inplace=_asgd_inplace,
+        textbook=numpy_steps.asgd_textbook,
+        inplace=numpy_steps.asgd_inplace,
         torch=("ASGD", dict()),
     ),
     "lamb": dict(
@@ -392,15 +112,15 @@ ALGORITHMS = {
         # passes (moments; norms; update: 48 bytes/element), so x bound shows their cost
         n_state=2,
         fastopt=lambda p, g, st: functional.lamb([p], [g], [st[0]], [st[1]], 1),
-        textbook=_lamb_textbook,
-        inplace=_lamb_inplace,
+        textbook=numpy_steps.lamb_textbook,
+        inplace=numpy_steps.lamb_inplace,
         torch=None,   # torch.optim has no LAMB
     ),
     "adamax": dict(
         n_state=2,
         fastopt=lambda p, g, st: functional.adamax([p], [g], [st[0]], [st[1]], 1),
-        textbook=_adamax_textbook,
-        inplace=_adamax_inplace,
+        textbook=numpy_steps.adamax_textbook,
+        inplace=numpy_steps.adamax_inplace,
         torch=("Adamax", dict()),
     ),
 }
