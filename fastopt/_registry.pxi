@@ -27,6 +27,9 @@ cdef class Kernel:
         for item in (text.split(",") if text else ()):
             name, _, gate = item.strip().partition("?")
             name, colon, kind = name.partition(":")
+            if colon and kind not in ("row", "scalar"):
+                raise RuntimeError(f"fastopt: registry line of {info.name.decode()!r}: unknown "
+                                   f"buffer kind {kind!r}")
             names.append(name)
             gates.append(gate or None)
             per_row.append(colon != "" and kind == "row")

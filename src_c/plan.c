@@ -198,7 +198,9 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
                 if ((it->scalars >> j) & 1u)
                     old[j] = ((it->scalars_f64 >> j) & 1u) ? *(const double *)it->state[j]
                                                            : (double)*(const float *)it->state[j];
-            fo_dense_advance(it->kernel)(it->hyper, steps[i], old, next, it->scalars_f64);
+            const fo_advance_fn advance = fo_dense_advance(it->kernel);
+            if (advance) advance(it->hyper, steps[i], old, next, it->scalars_f64);
+            else memcpy(next, old, sizeof(next));   /* (a registry slip: kept, never a crash) */
             for (int j = 0; j < FO_MAX_STATE; j++) {
                 if (!((it->scalars >> j) & 1u)) continue;
                 v[2 * j] = old[j];

@@ -259,7 +259,7 @@ NADAM = Case(
     rosenbrock_kwargs=dict(lr=0.01),
 )
 
-# ASGD: decay (lambd 0 and not) x alpha x t0 (0: averaging from step 2; torch's 1e6: never,
+# ASGD: decay (lambd 0 and not) x alpha x t0 (0: averaging from step 3; torch's 1e6: never,
 # ax a copy of p) x weight decay x maximize, over 5 steps so that mu moves below 1. eta and
 # mu are scalar state: 0-d float32 arrays, set by the plan for the next step.
 ASGD = Case(

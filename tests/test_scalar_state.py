@@ -148,3 +148,43 @@ def test_a_saved_scalar_that_does_not_fit_is_refused_naming_the_param(value, mat
     with pytest.raises(ValueError, match=f"param 0: saved 'mu_product'.*{match}"):
         opt.load_state_dict(sd)
     assert opt.state[0]["mu_product"] == before["state"][0]["mu_product"]
+
+
+@pytest.mark.parametrize("name,kwargs", [("NAdam", dict(lr=0.01)),
+                                         ("ASGD", dict(lr=0.02, t0=2.0, lambd=0.01))])
+@pytest.mark.parametrize("how", ["pickle", "state_dict"])
+def test_torch_scalar_state_keeps_its_dtype_through_pickle_and_state_dicts(name, kwargs, how):
+    """float64 params, float32 scalar state (torch's): a pickled copy or a resumed optimizer
+    keeps the float32 scalars and goes on bit for bit as the original (and as torch)."""
+    import copy
+    import pickle
+    from conftest import torch_or_skip
+    torch = torch_or_skip()
+    import fastopt.torch
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(s, generator=gen, dtype=torch.float64) for s in ((7, 5), (3,))]
+    grads = [[torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in params]
+             for _ in range(8)]
+    cls = getattr(fastopt.torch, name)
+    opt = cls(params, **kwargs)
+    twin_params = [p.clone() for p in params]
+    theirs = getattr(torch.optim, name)(twin_params, **kwargs)
+    for i, step_grads in enumerate(grads):
+        if i == 4:
+            if how == "pickle":   # (the optimizer and its params together, as torch.save)
+                copy_params, other = pickle.loads(pickle.dumps((params, opt)))
+            else:
+                copy_params = [p.clone() for p in params]
+                other = cls(copy_params, **kwargs)
+                # (a copy: torch's load_state_dict keeps the tensors it can, as they are)
+                other.load_state_dict(copy.deepcopy(opt.state_dict()))
+            for key in opt.algorithm.scalar_state:
+                assert other.state[copy_params[0]][key].dtype == torch.float32
+        for ps, o in [(params, opt), (twin_params, theirs)] + (
+                [(copy_params, other)] if i >= 4 else []):
+            for p, g in zip(ps, step_grads):
+                p.grad = g.clone()
+            o.step()
+    for p, q, r in zip(params, copy_params, twin_params):
+        assert torch.equal(p, q)
+        torch.testing.assert_close(p, r, rtol=1e-12, atol=1e-13)

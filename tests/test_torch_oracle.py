@@ -127,7 +127,7 @@ TABLE = [
         for kw in _grid(weight_decay=[0.0, 0.1], decoupled_weight_decay=[False, True],
                         maximize=[False, True], betas=[(0.9, 0.999), (0.4, 0.99)],
                         momentum_decay=[4e-3, 0.3])]),
-    # decay x t0 (never, from step 2, from step 11 of 25) x weight decay x maximize, an alpha
+    # decay x t0 (never, from step 3, from step 13 of 25) x weight decay x maximize, an alpha
     *_rows("ASGD", [{}, dict(lr=0.02), dict(lr=0.02, alpha=0.5, t0=5)] + [
         dict(lr=0.02, **kw)
         for kw in _grid(lambd=[1e-4, 0.01], t0=[1e6, 0.0, 10.0], weight_decay=[0.0, 0.1],

@@ -295,7 +295,7 @@ NADAM = TorchCase(
 ASGD = TorchCase(
     name="ASGD",
     # torch's optim_inputs_func_asgd (minus tensor lr and capturable), then the grid
-    # t0 (never, from step 2) x decay x weight decay x maximize
+    # t0 (never, from step 3) x decay x weight decay x maximize
     settings=[
         dict(lr=0.02),
         dict(t0=100),

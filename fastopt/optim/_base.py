@@ -369,7 +369,9 @@ def _load_scalar(value, i, key):
     if a is None or a.dtype.kind not in "fiu" or a.size != 1 or isinstance(value, (list, str)):
         raise ValueError(f"fastopt: param {i}: saved {key!r} must be one number (a 0-d "
                          f"array or tensor), got {type(value).__name__} {value!r}")
-    out = np.array(a.reshape(()), a.dtype if a.dtype in (np.float32, np.float64) else np.float32)
+    keep = isinstance(value, np.ndarray) or hasattr(value, "dtype")   # an array or tensor
+    out = np.array(a.reshape(()), a.dtype if keep and a.dtype in (np.float32, np.float64)
+                   else np.float32)
     if not np.isfinite(out):
         raise ValueError(f"fastopt: param {i}: saved {key!r} is {float(out)}; expected a "
                          f"finite number")

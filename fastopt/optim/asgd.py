@@ -82,8 +82,9 @@ class ASGD(Optimizer):
 {math}
 
     where ``ax`` starts at 0, ``eta`` at ``lr`` and ``mu`` at 1: each step uses the ``eta``
-    and ``mu`` the previous one left. While ``t <= t0 + 1`` ``mu`` is 1 and ``ax`` is a copy
-    of the param; after that ``ax`` averages the params since step ``t0``. ``ax`` is what
+    and ``mu`` the previous one left, so step ``t`` averages with ``mu = 1 / max(1, t - 1 -
+    t0)``: through step ``t0 + 2`` ``ax`` is a copy of the param; after that it averages the
+    params since then. ``ax`` is what
     the method returns (evaluate the model with it); the optimizer steps ``p``. This is
     torch.optim.ASGD (2.13, for-loop, not capturable), state names included; ``eta`` and
     ``mu`` are 0-d float32 arrays, as torch's 0-d tensors.

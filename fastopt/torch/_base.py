@@ -418,8 +418,9 @@ class Optimizer(torch.optim.Optimizer):
         by this optimizer's own (they choose an implementation, not the math); state buffers
         are made CPU tensors of the param's dtype and layout, and step counters one-element
         float tensors, copying only what does not fit already; scalar state (NAdam's
-        ``mu_product``, ASGD's ``eta`` and ``mu``) keeps its saved float32 or float64 dtype,
-        in which torch goes on computing it.
+        ``mu_product``, ASGD's ``eta`` and ``mu``) keeps its saved float32 or float64 dtype
+        (torch casts it to the param's), so that a resumed run goes on as an uninterrupted
+        torch run does.
         """
         own = [{k: g[k] for k in NOOP_FLAGS if k in g} for g in self.param_groups]
         scalar_dtypes = saved_scalar_dtypes(state_dict, self.algorithm.scalar_state)
@@ -434,7 +435,8 @@ class Optimizer(torch.optim.Optimizer):
             fitted = defaultdict(dict)
             for key, value in state["state"].items():
                 fitted[key] = fit_state(key, value, self._step_key, self._step_tensor,
-                                        self.algorithm.state_names)
+                                        self.algorithm.state_names,
+                                        self.algorithm.scalar_state)
             state["state"] = fitted
         super().__setstate__(state)
         for group in self.param_groups:

@@ -9,7 +9,7 @@ def scalar_dtype():
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def fit_state(p, st, step_key, step_tensor, buffer_keys):
+def fit_state(p, st, step_key, step_tensor, buffer_keys, scalar_keys=()):
     """A loaded state dict for param ``p``: buffers on p's device in p's dtype and memory
     layout, step counters as torch keeps them; copies only what does not fit already. What
     cannot be made to fit is left as it is, for the step to report by name."""
@@ -19,6 +19,13 @@ def fit_state(p, st, step_key, step_tensor, buffer_keys):
     for key, value in st.items():
         if key == step_key:
             out[key] = fit_step(value) if step_tensor else fit_int_step(value)
+        elif key in scalar_keys:
+            # one number per param (mu_product, eta, mu), stepped in its own dtype: kept,
+            # only moved to the CPU (a Python number becomes a float32 tensor, as torch's)
+            if isinstance(value, torch.Tensor):
+                out[key] = value.cpu() if not value.is_cpu else value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = torch.tensor(float(value), dtype=scalar_dtype())
         elif key in buffer_keys and isinstance(value, torch.Tensor):
             out[key] = fit_buffer(p, value)
     return out
@@ -57,8 +64,9 @@ def saved_scalar_dtypes(state_dict, keys):
     """``{(position, key): dtype}`` of the float32/float64 scalar state (NAdam's mu_product,
     ASGD's eta and mu) in a state dict about to be loaded; position is the param's place
     across the saved groups. torch's load_state_dict casts these to the param's dtype, but
-    their dtype is part of the math (torch keeps stepping them in their own), so
-    :func:`restore_scalar_dtypes` puts it back (exactly: float32 -> float64 -> float32)."""
+    their dtype is part of the math (an uninterrupted torch run keeps stepping them in their
+    own), so :func:`restore_scalar_dtypes` puts it back: exactly for a float32 number cast to
+    float64; a float64 one loaded beside float32 params comes back rounded to float32."""
     out = {}
     try:
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]

@@ -40,7 +40,8 @@ class ASGD(Optimizer):
 
     State per param, created at its first step with a grad, as torch does: ``step``, ``eta``
     (starting at ``lr``) and ``mu`` (starting at 1), 0-d float32 tensors (float64 if torch's
-    default dtype is float64; torch's load_state_dict casts them to the param's dtype), and
+    default dtype is float64; load_state_dict keeps their saved dtype, where torch casts
+    them to the param's), and
     ``ax`` (a tensor like the param, starting at 0).
 
     The step validates params, grads, state and every group's hyper-parameters before writing

@@ -43,8 +43,8 @@ class NAdam(Optimizer):
         {flags}
 
     State per param, created at its first step with a grad, as torch does: ``step`` and
-    ``mu_product`` (0-d float32 tensors, float64 if torch's default dtype is float64; torch's
-    load_state_dict casts them to the param's dtype, and both are stepped as they are),
+    ``mu_product`` (0-d float32 tensors, float64 if torch's default dtype is float64;
+    load_state_dict keeps ``mu_product``'s saved dtype, where torch casts it to the param's),
     ``exp_avg`` and ``exp_avg_sq`` (tensors like the param, starting at 0).
 
     The step validates params, grads, state and every group's hyper-parameters before writing
