@@ -95,7 +95,8 @@ def step_groups(Kernel kernel, list groups, list grads, dict state, SettingsCach
             else:
                 bufs = tuple([(<dict>st).get(kernel.state_names[j]) for j in range(ns)])
             for j in range(ns):
-                if bufs[j] is None and plan._gate_on(kernel, h, <int>j):
+                if bufs[j] is None and plan._uses(kernel, h, <int>j, cnp.PyArray_NDIM(
+                        <cnp.ndarray>p) if cnp.PyArray_Check(p) else 1):
                     return False   # a flag switched on: the general path makes the buffer
             adds.append((i, p, g, bufs, h, step + 1, st))
             i += 1

@@ -89,12 +89,18 @@ cdef class Kernel:
     cdef readonly tuple gates
     cdef readonly tuple per_row
     cdef readonly tuple scalar
+    cdef readonly tuple factored
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper
     cdef int gate_index[4]
     cdef bint row_state[4]
     cdef bint scalar_state[4]
+    cdef int shape_kind[4]      # SHAPE_LIKE_PARAM, or a factored-state kind (_registry.pxi)
+    cdef int rows_field         # the hyper row's `rows` and `cols` (plan-filled), or -1
+    cdef int cols_field
+    cdef int n_given            # hyper-parameters a front end gives (n_hyper - plan-filled)
+    cpdef bint for_ndim(self, int j, int ndim)
 
 
 cdef class SparseRows:

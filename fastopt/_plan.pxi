@@ -198,9 +198,47 @@ cdef class Plan:
         self.index_of[self.n] = <int>index
         return it
 
-    cdef inline bint _gate_on(self, Kernel kernel, Py_ssize_t hyper, int j) noexcept:
+    cdef inline bint _uses(self, Kernel kernel, Py_ssize_t hyper, int j, int ndim) noexcept:
+        """Is state buffer j in use: its flag on (or none) and, for factored state, kept for
+        a param of ``ndim`` dimensions?"""
         cdef int gate = kernel.gate_index[j]
-        return gate < 0 or self.hyper_table[hyper + gate] != 0.0
+        if gate >= 0 and self.hyper_table[hyper + gate] == 0.0:
+            return False
+        return kernel.shape_kind[j] == SHAPE_LIKE_PARAM or kernel.for_ndim(j, ndim)
+
+    cdef Py_ssize_t _shaped_row(self, Kernel kernel, Py_ssize_t hyper, size_t rows,
+                                size_t cols) except -1:
+        """A copy of hyper row ``hyper`` with the kernel's ``rows`` and ``cols`` filled (a
+        kernel with factored state: registry.h); the row itself for other kernels."""
+        if kernel.rows_field < 0:
+            return hyper
+        cdef Py_ssize_t nh = kernel.n_hyper, row = self.n_hyper
+        self._reserve_hyper(row + nh)
+        memcpy(&self.hyper_table[row], &self.hyper_table[hyper], nh * sizeof(double))
+        self.hyper_table[row + kernel.rows_field] = <double>rows
+        self.hyper_table[row + kernel.cols_field] = <double>cols
+        self.n_hyper = row + nh
+        self.kernels.append(kernel)
+        return row
+
+    cdef int _factored_param(self, fo_item *it, Kernel kernel, Py_ssize_t index, int nd,
+                             const cnp.npy_intp *shape, bint c_order) except -1:
+        """For a kernel with factored state: the param's matrix shape into the item, and the
+        item's own hyper row with it. A param of two or more dimensions must be C-contiguous
+        (its last two dims are the matrices its factors describe)."""
+        if kernel.rows_field < 0:
+            return 0
+        if nd >= 2:
+            if not c_order:
+                raise ValueError(f"fastopt: param {index}: the {kernel.name} step keeps "
+                                 f"factored state for the last two dims of a param, which "
+                                 f"must be C-contiguous; this one is another dense layout "
+                                 f"(make it with np.ascontiguousarray / .contiguous())")
+            it.n_rows = <size_t>shape[nd - 2]
+            it.dim = <size_t>shape[nd - 1]
+        self.hyper_of[self.n] = self._shaped_row(kernel, self.hyper_of[self.n], it.n_rows,
+                                                 it.dim)
+        return 0
 
     cpdef add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
               Py_ssize_t hyper, long long step):
@@ -214,6 +252,7 @@ cdef class Plan:
         cdef int code = _param_code(param, index)
         cdef cnp.ndarray p = <cnp.ndarray>param, g, s
         cdef Py_ssize_t j, n_rows
+        cdef int nd = cnp.PyArray_NDIM(p)
         if len(buffers) != kernel.n_state:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
                                f"{kernel.state_names}, got {len(buffers)} buffers")
@@ -228,13 +267,22 @@ cdef class Plan:
             g = <cnp.ndarray>grad
             it.g = cnp.PyArray_DATA(g)
             self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(g), 0, 1)
+        self._factored_param(it, kernel, index, nd, cnp.PyArray_DIMS(p),
+                             cnp.PyArray_IS_C_CONTIGUOUS(p))
         for j in range(kernel.n_state):
             buf = buffers[j]
-            if not self._gate_on(kernel, hyper, j):
+            if not self._uses(kernel, hyper, j, nd):
                 continue
             if buf is None:
                 raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is needed "
                                  f"by these hyper-parameters but is None")
+            if kernel.shape_kind[j] == SHAPE_ROW_FACTOR or kernel.shape_kind[j] == SHAPE_COL_FACTOR:
+                _check_factor(buf, code, index, kernel.state_what[j],
+                              kernel.buffer_shape(j, (<object>p).shape), (<object>p).dtype)
+                s = <cnp.ndarray>buf
+                it.state[j] = cnp.PyArray_DATA(s)
+                self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
+                continue
             if kernel.scalar_state[j]:
                 self._add_scalar(it, j, index, kernel.state_what[j], _array_code(
                     buf, index, kernel.state_what[j]), cnp.PyArray_SIZE(<cnp.ndarray>buf),
@@ -376,15 +424,36 @@ cdef class Plan:
         it.n = <size_t>n
         it.p = <void *><uintptr_t>addr
         self._span(<uintptr_t>addr, n * itemsize, 1, 0)
+        self._factored_param(it, kernel, index, nd, shape, _c_strides(tuple(pshape), pstrides))
         for j in range(-1, kernel.n_state):
             rec = grad if j < 0 else buffers[j]
             what = "grad" if j < 0 else kernel.state_what[j]
-            if j >= 0 and not self._gate_on(kernel, hyper, <int>j):
+            if j >= 0 and not self._uses(kernel, hyper, <int>j, nd):
                 continue
             if rec is None:
                 raise ValueError(f"fastopt: param {index}: {what} is needed by these "
                                  f"hyper-parameters but is None")
             baddr, bcode, bshape, bstrides = rec
+            if j >= 0 and (kernel.shape_kind[j] == SHAPE_ROW_FACTOR
+                           or kernel.shape_kind[j] == SHAPE_COL_FACTOR):
+                expected = kernel.buffer_shape(j, tuple(pshape))
+                if bcode != code:
+                    raise TypeError(f"fastopt: param {index}: {what} has dtype "
+                                    f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 1 else bcode} but "
+                                    f"the param has dtype {_DTYPE_NAMES[code]}")
+                if tuple(bshape) != expected:
+                    raise ValueError(f"fastopt: param {index}: {what} has shape "
+                                     f"{tuple(bshape)}; a param of shape {tuple(pshape)} "
+                                     f"needs {expected}")
+                if not _c_strides(expected, bstrides):
+                    raise ValueError(f"fastopt: param {index}: {what} is not C-contiguous "
+                                     f"(strides {tuple(bstrides)})")
+                n_scalar = 1
+                for d in range(len(expected)):
+                    n_scalar *= expected[d]
+                it.state[j] = <void *><uintptr_t>baddr
+                self._span(<uintptr_t>baddr, n_scalar * itemsize, 1, 2 + <int>j)
+                continue
             if j >= 0 and kernel.scalar_state[j]:
                 if bcode != FO_F32 and bcode != FO_F64:
                     raise TypeError(f"fastopt: param {index}: {what} has dtype code {bcode}; "
@@ -443,7 +512,7 @@ cdef class Plan:
         it.g = grad
         if it.step_kind == FO_STEP_VALUE:
             it.step = step
-        self.hyper_of[self.n] = hyper
+        self.hyper_of[self.n] = self._shaped_row(kernel, hyper, item.n_rows, item.dim)
         self.index_of[self.n] = index
         for j in range(n_spans):
             self.spans[self.n_spans] = spans[j]
@@ -523,6 +592,37 @@ cdef class Plan:
     def size(self):
         """The number of params added."""
         return self.n
+
+
+cdef bint _c_strides(tuple shape, strides):
+    """Are ``strides`` (in elements) C-contiguous for ``shape`` (a dim of one element may have
+    any stride, as torch's is_contiguous allows)?"""
+    cdef Py_ssize_t expect = 1, d
+    if len(strides) != len(shape):
+        return False
+    for d in range(len(shape) - 1, -1, -1):
+        if shape[d] != 1 and strides[d] != expect:
+            return False
+        expect *= shape[d]
+    return True
+
+
+cdef int _check_factor(object buf, int code, Py_ssize_t index, str what, tuple expected,
+                       object dtype) except -1:
+    """A factored state buffer (registry.h): the param's dtype, the factor's shape,
+    C-contiguous, aligned and writeable."""
+    if _array_code(buf, index, what) != code:
+        raise TypeError(f"fastopt: param {index}: {what} has dtype {buf.dtype} but the param "
+                        f"has dtype {dtype}")
+    if buf.shape != expected:
+        raise ValueError(f"fastopt: param {index}: {what} has shape {buf.shape}; this param "
+                         f"needs {expected}")
+    cdef cnp.ndarray a = <cnp.ndarray>buf
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"fastopt: param {index}: {what} is not C-contiguous")
+    if not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"fastopt: param {index}: {what} is read-only or not aligned")
+    return 0
 
 
 def check_params(list params):

@@ -10,10 +10,13 @@ cdef int _pack_hyper(Kernel kernel, dict values, double *out) except -1:
     cdef Py_ssize_t j, nh = kernel.n_hyper
     cdef PyObject *item
     cdef object v
-    if len(values) != nh:
+    if len(values) != kernel.n_given:
         raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "
-                           f"{kernel.hyper_names}, got {tuple(values)}")
+                           f"{kernel.hyper_names[:kernel.n_given]}, got {tuple(values)}")
     for j in range(nh):
+        if j >= kernel.n_given:
+            out[j] = 0.0   # rows, cols: the plan fills them per param (registry.h)
+            continue
         item = PyDict_GetItem(values, kernel.hyper_names[j])
         if item == NULL:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} takes hyper-parameters "

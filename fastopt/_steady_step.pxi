@@ -65,7 +65,7 @@ cdef class SteadyStep:
     cdef list groups          # the group dicts, in order
     cdef list params          # per group: a tuple of its params
     cdef list objects         # per slot: (state dict or None, buffers, counter, dtype, shape,
-                              #            strides, numel, buffer strides)
+                              #            strides, numel, buffer strides, buffer numels)
     cdef list slot_of         # per param across groups: its slot, or -1 (no grad then)
     cdef object step_key, translate
     cdef object profiler_on, hooks_module, torch_threads, increment_version
@@ -135,11 +135,10 @@ cdef class SteadyStep:
                         raise RuntimeError("fastopt: too many spans for a steady slot")
                     sl.spans[sl.n_spans] = sp[0]
                     sl.n_spans += 1
-            for j in range(ns):
-                gate = kernel.gate_index[j]
-                if gate < 0 or plan.hyper_table[plan.hyper_of[i] + gate] != 0.0:
-                    sl.gates_on |= 1u << j
             shape, stride = tuple(p.shape), tuple(p.stride())
+            for j in range(ns):
+                if plan._uses(kernel, plan.hyper_of[i], <int>j, len(shape)):
+                    sl.gates_on |= 1u << j
             extent = 1
             for d in range(len(shape)):
                 if shape[d] == 0:
@@ -151,7 +150,8 @@ cdef class SteadyStep:
             sl.nbytes = <Py_ssize_t>sl.item.n * _ITEMSIZE[sl.item.dtype]
             self.objects.append((st, tuple(bufs), counter, p.dtype, shape, stride,
                                  <Py_ssize_t>sl.item.n,
-                                 tuple(None if b is None else b.stride() for b in bufs)))
+                                 tuple(None if b is None else b.stride() for b in bufs),
+                                 tuple(None if b is None else b.numel() for b in bufs)))
             self.slot_of[index] = i
         self.kernel = kernel
         self.step_key = step_key
@@ -246,7 +246,7 @@ cdef class SteadyStep:
     cdef bint _add(self, Plan plan, _slot *sl, tuple obj, object state, object p, object g,
                    Py_ssize_t row) except -1:
         """Check one param's records and its new grad; add it to ``plan`` if they fit."""
-        st, bufs, counter, dtype, shape, stride, numel, buf_strides = obj
+        st, bufs, counter, dtype, shape, stride, numel, buf_strides, buf_numels = obj
         cdef Kernel kernel = self.kernel
         cdef int j, ns = kernel.n_state, gate, itemsize = _ITEMSIZE[sl.item.dtype]
         cdef unsigned int on = 0
@@ -281,8 +281,7 @@ cdef class SteadyStep:
         elif <object>cur is not st:
             return False
         for j in range(ns):
-            gate = kernel.gate_index[j]
-            if gate < 0 or plan.hyper_table[row + gate] != 0.0:
+            if plan._uses(kernel, row, j, len(<tuple>shape)):
                 on |= 1u << j
         if on != sl.gates_on:
             return False
@@ -295,8 +294,7 @@ cdef class SteadyStep:
                     or <uintptr_t>PyObject_CallOneArg(self.data_ptr_m, b)
                     != <uintptr_t>sl.item.state[j]
                     or PyObject_CallOneArg(self.stride_m, b) != (<tuple>buf_strides)[j]
-                    or PyObject_CallOneArg(self.numel_m, b)
-                    != (1 if kernel.scalar_state[j] else numel)):
+                    or PyObject_CallOneArg(self.numel_m, b) != (<tuple>buf_numels)[j]):
                 return False
         if self.step_key is not None:
             if st is None:

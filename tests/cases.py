@@ -28,12 +28,21 @@ class Case:
     lr_sets_state_only: bool = False   # lr only fills a new state buffer (Rprop)
 
     def new_state(self, p, hyper):
+        """The state buffers this param keeps (Adafactor's depend on its shape: a key the
+        param does not keep is absent)."""
         return self.init(p, hyper)
 
+    def lists(self, states):
+        """``{key: [each param's buffer, or None where it keeps none]}`` from per-param
+        state dicts, for :meth:`run`."""
+        return {k: [s.get(k) for s in states] for k in self.state_keys}
+
     def run(self, impl, params, grads, states, step, hyper):
-        """Call a functional-style implementation with state lists in state_keys order."""
+        """Call a functional-style implementation with state lists in state_keys order (a
+        list no param keeps: None for each)."""
         hyper = {k: v for k, v in hyper.items() if k not in _OBJECT_ONLY}
-        impl(params, grads, *[states[k] for k in self.state_keys], step, **hyper)
+        impl(params, grads, *[states.get(k, [None] * len(params)) for k in self.state_keys],
+             step, **hyper)
 
 
 #: Hyper-parameters the objects take that the functional steps do not (they shape the state).
@@ -298,6 +307,35 @@ LAMB = Case(
     rosenbrock_kwargs=dict(lr=0.01),
 )
 
+
+def _adafactor_state(p, h):
+    """Adafactor's state as torch makes it: factored for 2-D and up, else like the param."""
+    if p.ndim >= 2:
+        return {"row_vars": np.zeros(p.shape[:-1] + (1,), p.dtype),
+                "col_vars": np.zeros(p.shape[:-2] + (1, p.shape[-1]), p.dtype)}
+    return {"variances": np.zeros_like(p)}
+
+
+# Adafactor: eps1 None (the dtype's epsilon) and given x eps2 x d (1: clipping often on) x
+# weight decay x maximize x beta2_decay; lr 0.5 makes rho = 1 / sqrt(t) from step 4 on.
+# Its factors need C-contiguous params of 2-D and up (the layout tests skip those).
+ADAFACTOR = Case(
+    name="adafactor",
+    functional=functional.adafactor,
+    reference=reference.adafactor,
+    cls=fastopt.Adafactor,
+    state_keys=("row_vars", "col_vars", "variances"),
+    grid=_grid(lr=[0.01, 0.5], beta2_decay=[-0.8, -0.3], eps=[(None, 1e-3), (1e-2, 0.5)],
+               d=[1.0, 3.0], weight_decay=[0.0, 0.1], maximize=[False, True]),
+    init=_adafactor_state,
+    obj_kwargs=dict(lr=0.05),
+    invalid=[dict(lr=-1.0), dict(lr=float("nan")), dict(beta2_decay=0.5),
+             dict(eps=(-1.0, 1e-3)), dict(eps=(None, -1e-3)), dict(eps=1e-3), dict(d=0.5),
+             dict(weight_decay=-0.1), dict(lr="fast")],
+    rosenbrock_kwargs=dict(lr=0.01),
+    steps=(1, 2, 3, 4, 5),
+)
+
 CASES = [ADAGRAD, ADADELTA, ADAM, ADAMW, SGD, RMSPROP, ROWWISE_ADAGRAD, ADAMAX, LION, RADAM,
-         RPROP, NADAM, ASGD, LAMB]
+         RPROP, NADAM, ASGD, LAMB, ADAFACTOR]
 CASE_IDS = [c.name for c in CASES]

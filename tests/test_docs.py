@@ -39,12 +39,12 @@ _HEADER = re.compile(r"^(?P<indent>[ \t]*)Examples?:{1,2}[ \t]*$", re.M)
 
 
 def test_the_lists_cover_every_optimizer():
-    assert set(OPTIMIZERS) == {"ASGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax",
+    assert set(OPTIMIZERS) == {"ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax",
                                "Lamb", "Lion", "NAdam", "RAdam", "RMSprop", "RowwiseAdagrad", "Rprop", "SGD",
                                "SparseAdam"}
     assert {c.cls.__name__ for c in CASES} <= set(OPTIMIZERS)
     assert {c.functional.__name__ for c in CASES} <= set(FUNCTIONS)
-    assert len(FUNCTIONS) == 17 and all(callable(getattr(fastopt.functional, f))
+    assert len(FUNCTIONS) == 18 and all(callable(getattr(fastopt.functional, f))
                                         for f in FUNCTIONS)
     assert NO_EXAMPLE_YET <= {name for name, _ in OBJECTS}
 

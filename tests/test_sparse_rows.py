@@ -318,7 +318,7 @@ def _bad_setup(case, seed=0):
 
 def _raises_and_writes_nothing(case, hyper, params, grads, states, exc, message):
     before = [p.copy() for p in params] + [v.copy() for s in states for v in s.values()]
-    lists = {k: [s[k] for s in states] for k in case.state_keys}
+    lists = case.lists(states)
     with pytest.raises(exc, match=message):
         case.run(case.functional, params, grads, lists, 1, hyper)
     after = [p for p in params] + [v for s in states for v in s.values()]
@@ -441,7 +441,7 @@ DENSE_ONLY = [c for c in CASES if c.cls.algorithm.row_kernel is None]
 
 
 def test_the_dense_only_optimizers_are_the_expected_ones():
-    assert sorted(c.name for c in DENSE_ONLY) == ["adadelta", "adam", "adamax", "adamw",
+    assert sorted(c.name for c in DENSE_ONLY) == ["adadelta", "adafactor", "adam", "adamax", "adamw",
                                                   "asgd", "lamb", "lion", "nadam", "radam",
                                                   "rmsprop", "rprop"]
 
@@ -468,7 +468,7 @@ def test_a_dense_only_optimizer_refuses_sparse_rows_naming_the_param(case):
     hyper = case.grid[-1]
     states = [case.new_state(p, hyper) for p in (a, t)]
     snap = [v.copy() for st in states for v in st.values() if v is not None]
-    lists = {k: [st[k] for st in states] for k in case.state_keys}
+    lists = case.lists(states)
     with pytest.raises(TypeError, match=f"param 1: {name} does not take SparseRows"):
         case.run(case.functional, [a, t], [np.ones(3, np.float32), g], lists, 1, hyper)
     assert np.array_equal(a, before[0]) and np.array_equal(t, before[1])

@@ -222,6 +222,10 @@ def test_a_round_trip_keeps_working_for_any_dense_layout(case, order):
     assert not np.shares_memory(p, q)
     opt = case.cls([p], **case.obj_kwargs)
     grads = [layout(rng.standard_normal(base.shape)) for _ in range(4)]
+    if case.name == "adafactor" and order != "C":
+        with pytest.raises(ValueError, match="param 0: the adafactor step keeps factored state"):
+            opt.step([grads[0]])   # its factors are the last two dims of C order
+        return
     for g in grads[:2]:
         opt.step([g])
     q[...] = p

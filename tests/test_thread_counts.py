@@ -37,10 +37,7 @@ def small_cuts():
 def _steps(case, hyper, dtype, threads, sizes, impl=None, n_steps=2):
     rng = np.random.default_rng(7)
     params = [rng.standard_normal(n).astype(dtype) for n in sizes]
-    states = {k: [] for k in case.state_keys}
-    for p in params:
-        for k, v in case.new_state(p, hyper).items():
-            states[k].append(v)
+    states = case.lists([case.new_state(p, hyper) for p in params])
     with fastopt.num_threads(threads):
         for step in range(1, n_steps + 1):
             grads = [rng.standard_normal(p.size).astype(dtype) for p in params]

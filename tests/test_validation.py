@@ -42,7 +42,7 @@ def unchanged(before, params, states):
 
 
 def call(case, params, grads, states, hyper, step=1):
-    lists = {k: [s[k] for s in states] for k in case.state_keys}
+    lists = case.lists(states)
     case.run(case.functional, params, grads, lists, step, hyper)
 
 
@@ -242,7 +242,7 @@ def test_bad_step_count(case, bad):
 def test_the_reference_refuses_the_same_step_counts(case):
     hyper, params, grads, states = make(case)
     before = snapshot(params, states)
-    lists = {k: [s[k] for s in states] for k in case.state_keys}
+    lists = case.lists(states)
     for bad in (0, 1.5, True, "2", 2 ** 53 + 1):
         with pytest.raises(ValueError, match="whole number"):
             case.run(case.reference, params, grads, lists, [1, bad], hyper)
@@ -286,8 +286,8 @@ def test_one_array_instead_of_a_list(case, which):
     (a 1-D array is iterable and would otherwise be read as a list of 0-d params)."""
     hyper, params, grads, states = make(case)
     before = snapshot(params, states)
-    lists = {k: [s[k] for s in states] for k in case.state_keys}
-    key = case.state_keys[0]
+    lists = case.lists(states)
+    key = next(k for k in case.state_keys if k in states[0])
     args = {"params": params, "grads": grads, **lists}
     what = {"params": "params", "grads": "grads"}.get(which, "the [a-z_]+ list")
     if which == "state":
@@ -467,7 +467,8 @@ def _layouts(base):
 def test_any_dense_layout_shared_by_param_grad_and_state_steps_bitwise(case, order):
     """A param in Fortran or permuted order, with grad and state in that same layout, steps
     in place exactly as its C-order copy does (the elementwise step runs in memory order);
-    a row kernel (RowwiseAdagrad) reads whole rows and refuses it, writing nothing."""
+    a row kernel (RowwiseAdagrad) reads whole rows, and Adafactor factors the last two dims
+    of C order: both refuse it, writing nothing."""
     rng = np.random.default_rng(8)
     hyper = full_hyper(case)
     shape = (5, 3, 4)
@@ -481,9 +482,11 @@ def test_any_dense_layout_shared_by_param_grad_and_state_steps_bitwise(case, ord
                for k, v in c_states[1].items()}]
     assert not params[1].flags.c_contiguous
     assert params[1].flags.f_contiguous == (order == "F")
-    if case.name == "rowwise_adagrad":
+    if case.name in ("rowwise_adagrad", "adafactor"):
         before = snapshot(params, states)
-        with pytest.raises(ValueError, match="param 1: param is not C-contiguous.*whole rows"):
+        with pytest.raises(ValueError, match="param 1: param is not C-contiguous.*whole rows"
+                           if case.name == "rowwise_adagrad" else
+                           "param 1: the adafactor step keeps factored state .* must be C-contiguous"):
             call(case, params, grads, states, hyper)
         assert unchanged(before, params, states)
         return
@@ -515,6 +518,10 @@ def test_a_dense_layout_other_than_the_params_is_refused(case, what):
         params[1] = np.asfortranarray(params[1])
         states[1] = {k: np.asfortranarray(v) for k, v in states[1].items()}
         match = "param 1: grad has another memory layout"
+    elif case.name == "adafactor":
+        # a factor is (6, 1) or (1, 5): C and Fortran order at once; a strided view is neither
+        states[1]["row_vars"] = np.zeros((6, 2))[:, :1]
+        match = "param 1: state 'row_var' is not C-contiguous"
     else:
         key = next(iter(states[1]))
         states[1][key] = np.asfortranarray(states[1][key])

@@ -3,27 +3,15 @@ import math
 
 import numpy as np
 
-from fastopt.reference._util import moments_, per_param, scalars_converted
+from fastopt.reference._util import line_sums, moments_, per_param, scalars_converted
 
 __all__ = ["lamb"]
 
-_LANES = 16
-
 
 def _sum_squares(x):
-    """sum(float64(x) ** 2) in the kernel's fixed order: element i into lane i % 16, the lanes
-    added up row after row (np.add.reduce over axis 0 of the (rows, 16) array, one row at a
-    time), then folded 16 -> 8 -> 4 -> 2 -> 1."""
-    x = np.asarray(x, np.float64).reshape(-1)
-    rows = -(-x.size // _LANES)
-    padded = np.zeros(rows * _LANES)
-    padded[:x.size] = x * x
-    lanes = np.add.reduce(padded.reshape(rows, _LANES), axis=0) if rows else np.zeros(_LANES)
-    w = _LANES // 2
-    while w >= 1:
-        lanes[:w] = lanes[:w] + lanes[w:2 * w]
-        w //= 2
-    return float(lanes[0])
+    """sum(float64(x) ** 2) in the kernel's fixed order: the whole param as one line
+    (reference._util.line_sums)."""
+    return float(line_sums(np.reshape(x, (1, -1)))[0])
 
 
 @scalars_converted

@@ -303,9 +303,10 @@ class Optimizer(torch.optim.Optimizer):
                                     f"{type(st).__name__}")
                 changed = fresh
                 bufs = []
-                for name, gate in zip(kernel.state_names, kernel.gates):
-                    if gate is not None and not entry[1][gate]:
-                        bufs.append(None)
+                for j, (name, gate) in enumerate(zip(kernel.state_names, kernel.gates)):
+                    if (gate is not None and not entry[1][gate]) or not kernel.for_ndim(
+                            j, p.dim()):
+                        bufs.append(None)   # off, or factored state another shape keeps
                         continue
                     b = st.get(name)
                     if b is None:

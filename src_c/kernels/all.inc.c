@@ -15,6 +15,7 @@
 #include "nadam.inc.c"
 #include "asgd.inc.c"
 #include "lamb.inc.c"
+#include "adafactor.inc.c"
 #include "adagrad_rows.inc.c"
 #include "sgd_rows.inc.c"
 #include "rowwise_adagrad.inc.c"

@@ -18,6 +18,14 @@
  * "x:scalar" (dense kernels) is one number per param, float32 or float64 whatever the param's
  * dtype, which the kernel's advance function moves on (fo_advance_fn in fastopt.h).
  *
+ * Factored state (dense kernels; Adafactor): a param of two or more dimensions is `batches`
+ * matrices of `rows` x `cols`, its last two dims, and must be C-contiguous. "x:row_factor" has
+ * the param's shape with the last dim 1 (one element per row), "x:col_factor" with the
+ * second-to-last dim 1 (one per column); both are C-contiguous and in use only for params of
+ * two or more dimensions. "x:vector" is like the param and in use only for 0-D and 1-D params.
+ * A kernel with such state names two hyper-parameters `rows` and `cols` last: the plan fills
+ * them per param from its shape (front ends never give them; 0 for a vector).
+ *
  * Dense kernels update every element of a param; row kernels update the rows of a 2-D param
  * that a row-sparse gradient touches (fo_row_set in fastopt.h).
  */
@@ -40,13 +48,15 @@
     X(nadam, "exp_avg,exp_avg_sq,mu_product:scalar", lr, beta1, beta2, eps, weight_decay,    \
       momentum_decay, decoupled, maximize)                                                    \
     X(asgd, "ax,mu:scalar,eta:scalar", lr, lambd, alpha, t0, weight_decay, maximize)       \
-    X(lamb, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, maximize)
+    X(lamb, "exp_avg,exp_avg_sq", lr, beta1, beta2, eps, weight_decay, maximize)             \
+    X(adafactor, "row_var:row_factor,col_var:col_factor,variance:vector",                     \
+      lr, beta2_decay, eps1, eps2, d, weight_decay, maximize, rows, cols)
 
 /* The dense kernels with scalar state: each defines FO_NAME(<name>_advance) (fo_advance_fn). */
 #define FO_ADVANCING_KERNELS(X) X(nadam) X(asgd)
 
 /* The dense kernels that reduce over a whole param (norms): threads.c never cuts their params. */
-#define FO_WHOLE_KERNELS(X) X(lamb)
+#define FO_WHOLE_KERNELS(X) X(lamb) X(adafactor)
 
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
