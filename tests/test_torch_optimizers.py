@@ -152,7 +152,7 @@ def test_state_dict_has_torchs_format(case):
                {k: v for k, v in g2.items() if k != "foreach"}
     # a state dict saved with torch's fused/foreach/capturable flags still loads, and keeps
     # ours (each class has its own subset of the flags)
-    flags = [k for k in ("fused", "capturable") if k in s2["param_groups"][0]]
+    flags = [k for k in ("fused", "capturable", "foreach") if k in s2["param_groups"][0]]
     assert flags
     for k in flags:
         s2["param_groups"][0][k] = True

@@ -132,6 +132,11 @@ TABLE = [
         dict(lr=0.02, **kw)
         for kw in _grid(lambd=[1e-4, 0.01], t0=[1e6, 0.0, 10.0], weight_decay=[0.0, 0.1],
                         maximize=[False, True])]),
+    # beta2_decay x eps (None: the dtype's epsilon) x d x weight decay x maximize
+    *_rows("Adafactor", [{}, dict(lr=0.05)] + [
+        dict(lr=0.05, **kw)
+        for kw in _grid(beta2_decay=[-0.8, -0.3], eps=[(None, 1e-3), (1e-2, 0.1)],
+                        d=[1.0, 3.0], weight_decay=[0.0, 0.1], maximize=[False, True])]),
     # the same less weight decay, which torch refuses with sparse grads
     *_rows("Adagrad", [{k: v for k, v in kw.items() if k != "weight_decay"} for kw in ADAGRAD
                        if kw != dict(lr=0.05, weight_decay=0.1)], sparse=True),

@@ -55,7 +55,8 @@ STEP_BREAKERS = [
      TypeError, r"param 3 has dtype torch.float16"),
     ("param turned non-contiguous",
      lambda t, m, o: setattr(m[2].weight, "data", m[2].weight.data.t().contiguous().t()),
-     ValueError, r"param 2: (grad|state '\w+') has another memory layout than the param"),
+     ValueError, r"param 2: ((grad|state '\w+') has another memory layout than the param|"
+                 r"the adafactor step keeps factored state .* must be C-contiguous)"),
     ("tensor lr",
      lambda t, m, o: o.param_groups[1].__setitem__("lr", t.tensor(0.01)),
      TypeError, r"param group 1: lr must be Python numbers"),
@@ -75,7 +76,7 @@ STEP_BREAKERS = [
     ("state buffer not contiguous",
      lambda t, m, o: o.state[m[2].weight].__setitem__(_buffer(o, m[2].weight),
                                                        t.zeros(16, 3).t()),
-     ValueError, r"param 2: state '\w+' has another memory layout"),
+     ValueError, r"param 2: state '\w+' (has another memory layout|has shape .* needs)"),
     ("step counter int64",
      lambda t, m, o: o.state[m[2].bias].__setitem__("step", t.tensor(3)),
      TypeError, r"param 3's state 'step' must be a one-element float32 or float64"),

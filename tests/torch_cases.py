@@ -29,11 +29,18 @@ class TorchCase:
     # multiplies the fixed lrs of those tests (RMSprop's first steps are ~10x lr: v starts
     # at 0 without bias correction, and lr=0.1 sends this model to NaN)
     lr_scale: float = 1.0
+    # state keys a param keeps by its number of dims (Adafactor): ndim -> keys, added to
+    # state_keys
+    keys_by_ndim: object = None
 
     def keys_for(self, kwargs):
-        """torch's state keys after a step with these constructor kwargs."""
-        return self.state_keys + tuple(k for k, arg in self.gated_keys.items()
+        """torch's state keys after a step with these constructor kwargs (a function of the
+        param where they depend on its shape)."""
+        keys = self.state_keys + tuple(k for k, arg in self.gated_keys.items()
                                        if kwargs.get(arg))
+        if self.keys_by_ndim is not None:
+            return lambda p: keys + self.keys_by_ndim(p.dim())
+        return keys
 
     @property
     def has_step(self):
@@ -315,7 +322,31 @@ ASGD = TorchCase(
     one_cycle_kwargs=dict(cycle_momentum=False),
 )
 
-CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM, RPROP, NADAM, ASGD]
+ADAFACTOR = TorchCase(
+    name="Adafactor",
+    # torch's optim_inputs_func_adafactor (minus tensor lr), then the grid
+    # beta2_decay x eps x d x weight decay x maximize
+    settings=[
+        dict(lr=0.05),
+        dict(weight_decay=0.1, lr=0.05),
+        dict(beta2_decay=-1.0),
+        dict(d=1.5),
+        dict(lr=0.05, eps=(None, 1e-3), maximize=True),
+        *_grid(lr=[0.05], beta2_decay=[-0.8, -0.3], eps=[(None, 1e-3), (1e-2, 0.1)],
+               d=[1.0, 3.0], weight_decay=[0, 0.1], maximize=[False, True]),
+    ],
+    state_keys=("step",),
+    keys_by_ndim=lambda ndim: ("row_var", "col_var") if ndim > 1 else ("variance",),
+    groups=[dict(lr=0.01), dict(lr=0.002, beta2_decay=-0.5, d=2.0)],
+    rejected=[(dict(lr=-1.0), ValueError), (dict(beta2_decay=0.1), ValueError),
+              (dict(eps=(-1.0, 1e-3)), ValueError), (dict(eps=(None, -1e-3)), ValueError),
+              (dict(d=0.5), ValueError), (dict(weight_decay=-1e-3), ValueError),
+              (dict(lr=float("nan")), ValueError), *_rejected_flags("foreach")],
+    one_cycle_kwargs=dict(cycle_momentum=False),
+)
+
+CASES = [ADAGRAD, SGD, RMSPROP, ADADELTA, ADAM, ADAMW, ADAMAX, RADAM, RPROP, NADAM, ASGD,
+         ADAFACTOR]
 ZERO_CASES = [ADAGRAD, ADAM]   # the ZeRO test spawns 2 processes per case: keep it short
 CASE_IDS = [c.name for c in CASES]
 SETTINGS = [(c, kw) for c in CASES for kw in c.settings]

@@ -86,9 +86,10 @@ def assert_same_training(ours_model, ours, theirs_model, theirs, state_keys=None
                          [(p, theirs.state.get(p, {})) for p in b])
     if state_keys is not None:
         for i, p in enumerate(b):
-            assert not theirs.state.get(p) or set(theirs.state[p]) == set(state_keys), (
+            keys = state_keys(p) if callable(state_keys) else state_keys   # (by the param's shape)
+            assert not theirs.state.get(p) or set(theirs.state[p]) == set(keys), (
                 f"param {i}: torch's state keys {sorted(theirs.state[p])}, "
-                f"expected {sorted(state_keys)}")
+                f"expected {sorted(keys)}")
 
 
 def assert_matches_torch(ours, theirs, tol=None, label="fastopt"):
