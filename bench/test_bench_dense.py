@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastopt import _kernels
-from fastopt.bench.dense import ALGORITHMS, _torch_variants
+from fastopt.bench.dense import ALGORITHMS, _torch_variants, buffers
 from fastopt.bench._timing import try_torch
 
 SIZES = [1_000, 100_000, 1 << 22]
@@ -22,15 +22,12 @@ IMPLS = ["fastopt", "bound", "numpy textbook", "numpy in-place",
 def test_dense_step(benchmark, name, dtype, n, impl):
     algo = ALGORITHMS[name]
     benchmark.group = f"{name}-{np.dtype(dtype).name}-{n}"
-    rng = np.random.default_rng(0)
-    p = rng.standard_normal(n).astype(dtype)
-    g = (rng.standard_normal(n) * 1e-3).astype(dtype)
-    states = [np.full(n, 0.1, dtype) for _ in range(algo["n_state"])]
-    tmp = np.empty(n, dtype)
+    p, g, states, probe_states = buffers(algo, n, dtype)
+    tmp = np.empty(p.shape, dtype)
     if impl == "fastopt":
         benchmark(algo["fastopt"], p, g, states)
     elif impl == "bound":
-        benchmark(_kernels.stream_probe, p, g, states)
+        benchmark(_kernels.stream_probe, p, g, probe_states)
     elif impl == "numpy textbook":
         benchmark(algo["textbook"], p, g, states)
     elif impl == "numpy in-place":

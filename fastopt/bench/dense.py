@@ -123,7 +123,49 @@ ALGORITHMS = {
         inplace=numpy_steps.adamax_inplace,
         torch=("Adamax", dict()),
     ),
+    # Adafactor on a vector (variance like p) and on a matrix (factored: a row and a column,
+    # next to no state, so the bound is read p, g, write p: 12 bytes/element); its norms
+    # make either several passes over p and g
+    "adafactor": dict(
+        n_state=1,
+        fastopt=lambda p, g, st: functional.adafactor([p], [g], [None], [None], [st[0]], 1),
+        textbook=numpy_steps.adafactor_textbook,
+        inplace=numpy_steps.adafactor_inplace,
+        torch=("Adafactor", dict()),
+    ),
+    "adafactor_2d": dict(
+        n_state=0,
+        shape=lambda n: (n // _cols(n), _cols(n)),
+        state_shapes=lambda shape: [shape[:-1] + (1,), (1, shape[-1])],
+        fastopt=lambda p, g, st: functional.adafactor([p], [g], [st[0]], [st[1]], [None], 1),
+        textbook=numpy_steps.adafactor_textbook,
+        inplace=numpy_steps.adafactor_inplace,
+        torch=("Adafactor", dict()),
+    ),
 }
+
+
+def _cols(n):
+    """The columns of the matrix a factored row steps: n as rows of 1024 or 1000 if it can."""
+    return 1024 if n % 1024 == 0 else 1000 if n % 1000 == 0 else n
+
+
+def buffers(algo, n, dtype, spacer=lambda: None):
+    """``(p, g, states, probe_states)`` for one row: p and g of n elements (a matrix for a
+    factored row), the state buffers (n elements each, or the row's own shapes), and the
+    buffers the bandwidth probe streams beside p and g (n elements each)."""
+    rng = np.random.default_rng(0)
+    shape = algo["shape"](n) if "shape" in algo else (n,)
+    spacer()
+    p = rng.standard_normal(n).astype(dtype).reshape(shape)
+    spacer()
+    g = (rng.standard_normal(n) * 1e-3).astype(dtype).reshape(shape)
+    shapes = algo["state_shapes"](shape) if "state_shapes" in algo else [shape] * algo["n_state"]
+    states = []
+    for s in shapes:
+        spacer()
+        states.append(np.full(s, 0.1, dtype))
+    return p, g, states, (states if "state_shapes" not in algo else [])
 
 
 def bytes_per_element(n_state, itemsize):
@@ -150,7 +192,7 @@ def _torch_variants(torch, name, kwargs, p_np, g_np, states_np):
             continue  # e.g. no fused CPU kernel for this algorithm
         state = opt.state[t]
         buffers = [k for k, v in state.items() if torch.is_tensor(v) and v.shape == t.shape]
-        for key, array in zip(buffers, states_np):
+        for key, array in zip(buffers, [a for a in states_np if a.shape == tuple(t.shape)]):
             state[key] = torch.from_numpy(array)
         out[variant] = opt.step
     return out
@@ -173,7 +215,6 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None, 
     addresses relative to each other are a random sample (the spacers go into keep too).
     """
     algo = ALGORITHMS[name]
-    rng = np.random.default_rng(0)
     spacer_rng = None if layout_seed is None else np.random.default_rng(layout_seed)
     spacers = []
 
@@ -181,16 +222,9 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None, 
         if spacer_rng is not None:  # reserves address space only: its pages are never touched
             spacers.append(np.empty(int(spacer_rng.integers(0, 1 << 14)) << 12, np.uint8))
 
+    p, g, states, probe_states = buffers(algo, n, dtype, spacer)
     spacer()
-    p = rng.standard_normal(n).astype(dtype)
-    spacer()
-    g = (rng.standard_normal(n) * 1e-3).astype(dtype)
-    states = []
-    for _ in range(algo["n_state"]):
-        spacer()
-        states.append(np.full(n, 0.1, dtype))
-    spacer()
-    tmp = np.empty(n, dtype)
+    tmp = np.empty(p.shape, dtype)
     t = {}
     t["fastopt"] = seconds_per_call(lambda: algo["fastopt"](p, g, states), budget=budget)
     with np.errstate(all="ignore"):
@@ -211,9 +245,10 @@ def measure(name, dtype, n, *, budget, torch=None, keep=None, layout_seed=None, 
             if "torch fused" in variants:
                 t["torch fused N"] = seconds_per_call(variants["torch fused"], budget=budget)
             t["bound N"] = seconds_per_call(
-                lambda: _kernels.stream_probe(p, g, states, n_top), budget=budget)
+                lambda: _kernels.stream_probe(p, g, probe_states, n_top), budget=budget)
     # last: its adds (p += g, s += g) are the only steps that are not an optimizer's
-    t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, states), budget=budget)
+    t["bound"] = seconds_per_call(lambda: _kernels.stream_probe(p, g, probe_states),
+                                  budget=budget)
     if keep is not None:
         keep.append((p, g, states, tmp, spacers))
     return t
@@ -272,9 +307,7 @@ def isa_paths(sizes, budget):
     try:
         for name, algo in ALGORITHMS.items():
             for n in sizes:
-                p = np.zeros(n, np.float32)
-                g = np.full(n, 1e-3, np.float32)
-                states = [np.full(n, 0.1, np.float32) for _ in range(algo["n_state"])]
+                p, g, states, _ = buffers(algo, n, np.float32)
                 for isa in _kernels.available_isas():
                     _kernels._set_isa(isa)
                     out[(name, n, isa)] = seconds_per_call(lambda: algo["fastopt"](p, g, states),

@@ -259,6 +259,54 @@ def lamb_inplace(p, g, st, tmp, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, t=1):
     p -= tmp
 
 
+def _adafactor_rms(x):
+    return np.linalg.norm(x) / np.sqrt(x.size)
+
+
+def adafactor_textbook(p, g, st, lr=1e-2, decay=-0.8, eps2=1e-3, d=1.0, t=1):
+    """torch.optim.Adafactor's step: factored for a matrix (st: row_var, col_var), else
+    st: variance."""
+    eps1 = np.finfo(p.dtype).eps
+    w = t ** decay
+    alpha = max(eps2, _adafactor_rms(p)) * min(lr, 1 / np.sqrt(t))
+    if p.ndim > 1:
+        row, col = st
+        row[...] = row + w * ((g * g).mean(axis=-1, keepdims=True) - row)
+        col[...] = col + w * ((g * g).mean(axis=-2, keepdims=True) - col)
+        v = row * col / np.maximum(row.mean(axis=-2, keepdims=True), eps1)
+    else:
+        v = st[0]
+        v[...] = v + w * (g * g - v)
+    u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+    p -= alpha / max(1.0, _adafactor_rms(u) / d) * u
+
+
+def adafactor_inplace(p, g, st, tmp, lr=1e-2, decay=-0.8, eps2=1e-3, d=1.0, t=1):
+    eps1 = np.finfo(p.dtype).eps
+    w = t ** decay
+    alpha = max(eps2, _adafactor_rms(p)) * min(lr, 1 / np.sqrt(t))
+    np.multiply(g, g, out=tmp)
+    if p.ndim > 1:
+        row, col = st
+        row *= 1 - w
+        row += w * tmp.mean(axis=-1, keepdims=True)
+        col *= 1 - w
+        col += w * tmp.mean(axis=-2, keepdims=True)
+        np.multiply(row, col, out=tmp)
+        tmp /= max(float(row.mean()), eps1)
+    else:
+        v = st[0]
+        v *= 1 - w
+        tmp *= w
+        v += tmp
+        tmp[...] = v
+    np.maximum(tmp, eps1 * eps1, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.divide(g, tmp, out=tmp)
+    tmp *= alpha / max(1.0, _adafactor_rms(tmp) / d)
+    p -= tmp
+
+
 def sgd_textbook(p, g, st, lr=1e-3, momentum=0.9):
     v = st[0]
     v[...] = momentum * v + g

@@ -39,6 +39,7 @@ ALGORITHMS = {
     "NAdam": dict(lr=2e-3),
     "ASGD": dict(lr=1e-2),
     "Rprop": dict(lr=1e-2),
+    "Adafactor": dict(lr=1e-2),
 }
 
 DEFAULT_ALGORITHMS = ("Adagrad", "SGD", "Adam")

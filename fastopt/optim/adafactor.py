@@ -21,7 +21,7 @@ MATH = """\
         a param of 2 or more dims (matrices: its last two dims, rows x cols):
           row_var = row_var.lerp(mean(g * g, axis=-1), w)
           col_var = col_var.lerp(mean(g * g, axis=-2), w)
-          v = (row_var * col_var) / max(mean(row_var, axis=-2), eps1)
+          v = (row_var / max(mean(row_var, axis=-2), eps1)) * col_var
         a 0-D or 1-D param:
           variance = variance.lerp(g * g, w);  v = variance
         u     = g / sqrt(max(v, eps1 * eps1))

@@ -59,7 +59,7 @@ def adafactor(params, grads, row_vars, col_vars, variances, steps, *, lr=1e-2,
                 acc += x * x
             lerp_weight_(cvm, (acc / rows).astype(p.dtype), w)
             rden = _rden(rvm, rows, eps1)
-            v = (rvm[:, :, None] * cvm[:, None, :]) / rden[:, None, None]
+            v = (rvm / rden[:, None])[:, :, None] * cvm[:, None, :]
             u = (gm / np.sqrt(np.maximum(v, t(eps1 * eps1)))).reshape(p.shape)
         else:
             lerp_weight_(var, g * g, w)

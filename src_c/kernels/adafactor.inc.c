@@ -19,7 +19,7 @@
  *     row_var = row_var.lerp(float64 sum of g ** 2 along the row / cols, w)
  *     col_var = col_var.lerp(float64 sum of g ** 2 down the column / rows, w)
  *     rden    = max(float64 sum of the matrix's row_var / rows, eps1)
- *     v       = (row_var * col_var) / rden
+ *     v       = (row_var / rden) * col_var
  *   else:
  *     variance = variance.lerp(g * g, w);  v = variance
  *   u     = g / sqrt(max(v, eps1 * eps1))
@@ -36,7 +36,8 @@
 #include <float.h>
 
 #define FO_AF_LANES 16
-#define FO_AF_COLS 256   /* columns summed at once (a float64 accumulator on the stack) */
+#define FO_AF_WIDE 4096  /* columns whose float64 sums fit on the stack (32 KiB) */
+#define FO_AF_COLS 256   /* wider matrices: columns summed at once, in a second read */
 
 /* sum(float64(x[c]) ** 2 for c < len) in the line order above */
 FO_INLINE double FO_NAME(adafactor_line)(size_t len, const FO_T *FO_RESTRICT x)
@@ -68,21 +69,22 @@ typedef struct {
     int decays;      /* weight_decay != 0 */
 } FO_NAME(adafactor_scalars);
 
-/* uu of line `line` of a factored matrix: u from g, its row's row_var, the matrix's col_var */
-FO_INLINE double FO_NAME(adafactor_line_uu)(size_t cols, const FO_T *FO_RESTRICT g, FO_T rv,
-                                           const FO_T *FO_RESTRICT cv, FO_T rden,
+/* uu of one line of a factored matrix: u from g, its row's rvn = row_var / rden and the
+ * matrix's col_var */
+FO_INLINE double FO_NAME(adafactor_line_uu)(size_t cols, const FO_T *FO_RESTRICT g, FO_T rvn,
+                                           const FO_T *FO_RESTRICT cv,
                                            const FO_NAME(adafactor_scalars) *c)
 {
     double a[FO_AF_LANES] = {0};
     size_t j = 0;
     for (; j + FO_AF_LANES <= cols; j += FO_AF_LANES)
         for (int k = 0; k < FO_AF_LANES; k++) {
-            const FO_T u = FO_NAME(adafactor_u)(c->sign * g[j + k], (rv * cv[j + k]) / rden,
+            const FO_T u = FO_NAME(adafactor_u)(c->sign * g[j + k], rvn * cv[j + k],
                                                 c->eps1_sq);
             a[k] += (double)u * (double)u;
         }
     for (int k = 0; j + (size_t)k < cols; k++) {
-        const FO_T u = FO_NAME(adafactor_u)(c->sign * g[j + k], (rv * cv[j + k]) / rden,
+        const FO_T u = FO_NAME(adafactor_u)(c->sign * g[j + k], rvn * cv[j + k],
                                             c->eps1_sq);
         a[k] += (double)u * (double)u;
     }
@@ -99,33 +101,56 @@ FO_INLINE FO_T FO_NAME(adafactor_rden)(size_t rows, const FO_T *FO_RESTRICT rv, 
     return FO_NAME(maximum_s)((FO_T)(rsum / (double)rows), eps1);
 }
 
-/* One matrix (rows x cols) of a factored param: its row_var and col_var moved on, and its
- * lines' uu added to *uu in order. */
-FO_INLINE void FO_NAME(adafactor_factors)(size_t rows, size_t cols, const FO_T *FO_RESTRICT g,
-                                          FO_T *FO_RESTRICT rv, FO_T *FO_RESTRICT cv,
-                                          const FO_NAME(adafactor_scalars) *c, double *uu)
+/* col_var = col_var.lerp(acc / rows, w) for m columns whose float64 sums are acc */
+FO_INLINE void FO_NAME(adafactor_cols)(size_t m, size_t rows, const double *acc,
+                                       FO_T *FO_RESTRICT cv, const FO_NAME(adafactor_scalars) *c)
 {
-    /* row_var = row_var.lerp(sum(float64(g) ** 2, axis=1) / cols, w) */
+    for (size_t k = 0; k < m; k++)
+        cv[k] = FO_NAME(lerp_s)(cv[k], (FO_T)(acc[k] / (double)rows), c->coeff, c->high);
+}
+
+/* One matrix (rows x cols) of a factored param: its lines' pp added to *pp in order, its
+ * row_var and col_var moved on, and its lines' uu added to *uu in order. A matrix of at
+ * most FO_AF_WIDE columns is read once for pp and both factors (the column sums on the
+ * stack); a wider one has its column sums FO_AF_COLS at a time, a second read: the same
+ * sums either way (each column's in row order). */
+FO_INLINE void FO_NAME(adafactor_factors)(size_t rows, size_t cols, const FO_T *FO_RESTRICT p,
+                                          const FO_T *FO_RESTRICT g, FO_T *FO_RESTRICT rv,
+                                          FO_T *FO_RESTRICT cv,
+                                          const FO_NAME(adafactor_scalars) *c, double *pp,
+                                          double *uu)
+{
+    double acc[FO_AF_WIDE];
+    const int wide = cols > FO_AF_WIDE;
+    if (!wide)
+        for (size_t k = 0; k < cols; k++) acc[k] = 0.0;
+    /* pp += sum(float64(p) ** 2) per line;  row_var = row_var.lerp(sum(float64(g) ** 2,
+     * axis=1) / cols, w);  acc += float64(g) ** 2, row after row */
     for (size_t r = 0; r < rows; r++) {
-        const FO_T mean = (FO_T)(FO_NAME(adafactor_line)(cols, g + r * cols) / (double)cols);
+        const FO_T *x = g + r * cols;
+        *pp += FO_NAME(adafactor_line)(cols, p + r * cols);
+        const FO_T mean = (FO_T)(FO_NAME(adafactor_line)(cols, x) / (double)cols);
         rv[r] = FO_NAME(lerp_s)(rv[r], mean, c->coeff, c->high);
+        if (!wide)
+            for (size_t k = 0; k < cols; k++) acc[k] += (double)x[k] * (double)x[k];
     }
-    /* col_var = col_var.lerp(sum(float64(g) ** 2, axis=0) / rows, w), FO_AF_COLS at a time */
-    for (size_t c0 = 0; c0 < cols; c0 += FO_AF_COLS) {
-        const size_t m = cols - c0 < FO_AF_COLS ? cols - c0 : FO_AF_COLS;
-        double acc[FO_AF_COLS];
-        for (size_t k = 0; k < m; k++) acc[k] = 0.0;
-        for (size_t r = 0; r < rows; r++) {
-            const FO_T *x = g + r * cols + c0;
-            for (size_t k = 0; k < m; k++) acc[k] += (double)x[k] * (double)x[k];
+    /* col_var = col_var.lerp(sum(float64(g) ** 2, axis=0) / rows, w) */
+    if (!wide) {
+        FO_NAME(adafactor_cols)(cols, rows, acc, cv, c);
+    } else {
+        for (size_t c0 = 0; c0 < cols; c0 += FO_AF_COLS) {
+            const size_t m = cols - c0 < FO_AF_COLS ? cols - c0 : FO_AF_COLS;
+            for (size_t k = 0; k < m; k++) acc[k] = 0.0;
+            for (size_t r = 0; r < rows; r++) {
+                const FO_T *x = g + r * cols + c0;
+                for (size_t k = 0; k < m; k++) acc[k] += (double)x[k] * (double)x[k];
+            }
+            FO_NAME(adafactor_cols)(m, rows, acc, cv + c0, c);
         }
-        for (size_t k = 0; k < m; k++)
-            cv[c0 + k] = FO_NAME(lerp_s)(cv[c0 + k], (FO_T)(acc[k] / (double)rows), c->coeff,
-                                         c->high);
     }
     const FO_T rden = FO_NAME(adafactor_rden)(rows, rv, c->eps1);
     for (size_t r = 0; r < rows; r++)
-        *uu += FO_NAME(adafactor_line_uu)(cols, g + r * cols, rv[r], cv, rden, c);
+        *uu += FO_NAME(adafactor_line_uu)(cols, g + r * cols, rv[r] / rden, cv, c);
 }
 
 void FO_NAME(adafactor)(size_t n, void *p_, const void *g_, void *const *state,
@@ -158,32 +183,40 @@ void FO_NAME(adafactor)(size_t n, void *p_, const void *g_, void *const *state,
     c.decay = (FO_T)(1.0 - h->lr * h->weight_decay);
     c.decays = h->weight_decay != 0.0;
 
-    /* alpha = max(eps2, ||p|| / sqrt(n)) * rho, before the decay */
-    double pp = 0.0;
-    for (size_t l = 0; l < lines; l++) pp += FO_NAME(adafactor_line)(cols, p + l * cols);
-    const double rms_p = sqrt(pp) / sqrt((double)n);
-    const double alpha = (rms_p > h->eps2 ? rms_p : h->eps2) * rho;
-
-    /* the second moments, and uu */
-    double uu = 0.0;
+    /* pp and uu (in the orders above), and the second moments, in one read of p and g */
+    double pp = 0.0, uu = 0.0;
     if (factored) {
         for (size_t b = 0; b < batches; b++)
-            FO_NAME(adafactor_factors)(rows, cols, g + b * rows * cols, row_var + b * rows,
-                                       col_var + b * cols, &c, &uu);
+            FO_NAME(adafactor_factors)(rows, cols, p + b * rows * cols, g + b * rows * cols,
+                                       row_var + b * rows, col_var + b * cols, &c, &pp, &uu);
     } else {
         /* variance = variance.lerp(g * g, w);  u = g / sqrt(np.maximum(variance, eps1 ** 2)) */
-        double a[FO_AF_LANES] = {0};
+        double a[FO_AF_LANES] = {0}, ap[FO_AF_LANES] = {0};
         size_t i = 0;
-        for (; i < n; i++) {
-            const FO_T gi = c.sign * g[i];
-            variance[i] = FO_NAME(lerp_s)(variance[i], gi * gi, c.coeff, c.high);
-            const FO_T u = FO_NAME(adafactor_u)(gi, variance[i], c.eps1_sq);
-            a[i % FO_AF_LANES] += (double)u * (double)u;
-        }
+#define FO_AF_VECTOR_ELEMENT(k)                                                         \
+        do {                                                                            \
+            const FO_T gi = c.sign * g[i + (k)];                                        \
+            const FO_T v = FO_NAME(lerp_s)(variance[i + (k)], gi * gi, c.coeff, c.high); \
+            variance[i + (k)] = v;                                                      \
+            const FO_T u = FO_NAME(adafactor_u)(gi, v, c.eps1_sq);                      \
+            ap[k] += (double)p[i + (k)] * (double)p[i + (k)];                           \
+            a[k] += (double)u * (double)u;                                              \
+        } while (0)
+        for (; i + FO_AF_LANES <= n; i += FO_AF_LANES)   /* 16 at a time: lane k, element i + k */
+            for (int k = 0; k < FO_AF_LANES; k++) FO_AF_VECTOR_ELEMENT(k);
+        for (int k = 0; i + (size_t)k < n; k++) FO_AF_VECTOR_ELEMENT(k);
+#undef FO_AF_VECTOR_ELEMENT
         for (int k = FO_AF_LANES / 2; k >= 1; k /= 2)
-            for (int j = 0; j < k; j++) a[j] += a[j + k];
+            for (int j = 0; j < k; j++) {
+                a[j] += a[j + k];
+                ap[j] += ap[j + k];
+            }
         uu = a[0];
+        pp = ap[0];
     }
+    /* alpha = max(eps2, ||p|| / sqrt(n)) * rho, of p before the decay */
+    const double rms_p = sqrt(pp) / sqrt((double)n);
+    const double alpha = (rms_p > h->eps2 ? rms_p : h->eps2) * rho;
 
     /* denom = max(1, ||u|| / (sqrt(n) * d));  p = p * decay;  p = p - (alpha / denom) * u */
     const double rms_u = sqrt(uu) / (sqrt((double)n) * h->d);
@@ -196,10 +229,9 @@ void FO_NAME(adafactor)(size_t n, void *p_, const void *g_, void *const *state,
             for (size_t r = 0; r < rows; r++) {
                 FO_T *pl = p + (b * rows + r) * cols;
                 const FO_T *gl = g + (b * rows + r) * cols;
-                const FO_T rvr = rv[r];
+                const FO_T rvn = rv[r] / rden;
                 for (size_t j = 0; j < cols; j++) {
-                    const FO_T u = FO_NAME(adafactor_u)(c.sign * gl[j], (rvr * cv[j]) / rden,
-                                                        c.eps1_sq);
+                    const FO_T u = FO_NAME(adafactor_u)(c.sign * gl[j], rvn * cv[j], c.eps1_sq);
                     FO_T x = pl[j];
                     if (c.decays) x = x * c.decay;
                     pl[j] = x - step_t * u;
@@ -218,3 +250,4 @@ void FO_NAME(adafactor)(size_t n, void *p_, const void *g_, void *const *state,
 
 #undef FO_AF_LANES
 #undef FO_AF_COLS
+#undef FO_AF_WIDE
