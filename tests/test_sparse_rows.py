@@ -318,7 +318,7 @@ def _bad_setup(case, seed=0):
 
 def _raises_and_writes_nothing(case, hyper, params, grads, states, exc, message):
     before = [p.copy() for p in params] + [v.copy() for s in states for v in s.values()]
-    lists = case.lists(states)
+    lists = {k: [s[k] for s in states] for k in case.state_keys}
     with pytest.raises(exc, match=message):
         case.run(case.functional, params, grads, lists, 1, hyper)
     after = [p for p in params] + [v for s in states for v in s.values()]

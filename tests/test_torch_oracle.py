@@ -298,15 +298,22 @@ def test_defaults_match_torch(name):
             assert theirs[key] == value, key
 
 
+#: dense rows whose step reduces over the param in torch's own order (see bitwise_mismatches)
+NOT_ELEMENTWISE = {"Adafactor"}
+
+
 def bitwise_mismatches():
     """Every dense row, both dtypes, NumPy objects only: those where params or state are not
     bit for bit torch's. Run by the test below in a clean subprocess. The sparse rows are left
     out, as torch's sparse paths differ from its dense ones: its sparse Adagrad divides the
     gradient by the root before it scales by the lr (its dense one, and fastopt on both,
-    after), and SparseAdam sums a batch's duplicate ids in an order of its own."""
+    after), and SparseAdam sums a batch's duplicate ids in an order of its own. Adafactor is
+    left out too: its means and norms are torch's float32 reductions (torch.norm's blocked
+    order, rsqrt), where fastopt sums in float64 in one fixed order (tests/test_adafactor.py);
+    it agrees to TOL, as the table above checks."""
     bad = []
     for row in TABLE:
-        if not row.sparse:
+        if not row.sparse and row.name not in NOT_ELEMENTWISE:
             for dtype in ("float32", "float64"):
                 try:
                     run_against_torch(row, dtype, tol=EXACT, fronts=("numpy",))
