@@ -204,7 +204,7 @@ void fo_stream_probe_threads(int dtype, size_t n, void *p, const void *g, void *
 void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, int n_threads,
                   size_t *scratch);
 
-/* Scratch for folding repeated indices (dispatch.c lays it out, the kernels fill it). */
+/* Scratch for folding repeated indices (threads.c lays it out, the kernels fill it). */
 typedef struct {
     uint32_t *table;     /* open addressing, mask + 1 slots, FO_EMPTY when free */
     size_t mask;
@@ -220,7 +220,7 @@ typedef struct {
  * of distinct rows among them. */
 typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
                                  unsigned part, unsigned parts, fo_rows_work *w);
-/* The fold workspace of one row item with k indices at base (NULL: only its size). */
+/* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c). */
 size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w);
 /* A row item's rows (indices checked and copied to idx) on up to n_threads threads, each
  * with its own workspace of `work` bytes at base + t * work (threads.c). */

@@ -48,6 +48,27 @@ __attribute__((constructor)) static void register_atfork(void)
 
 int fo_in_forked_child(void) { return forked_child; }
 
+/* The fold workspace of one row item with k indices (see fastopt.h). */
+size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
+{
+    size_t cap = 16, off = 0;
+    unsigned bits = 4;
+    while (cap < 2 * k) { cap <<= 1; bits++; }
+#define FO_TAKE(ptr, type, count, align)                                       \
+    off = (off + (align) - 1) / (align) * (align);                             \
+    if (base) (ptr) = (type)(base + off);                                      \
+    off += (count);
+    FO_TAKE(w->table, uint32_t *, cap * sizeof(uint32_t), 64)
+    FO_TAKE(w->rows, int64_t *, k * sizeof(int64_t), 8)
+    FO_TAKE(w->grad, const void **, k * sizeof(void *), 8)
+    FO_TAKE(w->dup, uint32_t *, k * sizeof(uint32_t), 8)
+    FO_TAKE(w->scratch, void *, (k / 2) * dim * item, 64)
+#undef FO_TAKE
+    w->mask = cap - 1;
+    w->shift = 64 - bits;
+    return off;
+}
+
 /* The threads a dense step of `total` elements runs on: at most n_threads, and none with
  * fewer than fo_thread_min_elements elements (one thread in a forked child). */
 static int dense_threads(size_t total, int n_threads)
