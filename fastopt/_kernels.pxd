@@ -100,7 +100,7 @@ cdef class Kernel:
     cdef int rows_field         # the hyper row's `rows` and `cols` (plan-filled), or -1
     cdef int cols_field
     cdef int n_given            # hyper-parameters a front end gives (n_hyper - plan-filled)
-    cpdef bint for_ndim(self, int j, int ndim)
+    cpdef bint for_ndim(self, int j, int ndim) except -1
 
 
 cdef class SparseRows:

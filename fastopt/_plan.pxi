@@ -24,6 +24,7 @@ NOGIL_MIN_ELEMENTS = 32768
 cdef Py_ssize_t _nogil_min = NOGIL_MIN_ELEMENTS
 
 _DTYPE_NAMES = ("float32", "float64")
+_NEEDED_BY = ("by these hyper-parameters", "by a param of this many dimensions")
 
 
 # ---- the plan ----------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ cdef class Plan:
         cdef int gate = kernel.gate_index[j]
         if gate >= 0 and self.hyper_table[hyper + gate] == 0.0:
             return False
-        return kernel.shape_kind[j] == SHAPE_LIKE_PARAM or kernel.for_ndim(j, ndim)
+        return _kept_for_ndim(kernel.shape_kind[j], ndim)
 
     cdef Py_ssize_t _shaped_row(self, Kernel kernel, Py_ssize_t hyper, size_t rows,
                                 size_t cols) except -1:
@@ -275,7 +276,8 @@ cdef class Plan:
                 continue
             if buf is None:
                 raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is needed "
-                                 f"by these hyper-parameters but is None")
+                                 f"{_NEEDED_BY[kernel.shape_kind[j] != SHAPE_LIKE_PARAM]} "
+                                 f"but is None")
             if kernel.shape_kind[j] == SHAPE_ROW_FACTOR or kernel.shape_kind[j] == SHAPE_COL_FACTOR:
                 _check_factor(buf, code, index, kernel.state_what[j],
                               kernel.buffer_shape(j, (<object>p).shape), (<object>p).dtype)
@@ -431,8 +433,9 @@ cdef class Plan:
             if j >= 0 and not self._uses(kernel, hyper, <int>j, nd):
                 continue
             if rec is None:
-                raise ValueError(f"fastopt: param {index}: {what} is needed by these "
-                                 f"hyper-parameters but is None")
+                raise ValueError(f"fastopt: param {index}: {what} is needed "
+                                 f"{_NEEDED_BY[j >= 0 and kernel.shape_kind[j] != SHAPE_LIKE_PARAM]}"
+                                 f" but is None")
             baddr, bcode, bshape, bstrides = rec
             if j >= 0 and (kernel.shape_kind[j] == SHAPE_ROW_FACTOR
                            or kernel.shape_kind[j] == SHAPE_COL_FACTOR):
@@ -600,6 +603,8 @@ cdef bint _c_strides(tuple shape, strides):
     cdef Py_ssize_t expect = 1, d
     if len(strides) != len(shape):
         return False
+    if 0 in shape:
+        return True   # no elements: any strides (torch gives an empty tensor max(size, 1)'s)
     for d in range(len(shape) - 1, -1, -1):
         if shape[d] != 1 and strides[d] != expect:
             return False

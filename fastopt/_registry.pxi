@@ -7,6 +7,14 @@ cdef enum:
     SHAPE_COL_FACTOR = 2   # "x:col_factor": second-to-last dim 1 (2-D and up only)
     SHAPE_VECTOR = 3       # "x:vector": like the param, 0-D and 1-D params only
 
+cdef inline bint _kept_for_ndim(int kind, int ndim) noexcept:
+    """Is a buffer of this shape kind kept for a param of ``ndim`` dimensions?"""
+    if kind == SHAPE_ROW_FACTOR or kind == SHAPE_COL_FACTOR:
+        return ndim >= 2
+    if kind == SHAPE_VECTOR:
+        return ndim < 2
+    return True
+
 cdef dict _SHAPE_KINDS = {"row_factor": SHAPE_ROW_FACTOR, "col_factor": SHAPE_COL_FACTOR,
                           "vector": SHAPE_VECTOR}
 
@@ -72,14 +80,11 @@ cdef class Kernel:
             self.scalar_state[j] = scalar[j]
             self.shape_kind[j] = _SHAPE_KINDS.get(factored[j], SHAPE_LIKE_PARAM)
 
-    cpdef bint for_ndim(self, int j, int ndim):
+    cpdef bint for_ndim(self, int j, int ndim) except -1:
         """Is state buffer j kept for a param of ``ndim`` dimensions (factored state)?"""
-        cdef int kind = self.shape_kind[j]
-        if kind == SHAPE_ROW_FACTOR or kind == SHAPE_COL_FACTOR:
-            return ndim >= 2
-        if kind == SHAPE_VECTOR:
-            return ndim < 2
-        return True
+        if j < 0 or j >= self.n_state:
+            raise IndexError(f"fastopt: kernel {self.name!r} has {self.n_state} state buffers")
+        return _kept_for_ndim(self.shape_kind[j], ndim)
 
     def buffer_shape(self, int j, tuple shape):
         """State buffer j's shape for a param of ``shape`` (None where it is not kept)."""

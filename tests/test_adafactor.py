@@ -4,6 +4,8 @@ sums, what the plan checks of the factors (shape, dtype, C order; nothing writte
 refusal), and fastopt.torch.Adafactor beside torch.optim.Adafactor. The generic tables
 (tests/cases.py, tests/torch_cases.py, test_torch_oracle.py) cover the 1-D params and the
 hyper-parameter grids on their shapes."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -82,7 +84,9 @@ def test_the_sums_have_one_fixed_order():
     it, and they do on every ISA: the bitwise tests above)."""
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((3, 41)) * 10.0 ** rng.integers(-8, 8, (3, 41))).astype(np.float32)
-    for line, got in zip(x, line_sums(x)):
+    one = (rng.standard_normal((1, 1000)) * 10.0 ** rng.integers(-8, 8, (1, 1000)))
+    for line, got in [*zip(x, line_sums(x)), (one[0], line_sums(one)[0])]:   # (1 line: its
+        # own branch)
         lanes = [0.0] * 16
         for c, v in enumerate(line):
             lanes[c % 16] += float(v) * float(v)
@@ -134,8 +138,8 @@ def _bad(what):
         row = None
         match = "param 1: state 'row_var' is needed"
     elif what == "row_var overlaps param":
-        row = p[:, :1]
-        match = "overlap in memory|is not C-contiguous"
+        row = p.reshape(-1)[:4].reshape(4, 1)   # C-contiguous, inside the param
+        match = "overlap in memory"
     else:   # a Fortran-order param
         p = np.asfortranarray(p)
         grads = [np.asfortranarray(grads[0])]
@@ -201,24 +205,71 @@ def test_fastopt_torch_agrees_with_torch_and_with_the_numpy_object(dtype):
             assert ours.state[q][k].shape == v.shape and ours.state[q][k].dtype == v.dtype
             torch.testing.assert_close(ours.state[q][k], v, **tol)
             assert np.array_equal(obj.state[i][k], ours.state[q][k].numpy())
-    # state dicts both ways: torch's into ours and ours into torch's go on as one run
-    again = ft.Adafactor([q.detach().clone().requires_grad_() for q in qs], **kw)
-    again.load_state_dict(theirs.state_dict())
-    back = torch.optim.Adafactor([p.detach().clone().requires_grad_() for p in ps], **kw)
-    back.load_state_dict(ours.state_dict())
+    # state dicts both ways: torch's into ours and ours into torch's go on as the runs they
+    # came from
+    again_ps = [p.detach().clone().requires_grad_() for p in ps]
+    again = ft.Adafactor(again_ps, **kw)
+    again.load_state_dict(copy.deepcopy(theirs.state_dict()))   # (a state_dict() shares
+    # the live tensors)
+    back_qs = [q.detach().clone().requires_grad_() for q in qs]
+    back = torch.optim.Adafactor(back_qs, **kw)
+    back.load_state_dict(copy.deepcopy(ours.state_dict()))
+    for _ in range(3):
+        grads = [torch.randn(s, generator=gen, dtype=dt) for s in shapes]
+        for params, opt in ((ps, theirs), (again_ps, again), (qs, ours), (back_qs, back)):
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            opt.step()
+    for p, a in zip(ps, again_ps):
+        torch.testing.assert_close(a, p, **tol)
+    for q, b in zip(qs, back_qs):
+        torch.testing.assert_close(b, q, **tol)
     assert sorted(back.state_dict()["state"][0]) == ["col_var", "row_var", "step"]
+    assert float(again.state[again_ps[0]]["step"]) == 9.0
 
 
-def test_torch_state_of_the_wrong_shape_is_refused_naming_the_param():
+@pytest.mark.parametrize("what", ["shape", "strided", "dtype", "missing"])
+def test_torch_factors_that_do_not_fit_are_refused_naming_the_param(what):
     torch = torch_or_skip()
     import fastopt.torch as ft
+    b = torch.ones(5, requires_grad=True)
     w = torch.ones(4, 6, requires_grad=True)
-    opt = ft.Adafactor([w])
-    w.grad = torch.ones(4, 6)
+    opt = ft.Adafactor([b, w])
+    b.grad, w.grad = torch.ones(5), torch.ones(4, 6)
     opt.step()
-    opt.state[w]["col_var"] = torch.zeros(4, 1)
-    before = w.detach().clone()
-    with pytest.raises(ValueError, match=r"param 0: state 'col_var' has shape \(4, 1\); a "
-                                         r"param of shape \(4, 6\) needs \(1, 6\)"):
+    exc, match = ValueError, None
+    if what == "shape":
+        opt.state[w]["col_var"] = torch.zeros(4, 1)
+        match = r"param 1: state 'col_var' has shape \(4, 1\); a param of shape \(4, 6\) needs \(1, 6\)"
+    elif what == "strided":
+        opt.state[w]["row_var"] = torch.zeros(4, 2)[:, :1]
+        match = r"param 1: state 'row_var' is not C-contiguous"
+    elif what == "dtype":
+        opt.state[w]["row_var"] = torch.zeros(4, 1, dtype=torch.float64)
+        exc, match = TypeError, r"param 1: state 'row_var' has dtype float64"
+    else:   # a missing factor is made, as torch.optim makes missing state: zeros
+        del opt.state[w]["row_var"]
+    before = [b.detach().clone(), w.detach().clone()]
+    if match is None:
         opt.step()
-    assert torch.equal(w.detach(), before) and float(opt.state[w]["step"]) == 1.0
+        assert opt.state[w]["row_var"].shape == (4, 1) and not torch.equal(w.detach(), before[1])
+        return
+    with pytest.raises(exc, match=match):
+        opt.step()
+    assert torch.equal(b.detach(), before[0]) and torch.equal(w.detach(), before[1])
+    assert float(opt.state[w]["step"]) == 1.0 and float(opt.state[b]["step"]) == 1.0
+
+
+def test_empty_params_step_on_both_front_ends():
+    """Empty params (strides of an empty tensor are anything) step, changing nothing."""
+    torch = torch_or_skip()
+    import fastopt.torch as ft
+    ps = [torch.zeros(3, 0, requires_grad=True), torch.zeros(2, 0, 3, requires_grad=True),
+          torch.ones(4, requires_grad=True)]
+    opt = ft.Adafactor(ps)
+    for p in ps:
+        p.grad = torch.ones(p.shape)
+    opt.step()
+    assert opt.state[ps[1]]["col_var"].shape == (2, 1, 3) and (ps[2] < 1).all()
+    arrays = [np.zeros((3, 0)), np.zeros((2, 0, 3))]
+    fastopt.Adafactor(arrays).step([np.ones((3, 0)), np.ones((2, 0, 3))])

@@ -50,7 +50,8 @@ def adafactor(params, grads, row_vars, col_vars, variances, steps, *, lr=1e-2,
         if factored:
             rows = p.shape[-2]
             gm = g.reshape(-1, rows, cols)
-            rvm, cvm = rv.reshape(-1, rows), cv.reshape(-1, cols)
+            rvm, cvm = rv.view(), cv.view()
+            rvm.shape, cvm.shape = (-1, rows), (-1, cols)   # views: raises rather than copy
             lerp_weight_(rvm, (line_sums(gm.reshape(-1, cols)) / cols).astype(p.dtype)
                          .reshape(rvm.shape), w)
             acc = np.zeros((gm.shape[0], cols))

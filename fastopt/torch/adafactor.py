@@ -25,11 +25,13 @@ class Adafactor(Optimizer):
     One C call updates every param of every group that has a grad, reading and writing the
     tensors' own memory (each param's passes on one thread, the params spread over the
     threads). torch computes the means and norms in float32 with its own reductions, so
-    results agree with torch.optim.Adafactor to rounding, not bitwise.
+    results agree with torch.optim.Adafactor to rounding, not bitwise. ``eps1=None`` is each
+    param's own dtype's epsilon (torch 2.13 takes the first stepped param's for its whole
+    group: the two differ only in a group that mixes float32 and float64 params).
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32 or float64 CPU tensors (C order for 2-D and up).
         lr (float): the cap on the relative step size and the weight decay's scale
             (default: 1e-2). A Python number: tensor lrs are refused.
         beta2_decay (float): ``beta2_t = 1 - t ** beta2_decay``, <= 0 (default: -0.8).
@@ -63,6 +65,11 @@ class Adafactor(Optimizer):
         super().__init__(params, {"lr": lr, "beta2_decay": beta2_decay, "eps": eps, "d": d,
                                   "weight_decay": weight_decay, "foreach": foreach,
                                   "maximize": maximize})
+
+    def _init_buffer(self, p, name, group):
+        """A buffer missing from a loaded state: zeros of the shape this param keeps."""
+        j = ALGORITHM.state_names.index(name)
+        return p.new_zeros(ALGORITHM.dense.buffer_shape(j, tuple(p.shape)))
 
     def _init_state(self, p, group):
         # torch's keys and order: step, then row_var and col_var, or variance
