@@ -464,7 +464,8 @@ cdef class Plan:
                 n_scalar = 1
                 for d in range(len(bshape)):
                     n_scalar *= bshape[d]
-                self._add_scalar(it, j, index, what, bcode, n_scalar, True, baddr)
+                self._add_scalar(it, j, index, what, bcode, n_scalar,
+                                 baddr % _ITEMSIZE[bcode] == 0, baddr)
                 continue
             if bcode != code:
                 raise TypeError(f"fastopt: param {index}: {what} has dtype "

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastopt
+from conftest import torch_or_skip
 from fastopt import functional, reference
 
 DTYPES = (np.float32, np.float64)
@@ -188,3 +189,38 @@ def test_torch_scalar_state_keeps_its_dtype_through_pickle_and_state_dicts(name,
     for p, q, r in zip(params, copy_params, twin_params):
         assert torch.equal(p, q)
         torch.testing.assert_close(p, r, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind,exc,match", [
+    ("two numbers", ValueError, r"param 1: state 'mu_product' must hold one number"),
+    ("integer", TypeError, r"param 1's state 'mu_product' has dtype torch.int32"),
+    ("misaligned", ValueError, r"param 1: state 'mu_product' is read-only or not aligned"),
+    ("the step counter", ValueError, r"param 1's state 'mu_product' and param 1's state "
+                                     r"'step' overlap"),
+])
+def test_torch_a_bad_scalar_tensor_is_refused_and_nothing_is_written(kind, exc, match):
+    """fastopt.torch's scalar state (NAdam's mu_product) that does not fit: refused naming the
+    param, params and state unchanged."""
+    torch = torch_or_skip()
+    import fastopt.torch as ft
+    ps = [torch.ones(5, requires_grad=True), torch.ones(5, requires_grad=True)]
+    opt = ft.NAdam(ps, lr=0.01)
+    for p in ps:
+        p.grad = torch.full((5,), 0.5)
+    opt.step()
+    st = opt.state[ps[1]]
+    if kind == "two numbers":
+        st["mu_product"] = torch.ones(2)
+    elif kind == "integer":
+        st["mu_product"] = torch.ones((), dtype=torch.int32)
+    elif kind == "misaligned":
+        raw = np.zeros(5, np.uint8)[1:].view(np.float32).reshape(())   # at an odd address
+        st["mu_product"] = torch.from_numpy(raw)
+    else:
+        st["mu_product"] = st["step"]
+    before = [p.detach().clone() for p in ps] + [
+        v.clone() for s in opt.state.values() for v in s.values()]
+    with pytest.raises(exc, match=match):
+        opt.step()
+    after = [p.detach() for p in ps] + [v for s in opt.state.values() for v in s.values()]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
