@@ -17,6 +17,10 @@ from fastopt import _kernels
 #: Awkward sizes: empty, single, around every vector width and unroll, and big enough to leave
 #: the L1/L2 caches and cross the GIL-release threshold.
 SIZES = (0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 1023, 4097, 100003)
+if os.environ.get("FASTOPT_EXPECT_ISA"):
+    # under one of qemu's CPU models (see below): 4097 already runs the vector blocks; the
+    # largest size is the native runs' (emulated, it was a third of CI's qemu time)
+    SIZES = SIZES[:-1]
 DTYPES = (np.float32, np.float64)
 
 
