@@ -304,8 +304,8 @@ class Optimizer(torch.optim.Optimizer):
                 changed = fresh
                 bufs = []
                 for j, (name, gate) in enumerate(zip(kernel.state_names, kernel.gates)):
-                    if (gate is not None and not entry[1][gate]) or not kernel.for_ndim(
-                            j, p.dim()):
+                    if (gate is not None and not entry[1][gate]) or (
+                            kernel.factored[j] is not None and not kernel.for_ndim(j, p.dim())):
                         bufs.append(None)   # off, or factored state another shape keeps
                         continue
                     b = st.get(name)
