@@ -3,25 +3,53 @@
 # One set of checks for every front end: NumPy arrays (Plan.add) and pointer records
 # (Plan.add_raw, fastopt.torch) go through the same layout rules.
 
-cdef Py_ssize_t _ITEMSIZE[2]
-_ITEMSIZE[0] = 4
-_ITEMSIZE[1] = 8
+cdef Py_ssize_t _ITEMSIZE[4]
+_ITEMSIZE[0] = 4    # FO_F32
+_ITEMSIZE[1] = 8    # FO_F64
+_ITEMSIZE[2] = 2    # FO_BF16
+_ITEMSIZE[3] = 2    # FO_F16
 cdef enum:
     MAX_DIMS = 64
 
+_DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
+cdef int _bf16_type = -1    # NumPy's type number of ml_dtypes.bfloat16, once one is seen
+
+cdef int _dtype_code(object a) noexcept:
+    """FO_F32 / FO_F64 / FO_BF16 / FO_F16 for an ndarray of float32 / float64 / bfloat16
+    (ml_dtypes) / float16, else -1."""
+    global _bf16_type
+    if not cnp.PyArray_Check(a):
+        return -1
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if t == cnp.NPY_FLOAT32:
+        return FO_F32
+    if t == cnp.NPY_FLOAT64:
+        return FO_F64
+    if t == cnp.NPY_FLOAT16:
+        return FO_F16
+    if t == _bf16_type:
+        return FO_BF16
+    if _bf16_type < 0 and cnp.PyArray_ITEMSIZE(<cnp.ndarray>a) == 2:
+        try:
+            if (<object>a).dtype.name == "bfloat16":
+                _bf16_type = t
+                return FO_BF16
+        except Exception:
+            pass
+    return -1
+
 cdef int _array_code(object a, Py_ssize_t i, str what) except -1:
-    """FO_F32 / FO_F64 for a native float32 / float64 ndarray; TypeError otherwise."""
+    """_dtype_code(a) for a native array; TypeError otherwise."""
     if not cnp.PyArray_Check(a):
         raise TypeError(f"fastopt: param {i}: {what} must be a numpy.ndarray, "
                         f"got {type(a).__name__}")
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    cdef int t = cnp.PyArray_TYPE(arr)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype}; "
-                        f"fastopt steps float32 and float64 arrays")
-    if not cnp.PyArray_ISNOTSWAPPED(arr):
-        raise TypeError(f"fastopt: param {i}: {what} has non-native byte order ({arr.dtype})")
-    return FO_F32 if t == cnp.NPY_FLOAT32 else FO_F64
+    cdef int code = _dtype_code(a)
+    if code < 0:
+        raise TypeError(f"fastopt: param {i}: {what} has dtype {a.dtype}; fastopt steps "
+                        f"float32, float64, float16 and bfloat16 (ml_dtypes) arrays")
+    if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a):
+        raise TypeError(f"fastopt: param {i}: {what} has non-native byte order ({a.dtype})")
+    return code
 
 cdef bint _dense_layout(int ndim, const cnp.npy_intp *shape, const cnp.npy_intp *strides,
                         Py_ssize_t itemsize) noexcept:
@@ -52,9 +80,10 @@ cdef bint _dense_layout(int ndim, const cnp.npy_intp *shape, const cnp.npy_intp 
     return True
 
 cdef bint _same_layout(int nd_a, const cnp.npy_intp *shape_a, const cnp.npy_intp *strides_a,
-                       int nd_b, const cnp.npy_intp *shape_b, const cnp.npy_intp *strides_b
-                       ) noexcept:
-    """Same shape, and the same strides wherever a dimension has more than one element."""
+                       int nd_b, const cnp.npy_intp *shape_b, const cnp.npy_intp *strides_b,
+                       Py_ssize_t itemsize_a=1, Py_ssize_t itemsize_b=1) noexcept:
+    """Same shape, and the same strides (in elements of each side's itemsize) wherever a
+    dimension has more than one element."""
     cdef int d
     cdef bint empty = False
     if nd_a != nd_b:
@@ -66,7 +95,7 @@ cdef bint _same_layout(int nd_a, const cnp.npy_intp *shape_a, const cnp.npy_intp
     if empty:
         return True
     for d in range(nd_a):
-        if shape_a[d] > 1 and strides_a[d] != strides_b[d]:
+        if shape_a[d] > 1 and strides_a[d] * itemsize_b != strides_b[d] * itemsize_a:
             return False
     return True
 
@@ -95,7 +124,8 @@ cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str 
     cdef cnp.ndarray arr = <cnp.ndarray>a
     if c != code:
         raise TypeError(f"fastopt: param {i}: {what} has dtype {arr.dtype} but the param has "
-                        f"dtype {(<object>p).dtype}")
+                        f"dtype {(<object>p).dtype}"
+                        f"{'' if what == 'grad' else _half_rule(code, _param_code_of(p))}")
     cdef int nd = cnp.PyArray_NDIM(p)
     cdef int d
     if cnp.PyArray_NDIM(arr) != nd:
@@ -107,7 +137,8 @@ cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str 
                              f"has shape {(<object>p).shape}")
     if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_IS_C_CONTIGUOUS(p)) and \
             not _same_layout(nd, cnp.PyArray_DIMS(arr), cnp.PyArray_STRIDES(arr),
-                             nd, cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p)):
+                             nd, cnp.PyArray_DIMS(p), cnp.PyArray_STRIDES(p),
+                             cnp.PyArray_ITEMSIZE(arr), cnp.PyArray_ITEMSIZE(p)):
         raise ValueError(f"fastopt: param {i}: {what} has another memory layout than the "
                          f"param ({what}: {_layout_hint(a.shape, a.strides)}; param: "
                          f"{_layout_hint((<object>p).shape, (<object>p).strides)}); an elementwise step needs "
@@ -117,6 +148,23 @@ cdef int _check_like_param(cnp.ndarray p, object a, int code, Py_ssize_t i, str 
     if written and not cnp.PyArray_ISWRITEABLE(arr):
         raise ValueError(f"fastopt: param {i}: {what} is read-only")
     return 0
+
+cdef int _param_code_of(cnp.ndarray p) except -1:
+    return _array_code(p, 0, "param")
+
+
+cdef str _half_rule(int expected, int pcode):
+    """The dtype rule of a param's state, for a message ('' for plain float32/float64)."""
+    if pcode == FO_F32 and expected == FO_BF16:
+        return "; bfloat16 state (state_dtype) is bfloat16 for all of a param's buffers"
+    if pcode == FO_F32 and expected == FO_F32:
+        return ("; state is float32 like the param, or bfloat16 for all of its buffers "
+                "(state_dtype)")
+    if pcode >= FO_BF16 or expected == FO_BF16:
+        return (f"; a {_DTYPE_NAMES[pcode]} param keeps its state in {_DTYPE_NAMES[pcode]} "
+                f"(as torch), or in float32 with float32 master weights (master_weights)")
+    return ""
+
 
 cdef int _check_c_order(object a, Py_ssize_t i, str what) except -1:
     if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):

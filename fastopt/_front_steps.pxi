@@ -49,12 +49,13 @@ def step_lists(Kernel kernel, list params, list grads, dict buffers, SettingsCac
 
 
 def step_groups(Kernel kernel, list groups, list grads, dict state, SettingsCache cache,
-                translate):
+                translate, uint64_t seed=0):
     """A NumPy optimizer's step (fastopt/optim/_base.py) when every grad is an array or None
     for the dense ``kernel`` and every stepped param's state holds its buffers and an int
     step: ``state`` maps a param's index across ``groups`` to its state dict; the scalars of
     group ``gi`` come from ``cache`` (key ``(gi, False)``) or ``translate(group, gi,
-    False)``. Returns False, doing nothing, otherwise."""
+    False)``; a state's ``master`` (float32 master weights) and ``seed`` go to the plan
+    (Plan.add). Returns False, doing nothing, otherwise."""
     cdef Py_ssize_t gi, i = 0, j, ns = kernel.n_state, k = len(grads), n = 0
     cdef PyObject *found
     cdef object st, step
@@ -102,7 +103,7 @@ def step_groups(Kernel kernel, list groups, list grads, dict state, SettingsCach
             i += 1
     # phase 2: every buffer; phase 3: the write
     for a in adds:
-        plan.add(kernel, a[0], a[1], a[2], a[3], a[4], a[5])
+        plan.add(kernel, a[0], a[1], a[2], a[3], a[4], a[5], (<dict>a[6]).get("master"), seed)
     plan.run()
     for a in adds:
         (<dict>a[6])["step"] = a[5]

@@ -1,10 +1,12 @@
 # The C side of fastopt (src_c/fastopt.h), as the Cython boundary uses it.
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
 
 cdef extern from "fastopt.h" nogil:
     enum:
         FO_F32
         FO_F64
+        FO_BF16
+        FO_F16
         FO_N_ISAS
         FO_MAX_STATE
         FO_INDEX_NONE
@@ -25,6 +27,7 @@ cdef extern from "fastopt.h" nogil:
         const char *hyper_names
         int n_hyper
     const fo_kernel_info *fo_kernel(int row, int index) noexcept
+    int fo_dense_whole(int algo) noexcept
 
     # ISA paths
     int fo_isa_compiled(int isa) noexcept
@@ -41,6 +44,11 @@ cdef extern from "fastopt.h" nogil:
         int rows
         int kernel
         int dtype
+        int p_dtype
+        int state_dtype
+        int stochastic
+        void *master
+        uint64_t seed
         size_t n
         void *p
         const void *g
@@ -90,6 +98,8 @@ cdef class Kernel:
     cdef readonly tuple per_row
     cdef readonly tuple scalar
     cdef readonly tuple factored
+    cdef readonly bint elementwise  # a dense kernel without whole-param reductions: it takes
+                                    # half-precision storage (src_c/half.inc.c)
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper

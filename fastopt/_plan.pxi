@@ -18,12 +18,14 @@ cdef enum:
     ROLE_INDEX = -1
     ROLE_VALUES = -2
     ROLE_STEP = -3
+    ROLE_MASTER = -4
+
+cdef uint64_t _GOLDEN = 0x9E3779B97F4A7C15ULL
 
 #: Steps that update at least this many elements in total release the GIL (about 30 ns).
 NOGIL_MIN_ELEMENTS = 32768
 cdef Py_ssize_t _nogil_min = NOGIL_MIN_ELEMENTS
 
-_DTYPE_NAMES = ("float32", "float64")
 _NEEDED_BY = ("by these hyper-parameters", "by a param of this many dimensions")
 
 
@@ -241,26 +243,79 @@ cdef class Plan:
                                                  it.dim)
         return 0
 
+    cdef int _storage(self, fo_item *it, Kernel kernel, Py_ssize_t index, int code,
+                      int first_state, bint master, uint64_t seed) except -1:
+        """The item's dtypes from its param's (``code``), its first state buffer's like the
+        param (``first_state``, or -1) and whether it has master weights: one of the
+        combinations half.inc.c runs, or a TypeError naming the param. Returns the state's
+        dtype code."""
+        cdef int scode = code
+        if master:
+            if code != FO_BF16 and code != FO_F16:
+                raise TypeError(f"fastopt: param {index}: float32 master weights are for "
+                                f"bfloat16 and float16 params; this param is "
+                                f"{_DTYPE_NAMES[code]}")
+            scode = FO_F32
+        elif code == FO_F32 and first_state == FO_BF16:
+            scode = FO_BF16
+            it.stochastic = 1
+        if (code >= FO_BF16 or scode != code) and not kernel.elementwise:
+            raise TypeError(f"fastopt: param {index}: the {kernel.name} step takes float32 "
+                            f"and float64 params and state only; bfloat16/float16 params, "
+                            f"master weights and bfloat16 state are for the elementwise "
+                            f"dense steps")
+        it.p_dtype = code
+        it.dtype = FO_F32 if code >= FO_BF16 else code
+        it.state_dtype = scode
+        it.seed = seed + _GOLDEN * <uint64_t>(index + 1)
+        return scode
+
+    cdef int _first_state_code(self, Kernel kernel, Py_ssize_t hyper, tuple buffers,
+                               int nd) except -2:
+        """The dtype code of the first state buffer like the param that the step uses, if it
+        is an array (-1 if there is none: its own check reports it)."""
+        cdef Py_ssize_t j
+        for j in range(kernel.n_state):
+            if (kernel.scalar_state[j] or kernel.row_state[j]
+                    or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
+                    or not self._uses(kernel, hyper, <int>j, nd)):
+                continue
+            return _dtype_code(buffers[j])
+        return -1
+
     cpdef add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
-              Py_ssize_t hyper, long long step):
+              Py_ssize_t hyper, long long step, object master=None, uint64_t seed=0):
         """Add param ``index`` (a NumPy array) with its grad and state buffers.
 
         For a dense kernel the grad is an array like the param. For a row kernel the param is
         2-D (rows x dim; state buffers marked per-row have one element per row) and the grad
         a :class:`SparseRows` (its rows only) or an array like the param (every row).
+
+        Half precision (elementwise dense kernels, src_c/half.inc.c): a bfloat16 or float16
+        param has a grad of its dtype and state in its dtype, or, with ``master`` (its float32
+        master weights, an array like the param), float32 state; a float32 param may keep all
+        its state buffers like the param in bfloat16, stored with stochastic rounding from
+        ``seed``.
         """
         cdef fo_item *it = self._new_item(kernel, index, hyper, step)
-        cdef int code = _param_code(param, index)
+        cdef int code = _param_code(param, index), scode
         cdef cnp.ndarray p = <cnp.ndarray>param, g, s
         cdef Py_ssize_t j, n_rows
         cdef int nd = cnp.PyArray_NDIM(p)
         if len(buffers) != kernel.n_state:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
                                f"{kernel.state_names}, got {len(buffers)} buffers")
-        it.dtype = code
+        scode = self._storage(it, kernel, index, code,
+                              self._first_state_code(kernel, hyper, buffers, nd)
+                              if code == FO_F32 else -1, master is not None, seed)
         it.n = <size_t>cnp.PyArray_SIZE(p)
         it.p = cnp.PyArray_DATA(p)
         self._span(<uintptr_t>it.p, cnp.PyArray_NBYTES(p), 1, 0)
+        if master is not None:
+            _check_like_param(p, master, FO_F32, index, "master weights", True)
+            it.master = cnp.PyArray_DATA(<cnp.ndarray>master)
+            self._span(<uintptr_t>it.master, cnp.PyArray_NBYTES(<cnp.ndarray>master), 1,
+                       ROLE_MASTER)
         if kernel.rows:
             self._add_rows_grad(it, index, p, grad)
         else:
@@ -307,7 +362,7 @@ cdef class Plan:
                                      f"read-only or not aligned")
                 _check_c_order(buf, index, kernel.state_what[j])
             else:
-                _check_like_param(p, buf, code, index, kernel.state_what[j], True)
+                _check_like_param(p, buf, scode, index, kernel.state_what[j], True)
                 if kernel.rows:
                     _check_c_order(buf, index, kernel.state_what[j])
             s = <cnp.ndarray>buf
@@ -321,6 +376,9 @@ cdef class Plan:
                          Py_ssize_t size, bint writable, uintptr_t addr) except -1:
         """Record state buffer ``j`` as scalar state: one float32 or float64 number, whatever
         the param's dtype (its caller has read ``code``, ``size`` and ``writable``)."""
+        if code != FO_F32 and code != FO_F64:
+            raise TypeError(f"fastopt: param {index}: {what} has dtype {_DTYPE_NAMES[code]}; "
+                            f"scalar state is float32 or float64")
         if size != 1:
             raise ValueError(f"fastopt: param {index}: {what} must hold one number (a 0-d "
                              f"array or tensor), got {size} elements")
@@ -581,6 +639,8 @@ cdef class Plan:
             return "SparseRows values"
         if s.role == ROLE_STEP:
             return "state 'step'"
+        if s.role == ROLE_MASTER:
+            return "master weights"
         cdef Kernel k = self.kernels[self._hyper_row_index(self.hyper_of[s.param])]
         return k.state_what[s.role - 2]
 

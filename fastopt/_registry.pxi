@@ -38,6 +38,7 @@ cdef class Kernel:
             raise KeyError(f"fastopt: no {'row ' if rows else ''}kernel {index}")
         self.rows = rows
         self.index = index
+        self.elementwise = not rows and not fo_dense_whole(index)
         self.name = info.name.decode()
         self.hyper_names = tuple(x.strip() for x in info.hyper_names.decode().split(","))
         self.n_hyper = info.n_hyper

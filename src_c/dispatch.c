@@ -29,7 +29,7 @@ const fo_kernel_info *fo_kernel(int row, int index)
 typedef void (*fo_probe_fn)(int, size_t, void *, const void *, void *const *, int);
 #define FO_FILL_ARGS                                                                    \
     fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe, fo_rows_fn rows[][FO_N_DTYPES], \
-        fo_coalesce_fn coalesce[FO_N_DTYPES]
+        fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half
 typedef void (*fo_fill_fn)(FO_FILL_ARGS);
 
 void fo_fill_table_baseline(FO_FILL_ARGS);
@@ -66,7 +66,8 @@ int fo_isa_supported(int isa)
     if (isa == FO_ISA_BASELINE) return 1;
 #if FO_HAVE_X86_PATHS
     __builtin_cpu_init();
-    if (isa == FO_ISA_AVX2) return __builtin_cpu_supports("avx2") != 0;
+    if (isa == FO_ISA_AVX2)   /* (F16C: every AVX2 CPU has it; the path converts float16) */
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     if (isa == FO_ISA_AVX512)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
@@ -87,12 +88,13 @@ static fo_dense_fn table[FO_N_ALGOS][FO_N_DTYPES];
 static fo_rows_fn rows_table[FO_N_ROW_ALGOS][FO_N_DTYPES];
 static fo_coalesce_fn coalesce_table[FO_N_DTYPES];
 static fo_probe_fn probe_fn;
+static fo_half_fn half_fn;
 static int current_isa = -1;
 
 int fo_set_isa(int isa)
 {
     if (!fo_isa_supported(isa)) return -1;
-    isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table);
+    isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table, &half_fn);
     current_isa = isa;
     return 0;
 }
@@ -102,6 +104,7 @@ int fo_current_isa(void) { return current_isa; }
 /* ---- the kernels in use (for plan.c) ----------------------------------------------------- */
 
 fo_dense_fn fo_dense_kernel(int algo, int dtype) { return table[algo][dtype]; }
+fo_half_fn fo_half(void) { return half_fn; }
 fo_rows_fn fo_row_kernel(int algo, int dtype) { return rows_table[algo][dtype]; }
 fo_coalesce_fn fo_coalescer(int dtype) { return coalesce_table[dtype]; }
 

@@ -23,7 +23,9 @@
 #define FO_X86 0
 #endif
 
-enum { FO_F32 = 0, FO_F64 = 1, FO_N_DTYPES = 2 };
+/* The dtypes kernels compute in (FO_N_DTYPES: the kernel tables' columns), and the
+ * half-precision storage dtypes, computed in float32 (half.inc.c). */
+enum { FO_F32 = 0, FO_F64 = 1, FO_N_DTYPES = 2, FO_BF16 = 2, FO_F16 = 3, FO_N_STORAGE = 4 };
 enum { FO_ISA_BASELINE = 0, FO_ISA_AVX2 = 1, FO_ISA_AVX512 = 2, FO_N_ISAS = 3 };
 
 #include "kernels/registry.h"
@@ -143,7 +145,13 @@ enum { FO_STEP_VALUE = 0, FO_STEP_F32 = 1, FO_STEP_F64 = 2 };
 typedef struct {
     int rows;            /* 0: kernel indexes the dense table; 1: the row table */
     int kernel;
-    int dtype;           /* FO_F32 / FO_F64 */
+    int dtype;           /* FO_F32 / FO_F64: the dtype the kernel computes in */
+    /* Storage (half.inc.c). A plain item has p_dtype == state_dtype == dtype, master NULL. */
+    int p_dtype;         /* of p and g: dtype, or FO_BF16 / FO_F16 (then dtype is FO_F32) */
+    int state_dtype;     /* of the state buffers like the param: dtype, FO_BF16 or FO_F16 */
+    int stochastic;      /* 1: the state is stored with stochastic rounding (bfloat16) */
+    void *master;        /* float32 master weights of a half param (the kernel's p), or NULL */
+    uint64_t seed;       /* stochastic rounding: the optimizer's seed + GOLDEN * (index + 1) */
     size_t n;            /* elements of p (and of g for a dense item) */
     void *p;
     const void *g;       /* dense: the gradient; rows: the k x dim values, or (index_type
@@ -229,7 +237,18 @@ void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_thre
 /* The threads fo_run_rows uses for an item of k indices of dim elements. */
 int fo_rows_threads(size_t k, size_t dim, int n_threads);
 
+/* Elements [lo, hi) of a dense item stored in half precision (or with master weights, or
+ * bfloat16 state) through the float32 kernel (half.inc.c). */
+typedef void (*fo_half_fn)(const fo_item *it, fo_dense_fn kernel, size_t lo, size_t hi,
+                           int64_t step);
+/* Is a dense item stored in anything but its kernel's dtype (then fo_half runs it)? */
+static inline int fo_item_half(const fo_item *it)
+{
+    return it->p_dtype != it->dtype || it->state_dtype != it->dtype || it->master != NULL;
+}
+
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
+fo_half_fn fo_half(void);
 fo_dense_fn fo_dense_kernel(int algo, int dtype);
 fo_advance_fn fo_dense_advance(int algo);   /* NULL for a kernel without scalar state */
 int fo_dense_whole(int algo);   /* 1: never cut the kernel's params (registry: FO_WHOLE_KERNELS) */

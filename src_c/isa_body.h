@@ -3,7 +3,8 @@
  *
  * Included by exactly one isa_<name>.c, after that file has set the target for the compiler.
  * Defines fo_<algo>_f32_<isa> / fo_<algo>_f64_<isa> for every algorithm of kernels/registry.h
- * (dense and row kernels), fo_coalesce_<dtype>_<isa>, fo_stream_probe_<isa>, and
+ * (dense and row kernels), fo_coalesce_<dtype>_<isa>, fo_stream_probe_<isa>,
+ * fo_run_half_<isa> (half-precision storage, half.inc.c), and
  * fo_fill_table_<isa>(), which dispatch.c calls.
  */
 #include <math.h>
@@ -142,6 +143,12 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #undef FO_V
 #undef FO_VSQRT
 
+/* ---- half-precision storage, around the float32 kernels ---- */
+#ifndef FO_F16C
+#define FO_F16C 0   /* the path's float16 conversion instructions: 256 (F16C), 512, or none */
+#endif
+#include "half.inc.c"
+
 static void FO_ISA_NAME(stream_probe)(int dtype, size_t n, void *p, const void *g,
                                       void *const *state, int n_state)
 {
@@ -152,7 +159,7 @@ static void FO_ISA_NAME(stream_probe)(int dtype, size_t n, void *p, const void *
 void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
                              void (**probe)(int, size_t, void *, const void *, void *const *, int),
                              fo_rows_fn rows_table[][FO_N_DTYPES],
-                             fo_coalesce_fn coalesce[FO_N_DTYPES])
+                             fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half)
 {
 #define FO_FILL_DENSE(name, ...)                                    \
     table[FO_ALGO_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);     \
@@ -167,4 +174,5 @@ void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
     coalesce[FO_F32] = FO_CAT3(coalesce, f32, FO_ISA);
     coalesce[FO_F64] = FO_CAT3(coalesce, f64, FO_ISA);
     *probe = FO_ISA_NAME(stream_probe);
+    *half = FO_ISA_NAME(run_half);
 }

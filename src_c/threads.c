@@ -124,6 +124,10 @@ static void run_range(size_t m, const fo_item *const *dense, const int64_t *step
         if (a >= end) break;
         const fo_item *it = dense[i];
         const size_t lo = (start > a ? start : a) - a, hi = (end < b ? end : b) - a;
+        if (fo_item_half(it)) {   /* half-precision storage: tiles through the f32 kernel */
+            fo_half()(it, fo_dense_kernel(it->kernel, FO_F32), lo, hi, steps_of[i]);
+            continue;
+        }
         const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
         void *state[FO_MAX_STATE];
         for (int j = 0; j < FO_MAX_STATE; j++)   /* a scalar buffer is the same for every piece */
@@ -160,7 +164,9 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     if (m > 64 && !heap) {    /* no memory for the list: one thread, in order */
         for (size_t i = 0; i < n_items; i++) {
             const fo_item *it = &items[i];
-            if (!it->rows && it->n)
+            if (!it->rows && it->n && fo_item_half(it))
+                fo_half()(it, fo_dense_kernel(it->kernel, FO_F32), 0, it->n, steps[i]);
+            else if (!it->rows && it->n)
                 fo_dense_kernel(it->kernel, it->dtype)(it->n, it->p, it->g, it->state,
                                                        it->hyper, steps[i]);
         }

@@ -29,6 +29,7 @@ import inspect
 import numpy as np
 
 from fastopt import _kernels, _scalars
+from fastopt.optim import _half
 
 _TWO_53 = 2 ** 53
 
@@ -41,9 +42,11 @@ class Optimizer:
     #: momentum sets the buffer to the gradient, as torch does)
     _restart_on_new_buffer = False
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, *, master_weights=False, state_dtype=None, seed=0):
         if self.algorithm is None:
             raise TypeError("fastopt.Optimizer is abstract; use an algorithm's class")
+        self.master_weights, self.state_dtype, self.seed = _half.options(
+            self.algorithm, master_weights, state_dtype, seed)
         self.defaults = dict(defaults)
         self._settings = _kernels.SettingsCache()  # each group's kernel scalars, reused
         self._validate_group(self.defaults, None)
@@ -71,6 +74,10 @@ class Optimizer:
     def _new_buffer(self, p, name, group, state):
         """A buffer that a flag switched on after ``state`` was made: zeros like ``p``."""
         return np.zeros_like(p)
+
+    def _fresh_state(self, p, group):
+        """_new_state(p, group) in the dtypes the half-precision options give (_half.py)."""
+        return _half.fit_state(self, p, self._new_state(p, group))
 
     # ---- settings ----
 
@@ -123,7 +130,7 @@ class Optimizer:
         group["params"] = params
         self._validate_group(group, len(self.param_groups))
         start = len(existing)
-        new_state = {start + j: self._new_state(p, group) for j, p in enumerate(params)}
+        new_state = {start + j: self._fresh_state(p, group) for j, p in enumerate(params)}
         self.param_groups.append(group)
         self.state.update(new_state)
 
@@ -141,7 +148,8 @@ class Optimizer:
         grads = grads if type(grads) is list else _grad_list(grads)
         groups = self.param_groups
         if alg.kernel is not None and alg.dense_grads and _kernels.step_groups(
-                alg.kernel, groups, grads, self.state, self._settings, self._group_scalars):
+                alg.kernel, groups, grads, self.state, self._settings, self._group_scalars,
+                self.seed):
             return   # dense grads and state as it was: this whole step in one call
         n = 0
         for group in groups:
@@ -191,7 +199,7 @@ class Optimizer:
                 for name, gate in zip(kernel.state_names, kernel.gates):
                     b = st.get(name)
                     if b is None and gate is not None and entry[1][gate]:
-                        b = self._new_buffer(p, name, group, st)
+                        b = _half.fit_buffer(self, p, self._new_buffer(p, name, group, st))
                         created.append((st, name, b))
                         if self._restart_on_new_buffer:
                             step = 0
@@ -200,7 +208,7 @@ class Optimizer:
                 i += 1
         # phase 2: every buffer
         for kernel, i, p, g, bufs, h, step, st in adds:
-            plan.add(kernel, i, p, g, bufs, h, step)
+            plan.add(kernel, i, p, g, bufs, h, step, st.get("master"), self.seed)
         # phase 3: one C call
         plan.run()
         for st, name, b in created:
@@ -271,7 +279,7 @@ class Optimizer:
         for i, p in enumerate(params):
             if i not in new_state:
                 group = next(g for g in new_groups if any(q is p for q in g["params"]))
-                new_state[i] = self._new_state(p, group)
+                new_state[i] = self._fresh_state(p, group)
         self.param_groups = new_groups
         self.state = new_state
 
@@ -279,8 +287,10 @@ class Optimizer:
         """A validated copy of one param's saved state, fitted to p."""
         if not isinstance(saved, dict):
             raise ValueError(f"fastopt: param {i}: saved state must be a dict")
-        fresh = self._new_state(p, group)
+        fresh = self._fresh_state(p, group)
         optional = self._optional_keys()
+        if "master" in fresh and "master" not in saved:
+            saved = dict(saved, master=p)   # (torch's state dicts have none: from the param)
         # A buffer a flag switches on may be there or not, whatever the flag says now: kept
         # (checked) if saved; if not, the step that needs it makes it, as when the flag is
         # switched on later.

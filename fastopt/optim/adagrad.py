@@ -171,11 +171,11 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, eps_inside_sqrt=False,
-                 maximize=False):
+                 maximize=False, **precision):
         super().__init__(params, dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps,
-            eps_inside_sqrt=eps_inside_sqrt, maximize=maximize))
+            eps_inside_sqrt=eps_inside_sqrt, maximize=maximize), **precision)
 
     def _check_group(self, group):
         nonnegative("initial_accumulator_value", group["initial_accumulator_value"])

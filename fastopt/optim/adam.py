@@ -155,9 +155,9 @@ _ADAM_STATE = """State per param: ``step`` (int), ``exp_avg`` and ``exp_avg_sq``
 class _AdamBase(Optimizer):
     algorithm = ALGORITHM
 
-    def __init__(self, params, lr, betas, eps, weight_decay, amsgrad, maximize):
+    def __init__(self, params, lr, betas, eps, weight_decay, amsgrad, maximize, **precision):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize), **precision)
 
     def _new_state(self, p, group):
         state = {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}
@@ -206,8 +206,8 @@ class Adam(_AdamBase):
                args=_ADAM_ARGS.format(wd="L2 penalty added to the gradient (default 0)."))
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+                 amsgrad=False, maximize=False, **precision):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **precision)
 
 
 class AdamW(_AdamBase):
@@ -252,5 +252,5 @@ class AdamW(_AdamBase):
     algorithm = ADAMW
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
+                 amsgrad=False, maximize=False, **precision):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize, **precision)

@@ -121,9 +121,9 @@ class ASGD(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
-                 maximize=False):
+                 maximize=False, **precision):
         super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize), **precision)
 
     def _new_state(self, p, group):
         # torch's keys and order: step, eta, mu, ax

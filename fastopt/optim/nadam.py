@@ -142,11 +142,11 @@ class NAdam(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False, **precision):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize))
+                                      maximize=maximize), **precision)
 
     def _new_state(self, p, group):
         # torch's keys and order: step, mu_product, exp_avg, exp_avg_sq

@@ -145,10 +145,10 @@ class RMSprop(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, maximize=False, eps_inside_sqrt=False):
+                 centered=False, maximize=False, eps_inside_sqrt=False, **precision):
         super().__init__(params, dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, maximize=maximize, eps_inside_sqrt=eps_inside_sqrt))
+            centered=centered, maximize=maximize, eps_inside_sqrt=eps_inside_sqrt), **precision)
 
     def _new_state(self, p, group):
         state = {"step": 0, "square_avg": np.zeros_like(p)}

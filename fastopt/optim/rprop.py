@@ -137,9 +137,9 @@ class Rprop(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0),
-                 maximize=False):
+                 maximize=False, **precision):
         super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
-                                      maximize=maximize))
+                                      maximize=maximize), **precision)
 
     def _new_state(self, p, group):
         return {"step": 0, "prev": np.zeros_like(p),

@@ -186,10 +186,10 @@ class SGD(Optimizer):
     _restart_on_new_buffer = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, maximize=False):
+                 nesterov=False, maximize=False, **precision):
         super().__init__(params, dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize))
+            nesterov=nesterov, maximize=maximize), **precision)
 
     def _check_group(self, group):
         check_nesterov(group["momentum"], group["dampening"], group["nesterov"])

@@ -1,0 +1,75 @@
+"""The NumPy optimizers' half-precision options: which dtypes a param's state is kept in.
+
+- a bfloat16 (``ml_dtypes.bfloat16``) or float16 param keeps its state in its own dtype, as
+  torch.optim does; with ``master_weights=True`` it keeps float32 state and a float32 copy of
+  itself, ``state["master"]``, which the step updates and rounds back to the param in the
+  same pass;
+- with ``state_dtype=ml_dtypes.bfloat16`` a float32 param keeps its state buffers like the
+  param in bfloat16, stored with stochastic rounding from ``seed`` (reproducible, the same
+  for any thread count); float64 params and scalar state are not affected.
+
+The step itself is the plan's (``Plan.add``: the combinations it takes) and the kernels'
+(``src_c/half.inc.c``); ``fastopt.reference.half`` is the same step in NumPy.
+"""
+import numpy as np
+
+HALF_NAMES = ("bfloat16", "float16")
+
+
+def _is_half(dtype):
+    return dtype.itemsize == 2 and dtype.name in HALF_NAMES
+
+
+def options(algorithm, master_weights, state_dtype, seed):
+    """The three options, checked: ``(master_weights, state_dtype or None, seed)``."""
+    if type(master_weights) is not bool:
+        raise TypeError(f"fastopt: master_weights must be True or False, got "
+                        f"{master_weights!r}")
+    if state_dtype is not None:
+        try:
+            dt = np.dtype(state_dtype)
+        except TypeError:
+            dt = None
+        if dt is None or dt.name != "bfloat16" or dt.itemsize != 2:
+            raise TypeError(f"fastopt: state_dtype must be None or ml_dtypes.bfloat16 (for "
+                            f"float32 params), got {state_dtype!r}")
+        state_dtype = dt
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+            0 <= int(seed) < 2 ** 64):
+        raise ValueError(f"fastopt: seed must be an int in [0, 2**64), got {seed!r}")
+    kernel = algorithm.kernel
+    if (master_weights or state_dtype is not None) and (kernel is None or
+                                                         not kernel.elementwise):
+        raise TypeError(f"fastopt: {algorithm.name} does not take master_weights or "
+                        f"state_dtype (half-precision storage is for the elementwise dense "
+                        f"steps)")
+    return master_weights, state_dtype, int(seed)
+
+
+def _like(p, v):
+    return isinstance(v, np.ndarray) and v.shape == p.shape and v.dtype == p.dtype
+
+
+def fit_buffer(opt, p, buf):
+    """A new state buffer like ``p`` (zeros, or a start value) in the dtype opt keeps it."""
+    if not _like(p, buf):
+        return buf
+    if opt.master_weights and _is_half(p.dtype):
+        return buf.astype(np.float32)
+    if opt.state_dtype is not None and p.dtype == np.float32:
+        return buf.astype(opt.state_dtype)
+    return buf
+
+
+def fit_state(opt, p, state):
+    """A fresh state dict for ``p`` (its class's ``_new_state``) in the dtypes opt keeps;
+    with master weights, ``state["master"]`` is a float32 copy of the param."""
+    if not (opt.master_weights or opt.state_dtype is not None):
+        return state
+    scalar = set(opt.algorithm.scalar_state)
+    for key, value in state.items():
+        if key not in scalar:
+            state[key] = fit_buffer(opt, p, value)
+    if opt.master_weights and _is_half(p.dtype):
+        state["master"] = p.astype(np.float32)
+    return state
