@@ -444,13 +444,14 @@ cdef class Plan:
 
     def add_raw(self, Kernel kernel, Py_ssize_t index, tuple param, tuple grad, tuple buffers,
                 Py_ssize_t hyper, long long step, uintptr_t step_counter=0,
-                int counter_kind=FO_STEP_VALUE):
+                int counter_kind=FO_STEP_VALUE, tuple master=None, uint64_t seed=0):
         """Add param ``index`` described by records ``(address, dtype code, shape, strides in
         elements)`` for param, grad and each state buffer (None for a buffer whose flag is
         off), as fastopt.torch reads them from tensors; dense kernels only. The caller keeps
         the memory alive until run() returns. ``step_counter`` (with ``counter_kind``
         FO_STEP_F32 / FO_STEP_F64) is the address of a float counter: the step is the counter
-        + 1, stored back after the update; otherwise ``step`` is used.
+        + 1, stored back after the update; otherwise ``step`` is used. ``master`` (a record,
+        float32 master weights) and ``seed``: half precision, as in :meth:`add`.
         """
         if kernel.rows:
             raise RuntimeError("fastopt: add_raw takes dense kernels")
@@ -465,7 +466,7 @@ cdef class Plan:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
                                f"{kernel.state_names}, got {len(buffers)} buffers")
         addr, code, pshape, pstrides = param
-        if code != FO_F32 and code != FO_F64:
+        if not 0 <= code < 4:
             raise RuntimeError(f"fastopt: param {index}: bad dtype code {code}")
         itemsize = _ITEMSIZE[code]
         nd = len(pshape)
@@ -480,14 +481,26 @@ cdef class Plan:
                              f"(shape {tuple(pshape)}, strides {tuple(pstrides)}); fastopt "
                              f"steps dense tensors of any dimension order in place and never "
                              f"copies")
-        it.dtype = code
+        first = -1
+        if code == FO_F32:
+            for j in range(kernel.n_state):
+                if (kernel.scalar_state[j] or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
+                        or not self._uses(kernel, hyper, <int>j, nd)):
+                    continue
+                if buffers[j] is not None:
+                    first = buffers[j][1]
+                break
+        cdef int scode = self._storage(it, kernel, index, code, first, master is not None,
+                                       seed)
         it.n = <size_t>n
         it.p = <void *><uintptr_t>addr
         self._span(<uintptr_t>addr, n * itemsize, 1, 0)
         self._factored_param(it, kernel, index, nd, shape, _c_strides(tuple(pshape), pstrides))
-        for j in range(-1, kernel.n_state):
-            rec = grad if j < 0 else buffers[j]
-            what = "grad" if j < 0 else kernel.state_what[j]
+        for d in range(nd):
+            pstr[d] = pstrides[d]   # (from here on: in elements, as every record's)
+        for j in range(-2 if master is not None else -1, kernel.n_state):
+            rec = master if j == -2 else grad if j < 0 else buffers[j]
+            what = "master weights" if j == -2 else "grad" if j < 0 else kernel.state_what[j]
             if j >= 0 and not self._uses(kernel, hyper, <int>j, nd):
                 continue
             if rec is None:
@@ -525,27 +538,32 @@ cdef class Plan:
                 self._add_scalar(it, j, index, what, bcode, n_scalar,
                                  baddr % _ITEMSIZE[bcode] == 0, baddr)
                 continue
-            if bcode != code:
+            want = FO_F32 if j == -2 else code if j == -1 else scode
+            if bcode != want:
                 raise TypeError(f"fastopt: param {index}: {what} has dtype "
-                                f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 1 else bcode} but the "
-                                f"param has dtype {_DTYPE_NAMES[code]}")
+                                f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 3 else bcode} but the "
+                                f"param has dtype {_DTYPE_NAMES[code]}"
+                                f"{_half_rule(want, code) if j >= 0 else ''}")
             if tuple(bshape) != tuple(pshape) or len(bstrides) != nd:
                 raise ValueError(f"fastopt: param {index}: {what} has shape "
                                  f"{tuple(bshape)} but the param has shape {tuple(pshape)}")
             for d in range(nd):
-                bstr[d] = bstrides[d] * itemsize
+                bstr[d] = bstrides[d]
             if not _same_layout(nd, shape, bstr, nd, shape, pstr):
                 raise ValueError(f"fastopt: param {index}: {what} has another memory layout "
                                  f"than the param ({what}: strides {tuple(bstrides)}; param: "
                                  f"strides {tuple(pstrides)}, shape {tuple(pshape)}); an "
                                  f"elementwise step needs one layout for param, grad and "
                                  f"state, and fastopt never copies")
-            if j < 0:
+            if j == -2:
+                it.master = <void *><uintptr_t>baddr
+                self._span(<uintptr_t>baddr, n * 4, 1, ROLE_MASTER)
+            elif j < 0:
                 it.g = <const void *><uintptr_t>baddr
                 self._span(<uintptr_t>baddr, n * itemsize, 0, 1)
             else:
                 it.state[j] = <void *><uintptr_t>baddr
-                self._span(<uintptr_t>baddr, n * itemsize, 1, 2 + <int>j)
+                self._span(<uintptr_t>baddr, n * _ITEMSIZE[scode], 1, 2 + <int>j)
         if step_counter:
             if counter_kind != FO_STEP_F32 and counter_kind != FO_STEP_F64:
                 raise RuntimeError("fastopt: bad step counter kind")

@@ -147,7 +147,7 @@ cdef class SteadyStep:
                 if stride[d] > 0:
                     extent += (shape[d] - 1) * stride[d]
             sl.extent = extent
-            sl.nbytes = <Py_ssize_t>sl.item.n * _ITEMSIZE[sl.item.dtype]
+            sl.nbytes = <Py_ssize_t>sl.item.n * _ITEMSIZE[sl.item.p_dtype]
             self.objects.append((st, tuple(bufs), counter, p.dtype, shape, stride,
                                  <Py_ssize_t>sl.item.n,
                                  tuple(None if b is None else b.stride() for b in bufs),
@@ -248,7 +248,7 @@ cdef class SteadyStep:
         """Check one param's records and its new grad; add it to ``plan`` if they fit."""
         st, bufs, counter, dtype, shape, stride, numel, buf_strides, buf_numels = obj
         cdef Kernel kernel = self.kernel
-        cdef int j, ns = kernel.n_state, gate, itemsize = _ITEMSIZE[sl.item.dtype]
+        cdef int j, ns = kernel.n_state, gate, itemsize = _ITEMSIZE[sl.item.p_dtype]
         cdef unsigned int on = 0
         cdef PyObject *cur
         cdef uintptr_t gptr

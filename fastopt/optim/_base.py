@@ -77,7 +77,7 @@ class Optimizer:
 
     def _fresh_state(self, p, group):
         """_new_state(p, group) in the dtypes the half-precision options give (_half.py)."""
-        return _half.fit_state(self, p, self._new_state(p, group))
+        return _half.fresh_state(self, p, lambda q: self._new_state(q, group))
 
     # ---- settings ----
 
@@ -402,7 +402,7 @@ def _load_buffer(value, ref, i, key):
     except Exception as e:  # e.g. a CUDA tensor
         raise ValueError(f"fastopt: param {i}: saved {key!r} cannot be read as an array: "
                          f"{e}") from None
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":   # (ml_dtypes: kind "V")
         raise ValueError(f"fastopt: param {i}: saved {key!r} has dtype {a.dtype}, "
                          f"expected floating point")
     if a.shape != ref.shape:

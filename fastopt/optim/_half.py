@@ -61,15 +61,21 @@ def fit_buffer(opt, p, buf):
     return buf
 
 
-def fit_state(opt, p, state):
-    """A fresh state dict for ``p`` (its class's ``_new_state``) in the dtypes opt keeps;
-    with master weights, ``state["master"]`` is a float32 copy of the param."""
-    if not (opt.master_weights or opt.state_dtype is not None):
+def fresh_state(opt, p, make):
+    """A fresh state dict for ``p`` (``make``: its class's ``_new_state`` for a param) in the
+    dtypes opt keeps: with master weights, made for the float32 master (start values such
+    as Rprop's step size are not rounded through the half dtype) plus ``state["master"]``,
+    a float32 copy of the param; with bfloat16 state, its buffers like the param rounded."""
+    if opt.master_weights and _is_half(p.dtype):
+        master = p.astype(np.float32)
+        state = make(master)
+        state["master"] = master
+        return state
+    state = make(p)
+    if opt.state_dtype is None:
         return state
     scalar = set(opt.algorithm.scalar_state)
     for key, value in state.items():
         if key not in scalar:
             state[key] = fit_buffer(opt, p, value)
-    if opt.master_weights and _is_half(p.dtype):
-        state["master"] = p.astype(np.float32)
     return state
