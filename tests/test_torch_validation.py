@@ -52,7 +52,8 @@ STEP_BREAKERS = [
      ValueError, r"param 1's param and param 3's grad overlap"),
     ("param turned half",
      lambda t, m, o: setattr(m[2].bias, "data", m[2].bias.data.half()),
-     TypeError, r"param 3 has dtype torch.float16"),
+     TypeError, r"param 3: (grad has dtype float32 but the param has dtype float16|the \w+ "
+                r"step takes float32 and float64)|param 3 has dtype torch.float16; row-sparse"),
     ("param turned non-contiguous",
      lambda t, m, o: setattr(m[2].weight, "data", m[2].weight.data.t().contiguous().t()),
      ValueError, r"param 2: ((grad|state '\w+') has another memory layout than the param|"
@@ -140,8 +141,6 @@ def test_a_param_listed_twice_is_refused(case):
 def _bad_params(torch):
     return [
         ("complex", torch.zeros(3, dtype=torch.complex64), TypeError, r"param 1 .*complex64"),
-        ("half", torch.zeros(3, dtype=torch.float16), TypeError, r"param 1 has dtype .*float16"),
-        ("bfloat16", torch.zeros(3, dtype=torch.bfloat16), TypeError, r"bfloat16"),
         ("int", torch.zeros(3, dtype=torch.int64), TypeError, r"param 1 has dtype torch.int64"),
         ("not dense", torch.zeros(4, 6)[:, ::2], ValueError,
          r"param 1: param is not one dense block of memory"),
@@ -149,7 +148,7 @@ def _bad_params(torch):
     ]
 
 
-@pytest.mark.parametrize("which", range(6))
+@pytest.mark.parametrize("which", range(4))
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_constructor_and_add_param_group_refuse_bad_params(case, which):
     torch = torch_or_skip()

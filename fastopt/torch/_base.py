@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from fastopt import _kernels
+from fastopt.torch import _half
 from fastopt.torch._hooks import STEADY_TORCH_CALLS, _with_step_hooks
 from fastopt.torch._state import (fit_state, restore_scalar_dtypes, saved_scalar_dtypes,
                                   scalar_dtype)
@@ -119,16 +120,21 @@ class Optimizer(torch.optim.Optimizer):
     _records = {}       # id -> (tensor, record, shape): params and state seen last step
     _steady = _kernels.SteadyStep()   # the last full step's plan, while it fits (empty here)
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, defaults, *, master_weights=False, state_dtype=None, seed=0):
         if self.algorithm is None:
             raise TypeError("fastopt.torch.Optimizer is abstract; use an algorithm's class")
+        try:
+            defaults = dict(defaults, **_half.options(self.algorithm, master_weights,
+                                                      state_dtype, seed))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"fastopt.torch.{type(self).__name__}: {e}") from None
         self._group_scalars(defaults, None, False)
         super().__init__(params, defaults)
         if self._eager_state:
             with torch.no_grad():
                 for group in self.param_groups:
                     for p in group["params"]:
-                        self.state[p] = self._init_state(p, group)
+                        self.state[p] = self._fresh_state(p, group)
 
     # ---- what algorithm classes provide (see the module docstring) ----
 
@@ -137,6 +143,16 @@ class Optimizer(torch.optim.Optimizer):
 
     def _check_group(self, group):
         """Check settings the kernel never sees; raise ValueError."""
+
+    def _fresh_state(self, p, group):
+        """_init_state in the dtypes the group's half-precision settings keep (_half.py)."""
+        return _half.fresh_state(p, group, lambda q: self._init_state(q, group),
+                                 self._buffer_keys())
+
+    def _buffer_keys(self):
+        """The state keys of buffers like the param (not scalar state, not the counter)."""
+        alg = self.algorithm
+        return tuple(k for k in alg.state_names if k not in alg.scalar_state)
 
     def _init_buffer(self, p, name, group):
         """A buffer a flag switched on after the state was made: zeros like p."""
@@ -167,6 +183,7 @@ class Optimizer(torch.optim.Optimizer):
         try:
             scalars = self.algorithm.hyper(group)
             self._check_group(group)
+            _half.check_group(self.algorithm, group)
         except KeyError as e:
             raise ValueError(f"fastopt: {where} has no {e.args[0]!r}") from None
         except (ValueError, TypeError) as e:
@@ -297,7 +314,7 @@ class Optimizer(torch.optim.Optimizer):
                 st = dict.get(state, p)
                 fresh = not st
                 if fresh:
-                    st = self._init_state(p, group)
+                    st = self._fresh_state(p, group)
                 elif type(st) is not dict:
                     raise TypeError(f"fastopt: param {index}: its state must be a dict, got "
                                     f"{type(st).__name__}")
@@ -312,7 +329,8 @@ class Optimizer(torch.optim.Optimizer):
                     if b is None:
                         if not changed:
                             st, changed = dict(st), True
-                        b = st[name] = self._init_buffer(p, name, group)
+                        b = st[name] = _half.fit_buffer(p, group,
+                                                        self._init_buffer(p, name, group))
                         fresh = True
                     bufs.append(b)
                 step = 1 if fresh else 2
@@ -336,12 +354,17 @@ class Optimizer(torch.optim.Optimizer):
                         step = int(new)
                 if changed and st:  # torch keeps no entry for a stateless param (SGD)
                     commits.append((p, st))
-                adds.append((raw, kernel, index, p, g, bufs, entry[0], step, st, step_t))
+                master = st.get("master") if _half.has_master(p, group) else None
+                if master is not None and not raw:
+                    raise TypeError(f"fastopt: param {index}: master weights are for dense "
+                                    f"grads (this one is {g.layout})")
+                adds.append((raw, kernel, index, p, g, bufs, entry[0], step, st, step_t,
+                             master, group.get("seed", 0)))
                 stepped.append(p)
                 index += 1
         # phase 2: every buffer
         cache, new_cache = self._records, {}
-        for raw, kernel, index, p, g, bufs, h, step, st, step_t in adds:
+        for raw, kernel, index, p, g, bufs, h, step, st, step_t, master, seed in adds:
             if raw:
                 names = kernel.state_names
                 recs = []
@@ -350,12 +373,16 @@ class Optimizer(torch.optim.Optimizer):
                         cache, new_cache, b, (index, f"'s state {names[j]!r}")))
                 prec = cached_record(cache, new_cache, p, (index, ""))
                 grec = record(g, (index, "'s grad"))
+                mrec = None if master is None else cached_record(
+                    cache, new_cache, master, (index, "'s state 'master'"))
                 if step_t is not None and self._step_tensor:
                     kind, addr = cached_counter(cache, new_cache, step_t,
                                                 (index, f"'s state {step_key!r}"))
-                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step, addr, kind)
+                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step, addr, kind,
+                                 mrec, seed)
                 else:
-                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step)
+                    plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step, 0, 0, mrec,
+                                 seed)
             else:
                 self._add_view(plan, kernel, index, p, g, bufs, h, step)
                 if step_t is not None:
@@ -376,7 +403,8 @@ class Optimizer(torch.optim.Optimizer):
                 step_t.fill_(new)
             else:
                 st[step_key] = new
-        if adds and not counters and all(a[0] for a in adds):
+        if adds and not counters and all(a[0] and a[10] is None for a in adds):
+            # (a param with master weights always takes the full step, which finds them)
             # every param dense: keep this plan for the next steps (fastopt/_steady_step.pxi)
             steady = _kernels.SteadyStep()
             steady.build(alg.kernel, plan, groups,
@@ -389,6 +417,9 @@ class Optimizer(torch.optim.Optimizer):
         """A param of the row path: NumPy views of its tensors (checked as tensors first)."""
         what = f"param {index}"
         record(p, what)
+        if p.dtype in _half.HALF:
+            raise TypeError(f"fastopt: {what} has dtype {p.dtype}; row-sparse steps (and "
+                            f"{type(self).__name__}'s) take float32 and float64 params")
         sparse = g.layout is not STRIDED
         if sparse:
             grad = sparse_rows(p, g, f"{what}'s grad")
@@ -425,21 +456,32 @@ class Optimizer(torch.optim.Optimizer):
         """
         own = [{k: g[k] for k in NOOP_FLAGS if k in g} for g in self.param_groups]
         scalar_dtypes = saved_scalar_dtypes(state_dict, self.algorithm.scalar_state)
+        saved = _half.saved_tensors(state_dict, self._buffer_keys() + ("master",))
         super().load_state_dict(state_dict)
         for group, flags in zip(self.param_groups, own):
             group.update(flags)
         restore_scalar_dtypes(self, scalar_dtypes)
+        _half.refit(self, saved, self._buffer_keys())
 
     def __setstate__(self, state):
         state = dict(state)
         if isinstance(state.get("state"), dict):
+            raw = state["state"]
             fitted = defaultdict(dict)
-            for key, value in state["state"].items():
+            for key, value in raw.items():
                 fitted[key] = fit_state(key, value, self._step_key, self._step_tensor,
                                         self.algorithm.state_names,
                                         self.algorithm.scalar_state)
             state["state"] = fitted
+        else:
+            raw = None
         super().__setstate__(state)
         for group in self.param_groups:
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
+        if raw:   # half precision: the dtypes each group keeps, from the pickled tensors
+            keys = self._buffer_keys() + ("master",)
+            params = [p for g in self.param_groups for p in g["params"]]
+            _half.refit(self, {(pos, k): raw[p][k] for pos, p in enumerate(params)
+                               if isinstance(raw.get(p), dict) for k in keys if k in raw[p]},
+                        self._buffer_keys())

@@ -13,8 +13,8 @@ from fastopt import _kernels
 Tensor = torch.Tensor
 STRIDED = torch.strided
 SPARSE_COO = torch.sparse_coo
-DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
-_ITEMSIZE = (4, 8)
+DTYPE_CODES = {torch.float32: 0, torch.float64: 1, torch.bfloat16: 2, torch.float16: 3}
+_ITEMSIZE = (4, 8, 2, 2)
 #: the kinds of step counter a plan reads through a pointer (torch's float step tensors)
 COUNTER_KINDS = {torch.float32: 1, torch.float64: 2}
 
@@ -68,10 +68,9 @@ def _refuse(t, what):
                          f"ZeRO-Offload, or use torch.optim on this device)")
     if t.dtype not in DTYPE_CODES:
         hint = (" (complex params: step torch.view_as_real(p) instead)" if t.is_complex()
-                else " (half precision: keep float32 master params)"
-                if t.dtype in (torch.float16, torch.bfloat16) else "")
-        raise TypeError(f"fastopt: {_what(what)} has dtype {t.dtype}; fastopt steps float32 and "
-                        f"float64 tensors{hint}")
+                else "")
+        raise TypeError(f"fastopt: {_what(what)} has dtype {t.dtype}; fastopt steps float32, "
+                        f"float64, bfloat16 and float16 tensors{hint}")
     raise ValueError(f"fastopt: {_what(what)} carries torch's lazy negation bit (a view such as "
                      f"x.neg() or a conjugate); its memory holds other values than it "
                      f"reads as, and fastopt never copies: pass t.resolve_neg()")

@@ -56,7 +56,7 @@ class Adadelta(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
-                 capturable=False, maximize=False, differentiable=False):
+                 capturable=False, maximize=False, differentiable=False, **precision):
         defaults = {
             "lr": lr,
             "rho": rho,
@@ -67,7 +67,7 @@ class Adadelta(Optimizer):
             "foreach": foreach,
             "differentiable": differentiable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         return {"step": self._new_step(),

@@ -71,7 +71,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
-                 differentiable=False, fused=None):
+                 differentiable=False, fused=None, **precision):
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -83,7 +83,7 @@ class Adagrad(Optimizer):
             "differentiable": differentiable,
             "fused": fused,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _check_group(self, group):
         nonnegative("initial_accumulator_value", group["initial_accumulator_value"])

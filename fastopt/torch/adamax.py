@@ -53,7 +53,7 @@ class Adamax(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 foreach=None, *, maximize=False, differentiable=False, capturable=False):
+                 foreach=None, *, maximize=False, differentiable=False, capturable=False, **precision):
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -64,7 +64,7 @@ class Adamax(Optimizer):
             "differentiable": differentiable,
             "capturable": capturable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # torch's keys and order: step, exp_avg, exp_inf

@@ -56,7 +56,7 @@ class ASGD(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
-                 foreach=None, maximize=False, differentiable=False, capturable=False):
+                 foreach=None, maximize=False, differentiable=False, capturable=False, **precision):
         defaults = {
             "lr": lr,
             "lambd": lambd,
@@ -68,7 +68,7 @@ class ASGD(Optimizer):
             "differentiable": differentiable,
             "capturable": capturable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # torch's keys and order: step, eta, mu, ax

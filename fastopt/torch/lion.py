@@ -53,9 +53,9 @@ class Lion(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *,
-                 maximize=False):
+                 maximize=False, **precision):
         super().__init__(params, {"lr": lr, "betas": betas, "weight_decay": weight_decay,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **precision)
 
     def _init_state(self, p, group):
         return {"step": self._new_step(),

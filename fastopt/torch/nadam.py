@@ -59,7 +59,7 @@ class NAdam(Optimizer):
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
-                 maximize=False, capturable=False, differentiable=False):
+                 maximize=False, capturable=False, differentiable=False, **precision):
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -72,7 +72,7 @@ class NAdam(Optimizer):
             "capturable": capturable,
             "differentiable": differentiable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # torch's keys and order: step, mu_product, exp_avg, exp_avg_sq

@@ -56,7 +56,7 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
-                 capturable=False, differentiable=False):
+                 capturable=False, differentiable=False, **precision):
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -68,7 +68,7 @@ class RAdam(Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
             "differentiable": differentiable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # torch's keys and order: step, exp_avg, exp_avg_sq

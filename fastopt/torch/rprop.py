@@ -55,7 +55,7 @@ class Rprop(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
-                 capturable=False, foreach=None, maximize=False, differentiable=False):
+                 capturable=False, foreach=None, maximize=False, differentiable=False, **precision):
         defaults = {
             "lr": lr,
             "etas": etas,
@@ -65,7 +65,7 @@ class Rprop(Optimizer):
             "differentiable": differentiable,
             "capturable": capturable,
         }
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # torch's keys and order: step, prev, step_size (filled with the group's lr)

@@ -64,7 +64,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
-                 fused=None):
+                 fused=None, **precision):
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -80,7 +80,7 @@ class SGD(Optimizer):
             raise ValueError(f"fastopt: invalid nesterov=True with momentum={momentum!r} and "
                              f"dampening={dampening!r}: Nesterov momentum requires a "
                              f"momentum and zero dampening")
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         # no step counter; momentum_buffer comes from _init_buffer once momentum != 0
