@@ -115,16 +115,67 @@ FO_INLINE uint16_t fo_f16_rne(float f)
     return (uint16_t)(o | (sign >> 16));
 }
 
-/* ---- whole runs ---- */
+/* ---- whole runs: vectors of FO_VBYTES / 4 lanes where the path has them (GCC/Clang vector
+ * types; lane by lane the same integer operations as the element functions above), then the
+ * element functions ---- */
+
+#if FO_VBYTES
+#define FO_HL (FO_VBYTES / 4)   /* lanes of a float32 vector */
+typedef uint32_t FO_ISA_NAME(u32v) __attribute__((vector_size(FO_VBYTES)));
+typedef uint32_t FO_ISA_NAME(u32v_u) __attribute__((vector_size(FO_VBYTES), aligned(4),
+                                                     may_alias));
+typedef uint16_t FO_ISA_NAME(u16v) __attribute__((vector_size(FO_VBYTES / 2)));
+typedef uint16_t FO_ISA_NAME(u16v_u) __attribute__((vector_size(FO_VBYTES / 2), aligned(2),
+                                                     may_alias));
+#define FO_U32V FO_ISA_NAME(u32v)
+#define FO_U16V FO_ISA_NAME(u16v)
+
+/* fo_bf16_load on FO_HL elements */
+FO_INLINE void FO_ISA_NAME(bf16_load_v)(const uint16_t *x, float *out)
+{
+    const FO_U16V h = *(const FO_ISA_NAME(u16v_u) *)x;
+    *(FO_ISA_NAME(u32v_u) *)out = __builtin_convertvector(h, FO_U32V) << 16;
+}
+
+/* the bits (u >> 16) of a bfloat16 result, or its quiet NaN where u is a NaN, stored */
+FO_INLINE void FO_ISA_NAME(bf16_put_v)(uint16_t *x, FO_U32V u, FO_U32V rounded)
+{
+    const FO_U32V nan = (FO_U32V)((u & 0x7fffffffu) > 0x7f800000u);
+    const FO_U32V o = (nan & ((u >> 16) | 0x40u)) | (~nan & rounded);
+    *(FO_ISA_NAME(u16v_u) *)x = __builtin_convertvector(o, FO_U16V);
+}
+
+/* fo_bf16_rne on FO_HL elements */
+FO_INLINE void FO_ISA_NAME(bf16_rne_v)(const float *v, uint16_t *x)
+{
+    const FO_U32V u = *(const FO_ISA_NAME(u32v_u) *)v;
+    FO_ISA_NAME(bf16_put_v)(x, u, (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* fo_mix32 on lanes */
+FO_INLINE FO_U32V FO_ISA_NAME(mix32_v)(FO_U32V x)
+{
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    return x ^ (x >> 16);
+}
+#endif
 
 /* out[i] = float32(x[i]) */
 static void FO_ISA_NAME(half_load)(int dtype, size_t n, const uint16_t *x, float *out)
 {
     size_t i = 0;
     if (dtype == FO_BF16) {
+#if FO_VBYTES
+        for (; i + FO_HL <= n; i += FO_HL) FO_ISA_NAME(bf16_load_v)(x + i, out + i);
+#endif
         for (; i < n; i++) out[i] = fo_bf16_load(x[i]);
         return;
     }
+
+/* out[i] = float32(x[i]) */
 #if FO_F16C == 512
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
@@ -140,6 +191,9 @@ static void FO_ISA_NAME(half_store)(int dtype, size_t n, const float *v, uint16_
 {
     size_t i = 0;
     if (dtype == FO_BF16) {
+#if FO_VBYTES
+        for (; i + FO_HL <= n; i += FO_HL) FO_ISA_NAME(bf16_rne_v)(v + i, x + i);
+#endif
         for (; i < n; i++) x[i] = fo_bf16_rne(v[i]);
         return;
     }
@@ -163,7 +217,17 @@ static void FO_ISA_NAME(bf16_store_sr)(size_t n, const float *v, uint16_t *x, ui
     const uint32_t key = (uint32_t)fo_mix64(seed ^ ((uint64_t)step * 4u + (uint64_t)j) ^
                                             ((first >> 32) << 56));
     const uint32_t base = (uint32_t)first;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if FO_VBYTES
+    FO_U32V index;
+    for (int k = 0; k < FO_HL; k++) index[k] = base + (uint32_t)k;
+    for (; i + FO_HL <= n; i += FO_HL, index += (uint32_t)FO_HL) {
+        const FO_U32V u = *(const FO_ISA_NAME(u32v_u) *)(v + i);
+        const FO_U32V r = FO_ISA_NAME(mix32_v)(index ^ key) >> 16;
+        FO_ISA_NAME(bf16_put_v)(x + i, u, (u + r) >> 16);
+    }
+#endif
+    for (; i < n; i++)
         x[i] = fo_bf16_sr(v[i], fo_mix32((base + (uint32_t)i) ^ key) >> 16);
 }
 

@@ -21,7 +21,7 @@ import time
 
 #: The report's sections, in order: each module has run(args) -> dict of results, printing
 #: its own tables.
-SECTIONS = ("dense", "torch_models", "sparse", "threads")
+SECTIONS = ("dense", "half", "torch_models", "sparse", "threads")
 
 
 def main(argv=None):
