@@ -1,5 +1,5 @@
 """fastopt for PyTorch: drop-in ``torch.optim`` optimizers that run fastopt's kernels on the
-tensors' own memory (CPU, contiguous, float32/float64), one C call per step.
+tensors' own memory (CPU, contiguous, float32/float64/bfloat16/float16), one C call per step.
 
     >>> import torch, fastopt.torch
     >>> model = torch.nn.Linear(4, 2)

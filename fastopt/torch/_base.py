@@ -49,7 +49,7 @@ from fastopt import _kernels
 from fastopt.torch import _half
 from fastopt.torch._hooks import STEADY_TORCH_CALLS, _with_step_hooks
 from fastopt.torch._state import (fit_state, restore_scalar_dtypes, saved_scalar_dtypes,
-                                  scalar_dtype)
+                                  saved_tensors, scalar_dtype)
 from fastopt.torch._tensors import (STRIDED, _what, array, cached_counter, cached_record,
                                     counter, describe, record, sparse_rows)
 
@@ -456,7 +456,7 @@ class Optimizer(torch.optim.Optimizer):
         """
         own = [{k: g[k] for k in NOOP_FLAGS if k in g} for g in self.param_groups]
         scalar_dtypes = saved_scalar_dtypes(state_dict, self.algorithm.scalar_state)
-        saved = _half.saved_tensors(state_dict, self._buffer_keys() + ("master",))
+        saved = saved_tensors(state_dict, self._buffer_keys() + ("master",))
         super().load_state_dict(state_dict)
         for group, flags in zip(self.param_groups, own):
             group.update(flags)

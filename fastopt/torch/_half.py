@@ -87,29 +87,12 @@ def fit_buffer(p, group, b):
     return b if b.dtype == dtype else b.to(dtype)
 
 
-def saved_tensors(state_dict, keys):
-    """``{(position, key): tensor}`` of a state dict about to be loaded (position: the
-    param's place across the saved groups), for :func:`refit`: torch's load casts every
-    buffer to its param's dtype, which would round float32 masters and state to half."""
-    out = {}
-    try:
-        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
-        saved = state_dict["state"]
-        for pos, pid in enumerate(ids):
-            st = saved.get(pid)
-            for key in keys if isinstance(st, dict) else ():
-                v = st.get(key)
-                if isinstance(v, torch.Tensor):
-                    out[(pos, key)] = v
-    except (KeyError, TypeError, AttributeError):
-        return {}   # torch's load_state_dict reports what is wrong
-    return out
-
-
 def refit(optimizer, saved, buffer_keys):
-    """After torch's load: each state in the dtypes its group keeps. A saved tensor of that
-    dtype is copied as saved (exact); otherwise the loaded one is cast. Master weights come
-    from the saved ones, or from the param (a torch.optim state dict has none)."""
+    """After torch's load: each state in the dtypes its group keeps (``saved``: the state
+    dict's tensors before torch cast them to the param's dtype, _state.saved_tensors). A
+    saved tensor of that dtype is copied as saved (exact); otherwise the loaded one is cast.
+    Master weights come from the saved ones, or from the param (a torch.optim state dict
+    has none)."""
     pos = 0
     for group in optimizer.param_groups:
         for p in group["params"]:

@@ -60,13 +60,10 @@ def fit_int_step(value):
         return value  # the step reports it
 
 
-def saved_scalar_dtypes(state_dict, keys):
-    """``{(position, key): dtype}`` of the float32/float64 scalar state (NAdam's mu_product,
-    ASGD's eta and mu) in a state dict about to be loaded; position is the param's place
-    across the saved groups. torch's load_state_dict casts these to the param's dtype, but
-    their dtype is part of the math (an uninterrupted torch run keeps stepping them in their
-    own), so :func:`restore_scalar_dtypes` puts it back: exactly for a float32 number cast to
-    float64; a float64 one loaded beside float32 params comes back rounded to float32."""
+def saved_tensors(state_dict, keys):
+    """``{(position, key): tensor}`` of the state ``keys`` in a state dict about to be loaded;
+    position is the param's place across the saved groups (torch's load_state_dict casts
+    state to the param's dtype: what was saved is read here first)."""
     out = {}
     try:
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
@@ -75,11 +72,22 @@ def saved_scalar_dtypes(state_dict, keys):
             st = saved.get(pid)
             for key in keys if isinstance(st, dict) else ():
                 v = st.get(key)
-                if isinstance(v, torch.Tensor) and v.dtype in COUNTER_KINDS:
-                    out[(pos, key)] = v.dtype
+                if isinstance(v, torch.Tensor):
+                    out[(pos, key)] = v
     except (KeyError, TypeError, AttributeError):
         return {}   # torch's load_state_dict reports what is wrong
     return out
+
+
+def saved_scalar_dtypes(state_dict, keys):
+    """``{(position, key): dtype}`` of the float32/float64 scalar state (NAdam's mu_product,
+    ASGD's eta and mu) in a state dict about to be loaded (see saved_tensors). torch's
+    load_state_dict casts these to the param's dtype, but their dtype is part of the math (an
+    uninterrupted torch run keeps stepping them in their own), so
+    :func:`restore_scalar_dtypes` puts it back: exactly for a float32 number cast to float64;
+    a float64 one loaded beside float32 params comes back rounded to float32."""
+    return {k: v.dtype for k, v in saved_tensors(state_dict, keys).items()
+            if v.dtype in COUNTER_KINDS}
 
 
 def restore_scalar_dtypes(optimizer, dtypes):

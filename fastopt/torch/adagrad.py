@@ -29,7 +29,9 @@ class Adagrad(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): learning rate (default: 1e-2). A Python number: tensor lrs are refused.
         lr_decay (float): learning rate decay (default: 0).
         weight_decay (float): L2 penalty added to the gradient (default: 0).

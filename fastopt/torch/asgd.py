@@ -28,7 +28,9 @@ class ASGD(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): learning rate, the first ``eta`` (default: 1e-2). A Python number:
             tensor lrs are refused.
         lambd (float): decay term (default: 1e-4; at least 0).

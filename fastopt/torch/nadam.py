@@ -29,7 +29,9 @@ class NAdam(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): learning rate (default: 2e-3). A Python number: tensor lrs are refused.
         betas (Tuple[float, float]): decay rates of the first and second moment, each in
             [0, 1) (default: (0.9, 0.999)).

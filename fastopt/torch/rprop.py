@@ -29,7 +29,9 @@ class Rprop(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): the step size every element starts with (default: 1e-2).
         etas (Tuple[float, float]): ``(etaminus, etaplus)``, ``0 < etaminus < 1 < etaplus``
             (default: (0.5, 1.2)).

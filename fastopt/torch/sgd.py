@@ -26,7 +26,9 @@ class SGD(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): learning rate (default: 1e-3). A Python number: tensor lrs are refused.
         momentum (float): momentum factor (default: 0, plain SGD without a buffer).
         dampening (float): dampening of the gradient's share in the momentum (default: 0).
