@@ -126,6 +126,11 @@ static const unsigned char whole_table[FO_N_ALGOS] = {FO_WHOLE_KERNELS(FO_WHOLE_
 
 int fo_dense_whole(int algo) { return whole_table[algo]; }
 
+#define FO_COUNT(name) +1
+_Static_assert(0 FO_WHOLE_KERNELS(FO_COUNT) FO_ELEMENTWISE_KERNELS(FO_COUNT) == FO_N_ALGOS,
+               "registry.h: every dense kernel is in FO_WHOLE_KERNELS or FO_ELEMENTWISE_KERNELS");
+#undef FO_COUNT
+
 void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
                      int n_state)
 {

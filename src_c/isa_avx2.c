@@ -19,6 +19,7 @@
 #define FO_VBYTES 32
 #define FO_VTOTAL 18
 #define FO_F16C 256
+#define FO_VTOTAL_STORAGE 8   /* the storage compiles' block (conversions need registers) */
 #define FO_VSQRT_f32(v) _mm256_sqrt_ps((__m256)(v))
 #define FO_VSQRT_f64(v) _mm256_sqrt_pd((__m256d)(v))
 #include "isa_body.h"

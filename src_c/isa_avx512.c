@@ -17,6 +17,7 @@
 #define FO_VBYTES 64
 #define FO_VTOTAL 9
 #define FO_F16C 512
+#define FO_VTOTAL_STORAGE 4   /* the storage compiles' block (conversions need registers) */
 #define FO_VSQRT_f32(v) _mm512_sqrt_ps((__m512)(v))
 #define FO_VSQRT_f64(v) _mm512_sqrt_pd((__m512d)(v))
 #include "isa_body.h"

@@ -115,6 +115,12 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 /* flag bit b of a constant F */
 #define FO_FLAG(F, bit) (((F) & (bit)) != 0u)
 
+/* A kernel's storage: FO_PT the element type of p and g, FO_ST of its state buffers like the
+ * param; FO_T itself in the float32 and float64 compiles (FO_STORAGE 0). */
+#define FO_STORAGE 0
+#define FO_PT FO_T
+#define FO_ST FO_T
+
 /* ---- float32 ---- */
 #define FO_T float
 #define FO_DT f32
@@ -143,9 +149,69 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #undef FO_V
 #undef FO_VSQRT
 
-/* ---- half-precision storage, around the float32 kernels ---- */
+/* ---- half-precision storage ---- */
 #ifndef FO_F16C
 #define FO_F16C 0   /* the path's float16 conversion instructions: 256 (F16C), 512, or none */
+#endif
+#include "half_convert.inc.c"
+
+/* The elementwise kernels again, in float32 math on half-precision storage (the storage
+ * compiles): their vector blocks load and store through the conversions, fused; half.inc.c
+ * runs them over whole blocks and its float32 tiles over the rest. fo_<algo>_<storage>_<isa>
+ * with storage bf16 (bfloat16 p, g and state), f16 (float16), bf16sr (float32 p and g,
+ * bfloat16 state, stochastic rounding). */
+#if FO_VBYTES
+#undef FO_STORAGE
+#undef FO_PT
+#undef FO_ST
+#define FO_STORAGE 1
+#define FO_T float
+#define FO_SQRT sqrtf
+#define FO_FABS fabsf
+#define FO_VSQRT_bf16 FO_VSQRT_f32
+#define FO_VSQRT_f16 FO_VSQRT_f32
+#define FO_VSQRT_bf16sr FO_VSQRT_f32
+#ifdef FO_VTOTAL_STORAGE   /* (the ISA's block for the storage compiles, if it has its own) */
+#undef FO_VTOTAL
+#define FO_VTOTAL FO_VTOTAL_STORAGE
+#endif
+
+#define FO_DT bf16
+#define FO_PT fo_bf16
+#define FO_ST fo_bf16
+#include "vec.h"
+#include "kernels/all.inc.c"
+#undef FO_DT
+#undef FO_PT
+#undef FO_ST
+#undef FO_V
+#undef FO_VSQRT
+
+#define FO_DT f16
+#define FO_PT fo_f16
+#define FO_ST fo_f16
+#include "vec.h"
+#include "kernels/all.inc.c"
+#undef FO_DT
+#undef FO_PT
+#undef FO_ST
+#undef FO_V
+#undef FO_VSQRT
+
+#define FO_DT bf16sr
+#define FO_PT float
+#define FO_ST fo_bf16sr
+#include "vec.h"
+#include "kernels/all.inc.c"
+#undef FO_DT
+#undef FO_PT
+#undef FO_ST
+#undef FO_V
+#undef FO_VSQRT
+
+#undef FO_T
+#undef FO_SQRT
+#undef FO_FABS
 #endif
 #include "half.inc.c"
 

@@ -52,10 +52,34 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 /* Blocks pay off when the streams come from memory, not when they sit in L1 (bench README): a
  * kernel runs blocks over [0, FO_VBLOCK_LIMIT(n)), that is not at all below 4096 elements. */
 #define FO_VBLOCK_MIN 4096
+#undef FO_VBLOCK_LIMIT
+#undef FO_VLOAD_AT
+#undef FO_VSTORE_AT
+#if FO_STORAGE
+/* A storage compile (half.inc.c) runs blocks only, over a multiple of FO_HALF_BLOCK elements,
+ * which must be a multiple of every kernel's block (checked here, at compile time). */
+#define FO_VBLOCK_LIMIT(n) ((void)sizeof(char[FO_HALF_BLOCK % FO_VBLOCK == 0 ? 1 : -1]), (n))
+#else
 #define FO_VBLOCK_LIMIT(n) ((n) >= FO_VBLOCK_MIN ? (n) : 0)
+#endif
 
 FO_INLINE FO_V FO_NAME(vload)(const FO_T *ptr) { return *(const FO_NAME(vec_u) *)ptr; }
 FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; }
+/* A vector of the elements at ptr, and its store: in a storage compile (half.inc.c) ptr may
+ * point to bfloat16 / float16 storage, converted on the way (by ptr's type). */
+#if FO_STORAGE
+#define FO_VLOAD_AT(ptr)                                                                   \
+    _Generic((ptr), FO_T *: FO_NAME(vload), const FO_T *: FO_NAME(vload),                 \
+             fo_bf16 *: FO_ISA_NAME(bf16_vload), const fo_bf16 *: FO_ISA_NAME(bf16_vload), \
+             fo_f16 *: FO_ISA_NAME(f16_vload), const fo_f16 *: FO_ISA_NAME(f16_vload),     \
+             fo_bf16sr *: FO_ISA_NAME(bf16sr_vload))(ptr)
+#define FO_VSTORE_AT(ptr, v)                                                               \
+    _Generic((ptr), FO_T *: FO_NAME(vstore), fo_bf16 *: FO_ISA_NAME(bf16_vstore),          \
+             fo_f16 *: FO_ISA_NAME(f16_vstore), fo_bf16sr *: FO_ISA_NAME(bf16sr_vstore))(ptr, v)
+#else
+#define FO_VLOAD_AT(ptr) FO_NAME(vload)(ptr)
+#define FO_VSTORE_AT(ptr, v) FO_NAME(vstore)(ptr, v)
+#endif
 
 /* np.sqrt, lane by lane (the ISA's correctly rounded square root) */
 #define FO_VSQRT_(dt) FO_VSQRT_##dt
@@ -69,6 +93,9 @@ FO_INLINE FO_V FO_NAME(sqrt_v)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
  * b's exact bits, NaN payload and sign included, as maximum_s returns them. */
 #define FO_VMASK_LANE_f32 int32_t
 #define FO_VMASK_LANE_f64 int64_t
+#define FO_VMASK_LANE_bf16 int32_t    /* (storage compiles: float32 math, half.inc.c) */
+#define FO_VMASK_LANE_f16 int32_t
+#define FO_VMASK_LANE_bf16sr int32_t
 #define FO_VMASK_LANE_(dt) FO_VMASK_LANE_##dt
 #define FO_VMASK_LANE(dt) FO_VMASK_LANE_(dt)
 typedef FO_VMASK_LANE(FO_DT) FO_NAME(vmask) __attribute__((vector_size(FO_VBYTES)));
@@ -116,10 +143,10 @@ FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
 /* X = [ptr[i + k * lanes : i + (k + 1) * lanes] for k in range(FO_VU)] */
 #define FO_VLOAD_ALL(X, ptr, i) \
     FO_V X[FO_VU];              \
-    FO_VEACH(k_) X[k_] = FO_NAME(vload)((ptr) + (i) + (size_t)k_ * FO_VLANES)
+    FO_VEACH(k_) X[k_] = FO_VLOAD_AT((ptr) + (i) + (size_t)k_ * FO_VLANES)
 /* ptr[i + k * lanes : ...] = X[k] for k in range(FO_VU) */
 #define FO_VSTORE_ALL(ptr, i, X) \
-    FO_VEACH(k_) FO_NAME(vstore)((ptr) + (i) + (size_t)k_ * FO_VLANES, X[k_])
+    FO_VEACH(k_) FO_VSTORE_AT((ptr) + (i) + (size_t)k_ * FO_VLANES, X[k_])
 
 #endif /* FO_VBYTES */
 

@@ -59,8 +59,8 @@ typedef struct {
 FO_MATH_FNS(FO_ADADELTA_MATH)
 #undef FO_ADADELTA_MATH
 
-FO_INLINE void FO_NAME(adadelta_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                      FO_T *FO_RESTRICT s, FO_T *FO_RESTRICT a,
+FO_INLINE void FO_NAME(adadelta_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                      FO_ST *FO_RESTRICT s, FO_ST *FO_RESTRICT a,
                                       const FO_NAME(adadelta_scalars) c, const unsigned F)
 {
     size_t i = 0;
@@ -81,7 +81,9 @@ FO_INLINE void FO_NAME(adadelta_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T 
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(adadelta_math_s)(&p[i], g[i], &s[i], &a[i], c, F);
+#endif
 }
 
 void FO_NAME(adadelta)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -98,7 +100,7 @@ void FO_NAME(adadelta)(size_t n, void *p, const void *g, void *const *state, con
     c.sign = h->maximize != 0.0 ? (FO_T)-1 : (FO_T)1;
     const unsigned flags = h->weight_decay != 0.0 ? FO_ADADELTA_WEIGHT_DECAY : 0u;
 #define FO_CALL(F)                                                                            \
-    FO_NAME(adadelta_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], \
+    FO_NAME(adadelta_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], \
                            c, F)
     FO_SPECIALIZE_1(flags, FO_CALL);
 #undef FO_CALL

@@ -51,8 +51,8 @@ typedef struct {
 FO_MATH_FNS(FO_ADAGRAD_MATH)
 #undef FO_ADAGRAD_MATH
 
-FO_INLINE void FO_NAME(adagrad_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                     FO_T *FO_RESTRICT s, const FO_NAME(adagrad_scalars) c,
+FO_INLINE void FO_NAME(adagrad_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                     FO_ST *FO_RESTRICT s, const FO_NAME(adagrad_scalars) c,
                                      const unsigned F)
 {
     size_t i = 0;
@@ -70,7 +70,9 @@ FO_INLINE void FO_NAME(adagrad_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(adagrad_math_s)(&p[i], g[i], &s[i], c, F);
+#endif
 }
 
 /* The scalars of a step (shared with adagrad_rows). */
@@ -94,7 +96,7 @@ void FO_NAME(adagrad)(size_t n, void *p, const void *g, void *const *state, cons
         FO_NAME(adagrad_scalars_of)(h->lr, h->lr_decay, h->weight_decay, h->eps, h->maximize, step);
     const unsigned flags = (h->weight_decay != 0.0 ? FO_ADAGRAD_WEIGHT_DECAY : 0u) |
                            (h->eps_inside_sqrt != 0.0 ? FO_ADAGRAD_EPS_INSIDE : 0u);
-#define FO_CALL(F) FO_NAME(adagrad_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], c, F)
+#define FO_CALL(F) FO_NAME(adagrad_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], c, F)
     FO_SPECIALIZE_2(flags, FO_CALL);
 #undef FO_CALL
 }

@@ -76,9 +76,9 @@ typedef struct {
 FO_MATH_FNS(FO_ADAM_MATH)
 #undef FO_ADAM_MATH
 
-FO_INLINE void FO_NAME(adam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                  FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT v,
-                                  FO_T *FO_RESTRICT vmax, const FO_NAME(adam_scalars) c,
+FO_INLINE void FO_NAME(adam_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                  FO_ST *FO_RESTRICT m, FO_ST *FO_RESTRICT v,
+                                  FO_ST *FO_RESTRICT vmax, const FO_NAME(adam_scalars) c,
                                   const unsigned F)
 {
     const int amsgrad = FO_FLAG(F, FO_ADAM_AMSGRAD); /* else vmax is NULL: never touched */
@@ -90,7 +90,7 @@ FO_INLINE void FO_NAME(adam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_
         FO_VLOAD_ALL(M, m, i);
         FO_VLOAD_ALL(S, v, i);
         FO_V VM[FO_VU];
-        if (amsgrad) FO_VEACH(k) VM[k] = FO_NAME(vload)(vmax + i + (size_t)k * FO_VLANES);
+        if (amsgrad) FO_VEACH(k) VM[k] = FO_VLOAD_AT(vmax + i + (size_t)k * FO_VLANES);
         FO_VLOAD_ALL(P, p, i);
         FO_VEACH(k) FO_NAME(adam_math_v)(&P[k], G[k], &M[k], &S[k], &VM[k], c, F);
         FO_VREADY(M);
@@ -104,8 +104,10 @@ FO_INLINE void FO_NAME(adam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++)
         FO_NAME(adam_math_s)(&p[i], g[i], &m[i], &v[i], amsgrad ? &vmax[i] : NULL, c, F);
+#endif
 }
 
 void FO_NAME(adam)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -130,8 +132,8 @@ void FO_NAME(adam)(size_t n, void *p, const void *g, void *const *state, const v
         (h->weight_decay != 0.0 ? (h->decoupled != 0.0 ? FO_ADAM_DECOUPLED : FO_ADAM_L2) : 0u) |
         (h->amsgrad != 0.0 ? FO_ADAM_AMSGRAD : 0u) | (lerp_high ? FO_ADAM_LERP_HIGH : 0u);
 #define FO_CALL(F)                                                                        \
-    FO_NAME(adam_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], \
-                       (FO_T *)state[2], c, F)
+    FO_NAME(adam_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], \
+                       (FO_ST *)state[2], c, F)
     FO_SPECIALIZE_4(flags, FO_CALL);
 #undef FO_CALL
 }

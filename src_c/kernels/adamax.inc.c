@@ -57,8 +57,8 @@ typedef struct {
 FO_MATH_FNS(FO_ADAMAX_MATH)
 #undef FO_ADAMAX_MATH
 
-FO_INLINE void FO_NAME(adamax_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                    FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT u,
+FO_INLINE void FO_NAME(adamax_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                    FO_ST *FO_RESTRICT m, FO_ST *FO_RESTRICT u,
                                     const FO_NAME(adamax_scalars) c, const unsigned F)
 {
     size_t i = 0;
@@ -79,7 +79,9 @@ FO_INLINE void FO_NAME(adamax_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *F
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(adamax_math_s)(&p[i], g[i], &m[i], &u[i], c, F);
+#endif
 }
 
 void FO_NAME(adamax)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -99,7 +101,7 @@ void FO_NAME(adamax)(size_t n, void *p, const void *g, void *const *state, const
     const unsigned flags = (h->weight_decay != 0.0 ? FO_ADAMAX_WEIGHT_DECAY : 0u) |
                            (lerp_high ? FO_ADAMAX_LERP_HIGH : 0u);
 #define FO_CALL(F) \
-    FO_NAME(adamax_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], c, F)
+    FO_NAME(adamax_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], c, F)
     FO_SPECIALIZE_2(flags, FO_CALL);
 #undef FO_CALL
 }

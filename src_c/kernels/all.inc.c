@@ -2,7 +2,7 @@
  * all.inc.c - every kernel's loop, for the (ISA, dtype) isa_body.h is compiling: one
  * #include per kernel of registry.h (the include list; the registry itself is a table).
  */
-#include "rows.inc.c"
+/* the elementwise dense kernels (also compiled on half-precision storage: isa_body.h) */
 #include "adagrad.inc.c"
 #include "adadelta.inc.c"
 #include "adam.inc.c"
@@ -14,6 +14,9 @@
 #include "rprop.inc.c"
 #include "nadam.inc.c"
 #include "asgd.inc.c"
+#if !FO_STORAGE
+/* the kernels that reduce over a whole param, the row kernels, the probe */
+#include "rows.inc.c"
 #include "lamb.inc.c"
 #include "adafactor.inc.c"
 #include "adagrad_rows.inc.c"
@@ -21,3 +24,4 @@
 #include "rowwise_adagrad.inc.c"
 #include "sparse_adam.inc.c"
 #include "stream_probe.inc.c"
+#endif

@@ -53,8 +53,8 @@ typedef struct {
 FO_MATH_FNS(FO_ASGD_MATH)
 #undef FO_ASGD_MATH
 
-FO_INLINE void FO_NAME(asgd_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                  FO_T *FO_RESTRICT ax, const FO_NAME(asgd_scalars) c,
+FO_INLINE void FO_NAME(asgd_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                  FO_ST *FO_RESTRICT ax, const FO_NAME(asgd_scalars) c,
                                   const unsigned F)
 {
     size_t i = 0;
@@ -72,7 +72,9 @@ FO_INLINE void FO_NAME(asgd_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(asgd_math_s)(&p[i], g[i], &ax[i], c, F);
+#endif
 }
 
 /* mu and eta for the next step, from this step's count (fo_run rounds them to their buffers'
@@ -105,7 +107,7 @@ void FO_NAME(asgd)(size_t n, void *p, const void *g, void *const *state, const v
     c.mu = (FO_T)mu;
     const unsigned flags = (h->weight_decay != 0.0 ? FO_ASGD_WEIGHT_DECAY : 0u) |
                            (mu != 1.0 ? FO_ASGD_AVERAGE : 0u);
-#define FO_CALL(F) FO_NAME(asgd_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], c, F)
+#define FO_CALL(F) FO_NAME(asgd_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], c, F)
     FO_SPECIALIZE_2(flags, FO_CALL);
 #undef FO_CALL
 }

@@ -51,8 +51,8 @@ typedef struct {
 FO_MATH_FNS(FO_LION_MATH)
 #undef FO_LION_MATH
 
-FO_INLINE void FO_NAME(lion_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                  FO_T *FO_RESTRICT m, const FO_NAME(lion_scalars) c,
+FO_INLINE void FO_NAME(lion_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                  FO_ST *FO_RESTRICT m, const FO_NAME(lion_scalars) c,
                                   const unsigned F)
 {
     size_t i = 0;
@@ -70,7 +70,9 @@ FO_INLINE void FO_NAME(lion_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(lion_math_s)(&p[i], g[i], &m[i], c, F);
+#endif
 }
 
 void FO_NAME(lion)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -87,7 +89,7 @@ void FO_NAME(lion)(size_t n, void *p, const void *g, void *const *state, const v
     c.lr = (FO_T)h->lr;
     c.weight_decay = (FO_T)h->weight_decay;
     const unsigned flags = h->weight_decay != 0.0 ? FO_LION_WEIGHT_DECAY : 0u;
-#define FO_CALL(F) FO_NAME(lion_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], c, F)
+#define FO_CALL(F) FO_NAME(lion_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], c, F)
     FO_SPECIALIZE_1(flags, FO_CALL);
 #undef FO_CALL
 }

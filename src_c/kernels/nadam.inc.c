@@ -73,8 +73,8 @@ typedef struct {
 FO_MATH_FNS(FO_NADAM_MATH)
 #undef FO_NADAM_MATH
 
-FO_INLINE void FO_NAME(nadam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                   FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT v,
+FO_INLINE void FO_NAME(nadam_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                   FO_ST *FO_RESTRICT m, FO_ST *FO_RESTRICT v,
                                    const FO_NAME(nadam_scalars) c, const unsigned F)
 {
     size_t i = 0;
@@ -95,7 +95,9 @@ FO_INLINE void FO_NAME(nadam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(nadam_math_s)(&p[i], g[i], &m[i], &v[i], c, F);
+#endif
 }
 
 /* mu at step t: beta1 * (1 - 0.5 * 0.96**(t * momentum_decay)) */
@@ -140,7 +142,7 @@ void FO_NAME(nadam)(size_t n, void *p, const void *g, void *const *state, const 
                                 : 0u) |
         (lerp_high ? FO_NADAM_LERP_HIGH : 0u);
 #define FO_CALL(F)                                                                         \
-    FO_NAME(nadam_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], \
+    FO_NAME(nadam_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], \
                         c, F)
     FO_SPECIALIZE_3(flags, FO_CALL);
 #undef FO_CALL

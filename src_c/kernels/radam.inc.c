@@ -80,8 +80,8 @@ typedef struct {
 FO_MATH_FNS(FO_RADAM_MATH)
 #undef FO_RADAM_MATH
 
-FO_INLINE void FO_NAME(radam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                   FO_T *FO_RESTRICT m, FO_T *FO_RESTRICT v,
+FO_INLINE void FO_NAME(radam_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                   FO_ST *FO_RESTRICT m, FO_ST *FO_RESTRICT v,
                                    const FO_NAME(radam_scalars) c, const unsigned F)
 {
     size_t i = 0;
@@ -102,7 +102,9 @@ FO_INLINE void FO_NAME(radam_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(radam_math_s)(&p[i], g[i], &m[i], &v[i], c, F);
+#endif
 }
 
 void FO_NAME(radam)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -136,7 +138,7 @@ void FO_NAME(radam)(size_t n, void *p, const void *g, void *const *state, const 
                                 : 0u) |
         (rectified ? FO_RADAM_RECTIFIED : 0u) | (lerp_high ? FO_RADAM_LERP_HIGH : 0u);
 #define FO_CALL(F)                                                                         \
-    FO_NAME(radam_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], \
+    FO_NAME(radam_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], \
                         c, F)
     FO_SPECIALIZE_4(flags, FO_CALL);
 #undef FO_CALL

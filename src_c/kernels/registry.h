@@ -58,6 +58,13 @@
 /* The dense kernels that reduce over a whole param (norms): threads.c never cuts their params. */
 #define FO_WHOLE_KERNELS(X) X(lamb) X(adafactor)
 
+/* The other dense kernels (elementwise): also compiled on half-precision storage (isa_body.h;
+ * each is in the first part of all.inc.c). One of the two lists holds every dense kernel
+ * (dispatch.c checks the count). */
+#define FO_ELEMENTWISE_KERNELS(X)                                                             \
+    X(adagrad) X(adadelta) X(adam) X(sgd) X(rmsprop) X(adamax) X(lion) X(radam) X(rprop)     \
+    X(nadam) X(asgd)
+
 #define FO_ROW_KERNELS(X)                                                                     \
     X(adagrad_rows, "sum", lr, lr_decay, eps, maximize, eps_inside_sqrt)                      \
     X(sgd_rows, "", lr, maximize)                                                             \

@@ -93,9 +93,9 @@ typedef struct {
 FO_MATH_FNS(FO_RMSPROP_MATH)
 #undef FO_RMSPROP_MATH
 
-FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                     FO_T *FO_RESTRICT v, FO_T *FO_RESTRICT m,
-                                     FO_T *FO_RESTRICT b, const FO_NAME(rmsprop_scalars) c,
+FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                     FO_ST *FO_RESTRICT v, FO_ST *FO_RESTRICT m,
+                                     FO_ST *FO_RESTRICT b, const FO_NAME(rmsprop_scalars) c,
                                      const unsigned F)
 {
     size_t i = 0;
@@ -108,8 +108,8 @@ FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *
         FO_V M[FO_VU], B[FO_VU];
         FO_VEACH(k) {
             const size_t at = i + (size_t)k * FO_VLANES;
-            if (FO_FLAG(F, FO_RMSPROP_CENTERED)) M[k] = FO_NAME(vload)(m + at);
-            if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) B[k] = FO_NAME(vload)(b + at);
+            if (FO_FLAG(F, FO_RMSPROP_CENTERED)) M[k] = FO_VLOAD_AT(m + at);
+            if (FO_FLAG(F, FO_RMSPROP_MOMENTUM)) B[k] = FO_VLOAD_AT(b + at);
         }
         FO_VLOAD_ALL(P, p, i);
         FO_VEACH(k) FO_NAME(rmsprop_math_v)(&P[k], G[k], &VS[k], &M[k], &B[k], c, F);
@@ -125,10 +125,12 @@ FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *
     }
 #endif
     /* m + i and b + i only under their flags: m and b may be NULL */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++)
         FO_NAME(rmsprop_math_s)(&p[i], g[i], &v[i],
                                 FO_FLAG(F, FO_RMSPROP_CENTERED) ? m + i : NULL,
                                 FO_FLAG(F, FO_RMSPROP_MOMENTUM) ? b + i : NULL, c, F);
+#endif
 }
 
 void FO_NAME(rmsprop)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -153,8 +155,8 @@ void FO_NAME(rmsprop)(size_t n, void *p, const void *g, void *const *state, cons
                            (h->eps_inside_sqrt != 0.0 ? FO_RMSPROP_EPS_INSIDE : 0u);
     /* grad_avg is NULL unless centered, momentum_buffer NULL unless momentum != 0 */
 #define FO_CALL(F)                                                                            \
-    FO_NAME(rmsprop_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1],  \
-                          (FO_T *)state[2], c, F)
+    FO_NAME(rmsprop_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1],  \
+                          (FO_ST *)state[2], c, F)
     FO_SPECIALIZE_4(flags, FO_CALL);
 #undef FO_CALL
 }

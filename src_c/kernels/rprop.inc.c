@@ -53,8 +53,8 @@ typedef struct {
 FO_MATH_FNS(FO_RPROP_MATH)
 #undef FO_RPROP_MATH
 
-FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                   FO_T *FO_RESTRICT prev, FO_T *FO_RESTRICT s,
+FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                   FO_ST *FO_RESTRICT prev, FO_ST *FO_RESTRICT s,
                                    const FO_NAME(rprop_scalars) c)
 {
     size_t i = 0;
@@ -75,7 +75,9 @@ FO_INLINE void FO_NAME(rprop_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++) FO_NAME(rprop_math_s)(&p[i], g[i], &prev[i], &s[i], c);
+#endif
 }
 
 void FO_NAME(rprop)(size_t n, void *p, const void *g, void *const *state, const void *hyper,
@@ -90,7 +92,7 @@ void FO_NAME(rprop)(size_t n, void *p, const void *g, void *const *state, const 
     c.step_size_min = (FO_T)h->step_size_min;
     c.step_size_max = (FO_T)h->step_size_max;
     /* no flags: maximize is the sign, every branch a select */
-    FO_NAME(rprop_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], (FO_T *)state[1], c);
+    FO_NAME(rprop_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], (FO_ST *)state[1], c);
 }
 
 #undef FO_STREAMS

@@ -64,8 +64,8 @@ typedef struct {
 FO_MATH_FNS(FO_SGD_MATH)
 #undef FO_SGD_MATH
 
-FO_INLINE void FO_NAME(sgd_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_RESTRICT g,
-                                 FO_T *FO_RESTRICT b, const FO_NAME(sgd_scalars) c,
+FO_INLINE void FO_NAME(sgd_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO_RESTRICT g,
+                                 FO_ST *FO_RESTRICT b, const FO_NAME(sgd_scalars) c,
                                  const unsigned F)
 {
     size_t i = 0;
@@ -77,7 +77,7 @@ FO_INLINE void FO_NAME(sgd_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_R
         FO_V B[FO_VU];
         FO_VEACH(k) {
             if (FO_FLAG(F, FO_SGD_MOMENTUM) && !FO_FLAG(F, FO_SGD_FIRST))
-                B[k] = FO_NAME(vload)(b + i + (size_t)k * FO_VLANES);
+                B[k] = FO_VLOAD_AT(b + i + (size_t)k * FO_VLANES);
         }
         FO_VLOAD_ALL(P, p, i);
         FO_VEACH(k) FO_NAME(sgd_math_v)(&P[k], G[k], &B[k], c, F);
@@ -89,8 +89,10 @@ FO_INLINE void FO_NAME(sgd_loop)(size_t n, FO_T *FO_RESTRICT p, const FO_T *FO_R
     }
 #endif
     /* (without momentum b is NULL: no pointer is formed into it) */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
     for (; i < n; i++)
         FO_NAME(sgd_math_s)(&p[i], g[i], FO_FLAG(F, FO_SGD_MOMENTUM) ? &b[i] : NULL, c, F);
+#endif
 }
 
 /* The scalars of a step (shared with sgd_rows). */
@@ -120,7 +122,7 @@ void FO_NAME(sgd)(size_t n, void *p, const void *g, void *const *state, const vo
     const unsigned flags = (h->weight_decay != 0.0 ? FO_SGD_WEIGHT_DECAY : 0u) |
                            (h->momentum != 0.0 ? momentum_flags : 0u);
     /* state[0]: the momentum buffer, NULL when momentum == 0 */
-#define FO_CALL(F) FO_NAME(sgd_loop)(n, (FO_T *)p, (const FO_T *)g, (FO_T *)state[0], c, F)
+#define FO_CALL(F) FO_NAME(sgd_loop)(n, (FO_PT *)p, (const FO_PT *)g, (FO_ST *)state[0], c, F)
     FO_SPECIALIZE_4(flags, FO_CALL);
 #undef FO_CALL
 }
