@@ -104,8 +104,8 @@ def run(args):
     bf16 = _bf16()
     quick, full = args.quick, args.full
     sizes = [1 << 20] if quick else [1_000_000, 1 << 24]
-    budget = 0.3 if full else 0.05 if quick else 0.12
-    rounds = 5 if full else 1 if quick else 3
+    budget = 0.3 if full else 0.05 if quick else 0.08
+    rounds = 5 if full else 1 if quick else 2
     counts = sorted({1, thread_counts(args)[-1]})
     results = {"rows": []}
     print("== Half precision: one param of n elements per storage, fastopt's object step vs "
