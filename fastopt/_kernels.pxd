@@ -99,7 +99,7 @@ cdef class Kernel:
     cdef readonly tuple scalar
     cdef readonly tuple factored
     cdef readonly bint elementwise  # a dense kernel without whole-param reductions: it takes
-                                    # half-precision storage (src_c/half.inc.c)
+                                    # half-precision storage (src_c/half.h)
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper

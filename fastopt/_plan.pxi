@@ -247,7 +247,7 @@ cdef class Plan:
                       int first_state, bint master, uint64_t seed) except -1:
         """The item's dtypes from its param's (``code``), its first state buffer's like the
         param (``first_state``, or -1) and whether it has master weights: one of the
-        combinations half.inc.c runs, or a TypeError naming the param. Returns the state's
+        combinations half.h runs, or a TypeError naming the param. Returns the state's
         dtype code."""
         cdef int scode = code
         if master:
@@ -291,7 +291,7 @@ cdef class Plan:
         2-D (rows x dim; state buffers marked per-row have one element per row) and the grad
         a :class:`SparseRows` (its rows only) or an array like the param (every row).
 
-        Half precision (elementwise dense kernels, src_c/half.inc.c): a bfloat16 or float16
+        Half precision (elementwise dense kernels, src_c/half.h): a bfloat16 or float16
         param has a grad of its dtype and state in its dtype, or, with ``master`` (its float32
         master weights, an array like the param), float32 state; a float32 param may keep all
         its state buffers like the param in bfloat16, stored with stochastic rounding from

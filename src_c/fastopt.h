@@ -24,7 +24,7 @@
 #endif
 
 /* The dtypes kernels compute in (FO_N_DTYPES: the kernel tables' columns), and the
- * half-precision storage dtypes, computed in float32 (half.inc.c). */
+ * half-precision storage dtypes, computed in float32 (half.h). */
 enum { FO_F32 = 0, FO_F64 = 1, FO_N_DTYPES = 2, FO_BF16 = 2, FO_F16 = 3, FO_N_STORAGE = 4 };
 enum { FO_ISA_BASELINE = 0, FO_ISA_AVX2 = 1, FO_ISA_AVX512 = 2, FO_N_ISAS = 3 };
 
@@ -146,7 +146,7 @@ typedef struct {
     int rows;            /* 0: kernel indexes the dense table; 1: the row table */
     int kernel;
     int dtype;           /* FO_F32 / FO_F64: the dtype the kernel computes in */
-    /* Storage (half.inc.c). A plain item has p_dtype == state_dtype == dtype, master NULL. */
+    /* Storage (half.h). A plain item has p_dtype == state_dtype == dtype, master NULL. */
     int p_dtype;         /* of p and g: dtype, or FO_BF16 / FO_F16 (then dtype is FO_F32) */
     int state_dtype;     /* of the state buffers like the param: dtype, FO_BF16 or FO_F16 */
     int stochastic;      /* 1: the state is stored with stochastic rounding (bfloat16) */
@@ -238,7 +238,7 @@ void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_thre
 int fo_rows_threads(size_t k, size_t dim, int n_threads);
 
 /* Elements [lo, hi) of a dense item stored in half precision (or with master weights, or
- * bfloat16 state) through the float32 kernel (half.inc.c). */
+ * bfloat16 state) through the float32 kernel (half.h). */
 typedef void (*fo_half_fn)(const fo_item *it, fo_dense_fn kernel, size_t lo, size_t hi,
                            int64_t step);
 /* Is a dense item stored in anything but its kernel's dtype (then fo_half runs it)? */

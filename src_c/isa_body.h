@@ -4,7 +4,7 @@
  * Included by exactly one isa_<name>.c, after that file has set the target for the compiler.
  * Defines fo_<algo>_f32_<isa> / fo_<algo>_f64_<isa> for every algorithm of kernels/registry.h
  * (dense and row kernels), fo_coalesce_<dtype>_<isa>, fo_stream_probe_<isa>,
- * fo_run_half_<isa> (half-precision storage, half.inc.c), and
+ * fo_run_half_<isa> (half-precision storage, half.h), and
  * fo_fill_table_<isa>(), which dispatch.c calls.
  */
 #include <math.h>
@@ -153,10 +153,10 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #ifndef FO_F16C
 #define FO_F16C 0   /* the path's float16 conversion instructions: 256 (F16C), 512, or none */
 #endif
-#include "half_convert.inc.c"
+#include "half_convert.h"
 
 /* The elementwise kernels again, in float32 math on half-precision storage (the storage
- * compiles): their vector blocks load and store through the conversions, fused; half.inc.c
+ * compiles): their vector blocks load and store through the conversions, fused; half.h
  * runs them over whole blocks and its float32 tiles over the rest. fo_<algo>_<storage>_<isa>
  * with storage bf16 (bfloat16 p, g and state), f16 (float16), bf16sr (float32 p and g,
  * bfloat16 state, stochastic rounding). */
@@ -213,7 +213,7 @@ FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
 #undef FO_SQRT
 #undef FO_FABS
 #endif
-#include "half.inc.c"
+#include "half.h"
 
 static void FO_ISA_NAME(stream_probe)(int dtype, size_t n, void *p, const void *g,
                                       void *const *state, int n_state)

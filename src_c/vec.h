@@ -56,7 +56,7 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 #undef FO_VLOAD_AT
 #undef FO_VSTORE_AT
 #if FO_STORAGE
-/* A storage compile (half.inc.c) runs blocks only, over a multiple of FO_HALF_BLOCK elements,
+/* A storage compile (half.h) runs blocks only, over a multiple of FO_HALF_BLOCK elements,
  * which must be a multiple of every kernel's block (checked here, at compile time). */
 #define FO_VBLOCK_LIMIT(n) ((void)sizeof(char[FO_HALF_BLOCK % FO_VBLOCK == 0 ? 1 : -1]), (n))
 #else
@@ -65,7 +65,7 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 
 FO_INLINE FO_V FO_NAME(vload)(const FO_T *ptr) { return *(const FO_NAME(vec_u) *)ptr; }
 FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; }
-/* A vector of the elements at ptr, and its store: in a storage compile (half.inc.c) ptr may
+/* A vector of the elements at ptr, and its store: in a storage compile (half.h) ptr may
  * point to bfloat16 / float16 storage, converted on the way (by ptr's type). */
 #if FO_STORAGE
 #define FO_VLOAD_AT(ptr)                                                                   \
@@ -93,7 +93,7 @@ FO_INLINE FO_V FO_NAME(sqrt_v)(FO_V v) { return (FO_V)FO_VSQRT__(FO_DT)(v); }
  * b's exact bits, NaN payload and sign included, as maximum_s returns them. */
 #define FO_VMASK_LANE_f32 int32_t
 #define FO_VMASK_LANE_f64 int64_t
-#define FO_VMASK_LANE_bf16 int32_t    /* (storage compiles: float32 math, half.inc.c) */
+#define FO_VMASK_LANE_bf16 int32_t    /* (storage compiles: float32 math, half.h) */
 #define FO_VMASK_LANE_f16 int32_t
 #define FO_VMASK_LANE_bf16sr int32_t
 #define FO_VMASK_LANE_(dt) FO_VMASK_LANE_##dt

@@ -9,7 +9,7 @@
   for any thread count); float64 params and scalar state are not affected.
 
 The step itself is the plan's (``Plan.add``: the combinations it takes) and the kernels'
-(``src_c/half.inc.c``); ``fastopt.reference.half`` is the same step in NumPy.
+(``src_c/half.h``); ``fastopt.reference.half`` is the same step in NumPy.
 """
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Half-precision storage in NumPy: any reference step run in float32, then rounded.
 
-The kernels' twin (src_c/half.inc.c): a bfloat16 (``ml_dtypes.bfloat16``) or float16 param,
+The kernels' twin (src_c/half.h): a bfloat16 (``ml_dtypes.bfloat16``) or float16 param,
 its grad and its state are read as float32, the float32 reference step runs, and each array
 is rounded back once, to nearest even (NumPy's and ml_dtypes' ``astype``); float32 master
 weights are the step's param, rounded to the half param after it; bfloat16 state of a

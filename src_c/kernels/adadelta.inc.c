@@ -81,7 +81,7 @@ FO_INLINE void FO_NAME(adadelta_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_P
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
-#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.h) */
     for (; i < n; i++) FO_NAME(adadelta_math_s)(&p[i], g[i], &s[i], &a[i], c, F);
 #endif
 }

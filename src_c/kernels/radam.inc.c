@@ -102,7 +102,7 @@ FO_INLINE void FO_NAME(radam_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *
         FO_VSTORE_ALL(p, i, P);
     }
 #endif
-#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.h) */
     for (; i < n; i++) FO_NAME(radam_math_s)(&p[i], g[i], &m[i], &v[i], c, F);
 #endif
 }

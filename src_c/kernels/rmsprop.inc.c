@@ -125,7 +125,7 @@ FO_INLINE void FO_NAME(rmsprop_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT
     }
 #endif
     /* m + i and b + i only under their flags: m and b may be NULL */
-#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.h) */
     for (; i < n; i++)
         FO_NAME(rmsprop_math_s)(&p[i], g[i], &v[i],
                                 FO_FLAG(F, FO_RMSPROP_CENTERED) ? m + i : NULL,

@@ -89,7 +89,7 @@ FO_INLINE void FO_NAME(sgd_loop)(size_t n, FO_PT *FO_RESTRICT p, const FO_PT *FO
     }
 #endif
     /* (without momentum b is NULL: no pointer is formed into it) */
-#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.inc.c) */
+#if !FO_STORAGE   /* (a storage compile runs whole blocks only: half.h) */
     for (; i < n; i++)
         FO_NAME(sgd_math_s)(&p[i], g[i], FO_FLAG(F, FO_SGD_MOMENTUM) ? &b[i] : NULL, c, F);
 #endif

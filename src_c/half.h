@@ -1,6 +1,6 @@
 /*
- * half.inc.c - running an item stored in half precision, for the ISA path being compiled
- * (included once by isa_body.h, after half_convert.inc.c and the storage compiles).
+ * half.h - running an item stored in half precision, for the ISA path being compiled
+ * (included once by isa_body.h, after half_convert.h and the storage compiles).
  *
  * An item whose param (and grad) is bfloat16 or float16, whose param has float32 master
  * weights, or whose state is stored in bfloat16 (fastopt.h: fo_item's p_dtype, master,
@@ -16,7 +16,7 @@
  *
  * in one of two ways, which give the same bits:
  *   - fused: the kernel's storage compile (isa_body.h: its vector blocks load and store
- *     through half_convert.inc.c's conversions) over the largest multiple of FO_HALF_BLOCK
+ *     through half_convert.h's conversions) over the largest multiple of FO_HALF_BLOCK
  *     elements, for the kernels of registry.h's FO_ELEMENTWISE_KERNELS without master weights;
  *   - tiles: the rest (and master weights) on tiles of FO_TILE float32 elements held in L1,
  *     converted in, through the float32 kernel unchanged, converted out.

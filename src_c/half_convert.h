@@ -1,16 +1,16 @@
 /*
- * half_convert.inc.c - bfloat16 and float16 to and from float32, for the ISA path being
+ * half_convert.h - bfloat16 and float16 to and from float32, for the ISA path being
  * compiled (included once by isa_body.h, before the storage compiles of the kernels and
- * half.inc.c, which use it): element functions, vector functions for the kernels' storage
- * compiles (FO_VLOAD_AT / FO_VSTORE_AT in vec.h), and whole runs for half.inc.c's tiles.
+ * half.h, which use it): element functions, vector functions for the kernels' storage
+ * compiles (FO_VLOAD_AT / FO_VSTORE_AT in vec.h), and whole runs for half.h's tiles.
  * Every path and every form give the same bits: round to nearest even (ties to even,
  * subnormals kept, overflow to inf, a NaN stays a quiet NaN), or stochastic rounding with
- * the random bits of half.inc.c's header.
+ * the random bits of half.h's header.
  */
 
 #define FO_TILE 1024
 /* The storage compiles run whole blocks over a multiple of this many elements (a multiple of
- * every kernel's block on every path: vec.h checks it); half.inc.c tiles the rest. */
+ * every kernel's block on every path: vec.h checks it); half.h tiles the rest. */
 #define FO_HALF_BLOCK 2304
 
 FO_INLINE uint64_t fo_mix64(uint64_t z)
@@ -42,7 +42,7 @@ typedef struct { uint16_t bits; } fo_bf16sr;
 #endif
 
 /* The stochastic rounding key of state buffer j for elements in first's 2^32 block (seed: the
- * param's, mixed: half.inc.c's header) */
+ * param's, mixed: half.h's header) */
 FO_INLINE uint32_t fo_sr_key(uint64_t seed, int64_t step, int j, uint64_t first)
 {
     return (uint32_t)fo_mix64(seed ^ ((uint64_t)step * 4u + (uint64_t)j) ^ ((first >> 32) << 56));
@@ -241,7 +241,7 @@ static const uint32_t fo_lane_numbers[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1
 #endif
 
 /* Stochastic rounding inside a kernel's loop: the state buffers' addresses and keys of the
- * call half.inc.c is making on this thread (a store finds its buffer j by its address). */
+ * call half.h is making on this thread (a store finds its buffer j by its address). */
 typedef struct {
     uintptr_t base[FO_MAX_STATE], end[FO_MAX_STATE];
     uint32_t key[FO_MAX_STATE];
