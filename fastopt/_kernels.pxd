@@ -46,7 +46,6 @@ cdef extern from "fastopt.h" nogil:
         int dtype
         int p_dtype
         int state_dtype
-        int stochastic
         void *master
         uint64_t seed
         size_t n

@@ -257,8 +257,7 @@ cdef class Plan:
                                 f"{_DTYPE_NAMES[code]}")
             scode = FO_F32
         elif code == FO_F32 and first_state == FO_BF16:
-            scode = FO_BF16
-            it.stochastic = 1
+            scode = FO_BF16   # (stored with stochastic rounding: fo_item_stochastic)
         if (code >= FO_BF16 or scode != code) and not kernel.elementwise:
             raise TypeError(f"fastopt: param {index}: the {kernel.name} step takes float32 "
                             f"and float64 params and state only; bfloat16/float16 params, "
@@ -270,17 +269,15 @@ cdef class Plan:
         it.seed = seed + _GOLDEN * <uint64_t>(index + 1)
         return scode
 
-    cdef int _first_state_code(self, Kernel kernel, Py_ssize_t hyper, tuple buffers,
-                               int nd) except -2:
-        """The dtype code of the first state buffer like the param that the step uses, if it
-        is an array (-1 if there is none: its own check reports it)."""
-        cdef Py_ssize_t j
+    cdef int _first_like_param(self, Kernel kernel, Py_ssize_t hyper, int nd) noexcept:
+        """The first state buffer like the param that the step uses (its dtype decides the
+        state's: _storage), or -1."""
+        cdef int j
         for j in range(kernel.n_state):
-            if (kernel.scalar_state[j] or kernel.row_state[j]
+            if not (kernel.scalar_state[j] or kernel.row_state[j]
                     or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
-                    or not self._uses(kernel, hyper, <int>j, nd)):
-                continue
-            return _dtype_code(buffers[j])
+                    or not self._uses(kernel, hyper, j, nd)):
+                return j
         return -1
 
     cpdef add(self, Kernel kernel, Py_ssize_t index, object param, object grad, tuple buffers,
@@ -305,9 +302,9 @@ cdef class Plan:
         if len(buffers) != kernel.n_state:
             raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
                                f"{kernel.state_names}, got {len(buffers)} buffers")
-        scode = self._storage(it, kernel, index, code,
-                              self._first_state_code(kernel, hyper, buffers, nd)
-                              if code == FO_F32 else -1, master is not None, seed)
+        j = self._first_like_param(kernel, hyper, nd)
+        scode = self._storage(it, kernel, index, code, _dtype_code(buffers[j]) if j >= 0 else -1,
+                              master is not None, seed)
         it.n = <size_t>cnp.PyArray_SIZE(p)
         it.p = cnp.PyArray_DATA(p)
         self._span(<uintptr_t>it.p, cnp.PyArray_NBYTES(p), 1, 0)
@@ -481,15 +478,8 @@ cdef class Plan:
                              f"(shape {tuple(pshape)}, strides {tuple(pstrides)}); fastopt "
                              f"steps dense tensors of any dimension order in place and never "
                              f"copies")
-        first = -1
-        if code == FO_F32:
-            for j in range(kernel.n_state):
-                if (kernel.scalar_state[j] or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
-                        or not self._uses(kernel, hyper, <int>j, nd)):
-                    continue
-                if buffers[j] is not None:
-                    first = buffers[j][1]
-                break
+        j = self._first_like_param(kernel, hyper, nd)
+        first = buffers[j][1] if j >= 0 and buffers[j] is not None else -1
         cdef int scode = self._storage(it, kernel, index, code, first, master is not None,
                                        seed)
         it.n = <size_t>n

@@ -149,7 +149,6 @@ typedef struct {
     /* Storage (half.h). A plain item has p_dtype == state_dtype == dtype, master NULL. */
     int p_dtype;         /* of p and g: dtype, or FO_BF16 / FO_F16 (then dtype is FO_F32) */
     int state_dtype;     /* of the state buffers like the param: dtype, FO_BF16 or FO_F16 */
-    int stochastic;      /* 1: the state is stored with stochastic rounding (bfloat16) */
     void *master;        /* float32 master weights of a half param (the kernel's p), or NULL */
     uint64_t seed;       /* stochastic rounding: the optimizer's seed + GOLDEN * (index + 1) */
     size_t n;            /* elements of p (and of g for a dense item) */
@@ -241,6 +240,12 @@ int fo_rows_threads(size_t k, size_t dim, int n_threads);
  * bfloat16 state) through the float32 kernel (half.h). */
 typedef void (*fo_half_fn)(const fo_item *it, fo_dense_fn kernel, size_t lo, size_t hi,
                            int64_t step);
+/* Is its state stored with stochastic rounding (bfloat16 state of a float32 param)? */
+static inline int fo_item_stochastic(const fo_item *it)
+{
+    return it->p_dtype == FO_F32 && it->state_dtype == FO_BF16;
+}
+
 /* Is a dense item stored in anything but its kernel's dtype (then fo_half runs it)? */
 static inline int fo_item_half(const fo_item *it)
 {

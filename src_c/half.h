@@ -52,12 +52,13 @@ static void FO_ISA_NAME(run_stored)(const fo_item *it, fo_dense_fn fused, size_t
                                     int64_t step, uint64_t seed)
 {
     const size_t ps = it->p_dtype == FO_F32 ? 4 : 2, ss = it->state_dtype == FO_F32 ? 4 : 2;
+    const int stochastic = fo_item_stochastic(it);
     void *state[FO_MAX_STATE];
     FO_ISA_NAME(sr_call) *c = FO_ISA_NAME(sr_here)();
     for (int j = 0; j < FO_MAX_STATE; j++) {
         const int plain = !it->state[j] || ((it->scalars >> j) & 1u);
         state[j] = plain ? it->state[j] : (char *)it->state[j] + ss * lo;
-        if (!it->stochastic) continue;
+        if (!stochastic) continue;
         c->base[j] = plain ? 0 : (uintptr_t)state[j];
         c->end[j] = plain ? 0 : (uintptr_t)state[j] + ss * nb;
         c->key[j] = fo_sr_key(seed, step, j, lo);
@@ -76,10 +77,11 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
     float G[FO_TILE] __attribute__((aligned(64)));
     float S[FO_MAX_STATE][FO_TILE] __attribute__((aligned(64)));
     const int half_p = it->p_dtype != FO_F32, half_s = it->state_dtype != FO_F32;
+    const int stochastic = fo_item_stochastic(it);
     const uint64_t seed = fo_mix64(it->seed);
 #if FO_VBYTES
     const int which = it->master ? -1 : it->p_dtype == FO_BF16 ? 0 : it->p_dtype == FO_F16 ? 1
-                      : it->stochastic ? 2 : -1;
+                      : fo_item_stochastic(it) ? 2 : -1;
     const fo_dense_fn fused = which >= 0 ? FO_ISA_NAME(stored)[it->kernel][which] : NULL;
     size_t nb = (hi - lo) / FO_HALF_BLOCK * FO_HALF_BLOCK;
     if (nb && (lo >> 32) != ((lo + nb - 1) >> 32)) nb = 0;   /* (tiles: the keys change) */
@@ -118,7 +120,7 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
         for (int j = 0; j < FO_MAX_STATE && half_s; j++) {
             if (!it->state[j] || ((it->scalars >> j) & 1u)) continue;
             uint16_t *s = (uint16_t *)it->state[j] + a;
-            if (it->stochastic) FO_ISA_NAME(bf16_store_sr)(m, S[j], s, seed, step, j, a);
+            if (stochastic) FO_ISA_NAME(bf16_store_sr)(m, S[j], s, seed, step, j, a);
             else FO_ISA_NAME(half_store)(it->state_dtype, m, S[j], s);
         }
         a = b;

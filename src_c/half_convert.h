@@ -170,13 +170,6 @@ FO_INLINE void FO_ISA_NAME(bf16_put_v)(uint16_t *x, FO_U32V u, FO_U32V rounded)
 #endif
 }
 
-/* fo_bf16_rne on FO_HL elements */
-FO_INLINE void FO_ISA_NAME(bf16_rne_v)(const float *v, uint16_t *x)
-{
-    const FO_U32V u = *(const FO_ISA_NAME(u32v_u) *)v;
-    FO_ISA_NAME(bf16_put_v)(x, u, (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
 /* fo_mix32 on lanes */
 FO_INLINE FO_U32V FO_ISA_NAME(mix32_v)(FO_U32V x)
 {
@@ -204,11 +197,18 @@ FO_INLINE FO_F32V FO_ISA_NAME(bf16sr_vload)(const fo_bf16sr *x)
     return FO_ISA_NAME(bf16_vload)((const fo_bf16 *)x);
 }
 
+/* fo_bf16_rne on FO_HL lanes */
 FO_INLINE void FO_ISA_NAME(bf16_vstore)(fo_bf16 *x, FO_F32V v)
 {
-    FO_U32V u = (FO_U32V)v;
-    FO_U32V r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, r);
+    const FO_U32V u = (FO_U32V)v;
+    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* fo_bf16_sr on FO_HL lanes: the lanes' element indices (low 32 bits) and their key */
+FO_INLINE void FO_ISA_NAME(bf16_sr_vstore)(uint16_t *x, FO_F32V v, FO_U32V index, uint32_t key)
+{
+    const FO_U32V u = (FO_U32V)v;
+    FO_ISA_NAME(bf16_put_v)(x, u, (u + (FO_ISA_NAME(mix32_v)(index ^ key) >> 16)) >> 16);
 }
 
 FO_INLINE FO_F32V FO_ISA_NAME(f16_vload)(const fo_f16 *x)
@@ -263,55 +263,47 @@ FO_INLINE void FO_ISA_NAME(bf16sr_vstore)(fo_bf16sr *x, FO_F32V v)
     int j = 0;
     while (j < FO_MAX_STATE - 1 && !(at >= c->base[j] && at < c->end[j])) j++;
     const uint32_t first = c->first + (uint32_t)((at - c->base[j]) / sizeof(fo_bf16sr));
-    const FO_U32V index = *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers + first;
-    const FO_U32V u = (FO_U32V)v;
-    const FO_U32V r = (u + (FO_ISA_NAME(mix32_v)(index ^ c->key[j]) >> 16)) >> 16;
-    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, r);
+    FO_ISA_NAME(bf16_sr_vstore)((uint16_t *)x, v,
+                                *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers + first,
+                                c->key[j]);
 }
 #endif
 
-/* out[i] = float32(x[i]) */
+/* out[i] = float32(x[i]) (the vector functions above, then the element ones) */
 static void FO_ISA_NAME(half_load)(int dtype, size_t n, const uint16_t *x, float *out)
 {
     size_t i = 0;
-    if (dtype == FO_BF16) {
 #if FO_VBYTES
+    if (dtype == FO_BF16)
         for (; i + FO_HL <= n; i += FO_HL) FO_ISA_NAME(bf16_load_v)(x + i, out + i);
+    else
+        for (; i + FO_HL <= n; i += FO_HL) {
+            const FO_F32V v = FO_ISA_NAME(f16_vload)((const fo_f16 *)(x + i));
+            memcpy(out + i, &v, sizeof v);
+        }
 #endif
+    if (dtype == FO_BF16)
         for (; i < n; i++) out[i] = fo_bf16_load(x[i]);
-        return;
-    }
-#if FO_F16C == 512
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
-#elif FO_F16C == 256
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-#endif
-    for (; i < n; i++) out[i] = fo_f16_load(x[i]);
+    else
+        for (; i < n; i++) out[i] = fo_f16_load(x[i]);
 }
 
 /* x[i] = rne(v[i]) in dtype */
 static void FO_ISA_NAME(half_store)(int dtype, size_t n, const float *v, uint16_t *x)
 {
     size_t i = 0;
-    if (dtype == FO_BF16) {
 #if FO_VBYTES
-        for (; i + FO_HL <= n; i += FO_HL) FO_ISA_NAME(bf16_rne_v)(v + i, x + i);
-#endif
-        for (; i < n; i++) x[i] = fo_bf16_rne(v[i]);
-        return;
+    for (; i + FO_HL <= n; i += FO_HL) {
+        FO_F32V w;
+        memcpy(&w, v + i, sizeof w);
+        if (dtype == FO_BF16) FO_ISA_NAME(bf16_vstore)((fo_bf16 *)(x + i), w);
+        else FO_ISA_NAME(f16_vstore)((fo_f16 *)(x + i), w);
     }
-#if FO_F16C == 512
-    for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(x + i),
-                            _mm512_cvtps_ph(_mm512_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT));
-#elif FO_F16C == 256
-    for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(x + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT));
 #endif
-    for (; i < n; i++) x[i] = fo_f16_rne(v[i]);
+    if (dtype == FO_BF16)
+        for (; i < n; i++) x[i] = fo_bf16_rne(v[i]);
+    else
+        for (; i < n; i++) x[i] = fo_f16_rne(v[i]);
 }
 
 /* x[i] = sr(v[i]) in bfloat16, for elements first, first + 1, ... of the param; the tile
@@ -323,12 +315,11 @@ static void FO_ISA_NAME(bf16_store_sr)(size_t n, const float *v, uint16_t *x, ui
     const uint32_t base = (uint32_t)first;
     size_t i = 0;
 #if FO_VBYTES
-    FO_U32V index;
-    for (int k = 0; k < FO_HL; k++) index[k] = base + (uint32_t)k;
-    for (; i + FO_HL <= n; i += FO_HL, index += (uint32_t)FO_HL) {
-        const FO_U32V u = *(const FO_ISA_NAME(u32v_u) *)(v + i);
-        const FO_U32V r = FO_ISA_NAME(mix32_v)(index ^ key) >> 16;
-        FO_ISA_NAME(bf16_put_v)(x + i, u, (u + r) >> 16);
+    for (; i + FO_HL <= n; i += FO_HL) {
+        FO_F32V w;
+        memcpy(&w, v + i, sizeof w);
+        FO_ISA_NAME(bf16_sr_vstore)(x + i, w, *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers +
+                                    (base + (uint32_t)i), key);
     }
 #endif
     for (; i < n; i++)
