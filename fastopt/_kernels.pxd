@@ -52,6 +52,7 @@ cdef extern from "fastopt.h" nogil:
         void *p
         const void *g
         void *state[4]
+        unsigned per_row
         unsigned scalars
         unsigned scalars_f64
         const double *hyper
@@ -97,8 +98,9 @@ cdef class Kernel:
     cdef readonly tuple per_row
     cdef readonly tuple scalar
     cdef readonly tuple factored
-    cdef readonly bint elementwise  # a dense kernel without whole-param reductions: it takes
-                                    # half-precision storage (src_c/half.h)
+    cdef readonly bint elementwise  # a dense kernel without whole-param reductions
+    cdef readonly bint half_storage # it takes half-precision storage (src_c/half.h): the
+                                    # elementwise dense kernels and the row kernels
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper

@@ -258,11 +258,11 @@ cdef class Plan:
             scode = FO_F32
         elif code == FO_F32 and first_state == FO_BF16:
             scode = FO_BF16   # (stored with stochastic rounding: fo_item_stochastic)
-        if (code >= FO_BF16 or scode != code) and not kernel.elementwise:
+        if (code >= FO_BF16 or scode != code) and not kernel.half_storage:
             raise TypeError(f"fastopt: param {index}: the {kernel.name} step takes float32 "
                             f"and float64 params and state only; bfloat16/float16 params, "
                             f"master weights and bfloat16 state are for the elementwise "
-                            f"dense steps")
+                            f"dense and the row-sparse steps")
         it.p_dtype = code
         it.dtype = FO_F32 if code >= FO_BF16 else code
         it.state_dtype = scode
@@ -270,11 +270,11 @@ cdef class Plan:
         return scode
 
     cdef int _first_like_param(self, Kernel kernel, Py_ssize_t hyper, int nd) noexcept:
-        """The first state buffer like the param that the step uses (its dtype decides the
-        state's: _storage), or -1."""
+        """The first state buffer like the param (or, for a row kernel, per row of it) that
+        the step uses (its dtype decides the state's: _storage), or -1."""
         cdef int j
         for j in range(kernel.n_state):
-            if not (kernel.scalar_state[j] or kernel.row_state[j]
+            if not (kernel.scalar_state[j] or (kernel.row_state[j] and not kernel.rows)
                     or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
                     or not self._uses(kernel, hyper, j, nd)):
                 return j
@@ -288,11 +288,11 @@ cdef class Plan:
         2-D (rows x dim; state buffers marked per-row have one element per row) and the grad
         a :class:`SparseRows` (its rows only) or an array like the param (every row).
 
-        Half precision (elementwise dense kernels, src_c/half.h): a bfloat16 or float16
-        param has a grad of its dtype and state in its dtype, or, with ``master`` (its float32
-        master weights, an array like the param), float32 state; a float32 param may keep all
-        its state buffers like the param in bfloat16, stored with stochastic rounding from
-        ``seed``.
+        Half precision (elementwise dense kernels and row kernels, src_c/half.h): a bfloat16
+        or float16 param has a grad (SparseRows values) of its dtype and state in its dtype,
+        or, with ``master`` (its float32 master weights, an array like the param), float32
+        state; a float32 param may keep all its state buffers like the param (or per row) in
+        bfloat16, stored with stochastic rounding from ``seed``.
         """
         cdef fo_item *it = self._new_item(kernel, index, hyper, step)
         cdef int code = _param_code(param, index), scode
@@ -310,6 +310,8 @@ cdef class Plan:
         self._span(<uintptr_t>it.p, cnp.PyArray_NBYTES(p), 1, 0)
         if master is not None:
             _check_like_param(p, master, FO_F32, index, "master weights", True)
+            if kernel.rows:
+                _check_c_order(master, index, "master weights")
             it.master = cnp.PyArray_DATA(<cnp.ndarray>master)
             self._span(<uintptr_t>it.master, cnp.PyArray_NBYTES(<cnp.ndarray>master), 1,
                        ROLE_MASTER)
@@ -346,9 +348,10 @@ cdef class Plan:
                 continue
             if kernel.row_state[j]:
                 n_rows = cnp.PyArray_DIM(p, 0) if cnp.PyArray_NDIM(p) else 1
-                if _array_code(buf, index, kernel.state_what[j]) != code:
+                if _array_code(buf, index, kernel.state_what[j]) != scode:
                     raise TypeError(f"fastopt: param {index}: {kernel.state_what[j]} has "
-                                    f"dtype {buf.dtype} but the param has dtype {(<object>p).dtype}")
+                                    f"dtype {buf.dtype} but the param has dtype "
+                                    f"{(<object>p).dtype}{_half_rule(scode, code)}")
                 if buf.shape != (n_rows,):
                     raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} has "
                                      f"shape {buf.shape} but expected {(n_rows,)}, one per "
@@ -364,6 +367,8 @@ cdef class Plan:
                     _check_c_order(buf, index, kernel.state_what[j])
             s = <cnp.ndarray>buf
             it.state[j] = cnp.PyArray_DATA(s)
+            if kernel.row_state[j]:
+                it.per_row |= 1u << j
             self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
         self.held.append((param, grad, buffers))
         self.n += 1
@@ -402,7 +407,7 @@ cdef class Plan:
         it.n_rows = <size_t>n_rows
         it.dim = <size_t>dim
         if type(grad) is not SparseRows:
-            _check_like_param(p, grad, it.dtype, index, "grad", False)
+            _check_like_param(p, grad, it.p_dtype, index, "grad", False)
             _check_c_order(grad, index, "grad")
             g = <cnp.ndarray>grad
             it.index_type = FO_INDEX_NONE
@@ -418,7 +423,7 @@ cdef class Plan:
         it.index_type = _index_type(sr.indices, index)
         idx = <cnp.ndarray>sr.indices
         k = cnp.PyArray_DIM(idx, 0)
-        if _array_code(sr.values, index, "SparseRows values") != it.dtype:
+        if _array_code(sr.values, index, "SparseRows values") != it.p_dtype:
             raise TypeError(f"fastopt: param {index}: SparseRows values have dtype "
                             f"{sr.values.dtype} but the param has dtype {(<object>p).dtype}")
         vals = <cnp.ndarray>sr.values

@@ -156,6 +156,7 @@ typedef struct {
     const void *g;       /* dense: the gradient; rows: the k x dim values, or (index_type
                             FO_INDEX_NONE) a dense gradient covering every row */
     void *state[FO_MAX_STATE];  /* registry order; NULL where a gated buffer is off */
+    unsigned per_row;    /* row items: bit j: state[j] holds one element per row ("x:row") */
     unsigned scalars;    /* bit j: state[j] is a one-element scalar buffer (see fo_advance_fn) */
     unsigned scalars_f64;/* bit j: that scalar buffer is float64 (else float32) */
     const double *hyper; /* the kernel's fo_<name>_hyper */
@@ -220,6 +221,9 @@ typedef struct {
     const void **grad;   /* k: each distinct row's gradient (in values, or in scratch) */
     uint32_t *dup;       /* k: a repeated row's scratch row, or FO_EMPTY */
     void *scratch;       /* (k / 2) x dim: sums of repeated rows */
+    /* half-precision row items only (fo_rows_half; half.h) */
+    float *values32;     /* k x dim: the half values read as float32 (this thread's rows) */
+    float *tiles;        /* 2 + FO_MAX_STATE tiles of fo_row_tile(dim) float32 elements */
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
 
@@ -227,8 +231,9 @@ typedef struct {
  * of distinct rows among them. */
 typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
                                  unsigned part, unsigned parts, fo_rows_work *w);
-/* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c). */
-size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w);
+/* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c);
+ * half: fo_rows_half of the item. */
+size_t fo_rows_layout(size_t k, size_t dim, size_t item, int half, char *base, fo_rows_work *w);
 /* A row item's rows (indices checked and copied to idx) on up to n_threads threads, each
  * with its own workspace of `work` bytes at base + t * work (threads.c). */
 void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_threads,
@@ -246,14 +251,32 @@ static inline int fo_item_stochastic(const fo_item *it)
     return it->p_dtype == FO_F32 && it->state_dtype == FO_BF16;
 }
 
-/* Is a dense item stored in anything but its kernel's dtype (then fo_half runs it)? */
+/* Is an item stored in anything but its kernel's dtype (then fo_half / fo_half_rows runs it)? */
 static inline int fo_item_half(const fo_item *it)
 {
     return it->p_dtype != it->dtype || it->state_dtype != it->dtype || it->master != NULL;
 }
 
+/* A row item's half-precision workspace: 0 none (a plain item), 1 tiles (float32 values),
+ * 2 tiles and values32 (half values, read as float32 before the fold). */
+static inline int fo_rows_half(const fo_item *it)
+{
+    return !fo_item_half(it) ? 0 : it->p_dtype != FO_F32 ? 2 : 1;
+}
+
+/* Float32 elements per tile of a half-precision row step: whole rows, FO_ROW_TILE or more. */
+#define FO_ROW_TILE 1024
+static inline size_t fo_row_tile(size_t dim) { return dim > FO_ROW_TILE ? dim : FO_ROW_TILE; }
+
+/* The row steps of a half-precision row item (half.h): its rows [idx: the checked indices,
+ * part of parts as fo_run_rows splits them; NULL: a dense gradient, every row] folded in
+ * float32 and stepped on float32 tiles through the float32 row kernel, with w's workspace. */
+typedef void (*fo_half_rows_fn)(const fo_item *it, fo_rows_fn kernel, const int64_t *idx,
+                                int64_t step, unsigned part, unsigned parts, fo_rows_work *w);
+
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
 fo_half_fn fo_half(void);
+fo_half_rows_fn fo_half_rows(void);
 fo_dense_fn fo_dense_kernel(int algo, int dtype);
 fo_advance_fn fo_dense_advance(int algo);   /* NULL for a kernel without scalar state */
 int fo_dense_whole(int algo);   /* 1: never cut the kernel's params (registry: FO_WHOLE_KERNELS) */

@@ -126,3 +126,116 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
         a = b;
     }
 }
+
+/* ---- row items ----------------------------------------------------------------------------
+ *
+ * A row item (row kernels: a 2-D table and the rows a row-sparse gradient touches) stored in
+ * half precision gets the same: the float32 row step on each touched row, then one rounding.
+ * Its half values are read as float32 first (this thread's rows only), the fold runs on
+ * them in float32 (rows.inc.c), and the touched rows are gathered into float32 tiles, b whole
+ * rows at a time (b * dim <= fo_row_tile(dim)), stepped there as rows 0..b-1 of a small table
+ * by the float32 row kernel, and scattered back:
+ *
+ *     G = coalesce(index, float32(values))        # fastopt/reference/sparse.py
+ *     for each batch B of G's rows:
+ *         P = master[B] or float32(p[B]);  S_j = float32(s_j[B])
+ *         row_kernel(P, G[B], S, hyper, step)
+ *         master[B] = P;  p[B] = rne(P);  s_j[B] = rne(S_j) or sr(S_j)
+ *
+ * Stochastic rounding numbers element (r, d) of the table r * dim + d (a per-row buffer: r),
+ * as the dense step numbers it, so a row step rounds each element as a dense step would.
+ */
+
+/* x[0, n) = float32(src): a half run converted, a float32 one copied. */
+static void FO_ISA_NAME(run_in)(int dtype, size_t n, const void *src, float *x)
+{
+    if (dtype == FO_F32) memcpy(x, src, n * sizeof(float));
+    else FO_ISA_NAME(half_load)(dtype, n, (const uint16_t *)src, x);
+}
+
+/* dst[0, n) = x rounded to dtype (nearest even; stochastic for bfloat16 state of a float32
+ * param, numbered from element `first` of state buffer j), or copied for float32. */
+static void FO_ISA_NAME(run_out)(int dtype, int stochastic, size_t n, const float *x, void *dst,
+                                 uint64_t seed, int64_t step, int j, uint64_t first)
+{
+    if (dtype == FO_F32) {
+        memcpy(dst, x, n * sizeof(float));
+    } else if (!stochastic) {
+        FO_ISA_NAME(half_store)(dtype, n, x, (uint16_t *)dst);
+    } else {
+        while (n) {   /* (one key per 2^32 elements of the index, as the dense tiles) */
+            const uint64_t room = (((first >> 32) + 1) << 32) - first;
+            const size_t m = (uint64_t)n < room ? n : (size_t)room;
+            FO_ISA_NAME(bf16_store_sr)(m, x, (uint16_t *)dst, seed, step, j, first);
+            n -= m;
+            x += m;
+            dst = (uint16_t *)dst + m;
+            first += m;
+        }
+    }
+}
+
+static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
+                                       const int64_t *idx, int64_t step, unsigned part,
+                                       unsigned parts, fo_rows_work *w)
+{
+    const size_t dim = it->dim, tile = fo_row_tile(dim), per = tile / (dim ? dim : 1);
+    const size_t ps = it->p_dtype == FO_F32 ? 4 : 2, ss = it->state_dtype == FO_F32 ? 4 : 2;
+    const int stochastic = fo_item_stochastic(it);
+    const uint64_t seed = fo_mix64(it->seed);
+    float *const P = w->tiles, *const G = w->tiles + tile;
+    float *S[FO_MAX_STATE];
+    void *st[FO_MAX_STATE];
+    for (int j = 0; j < FO_MAX_STATE; j++) {
+        S[j] = w->tiles + (size_t)(2 + j) * tile;
+        st[j] = it->state[j] ? S[j] : NULL;
+    }
+    fo_row_set rs = {it->n_rows, dim, NULL, NULL, it->g};   /* a dense gradient: every row */
+    if (idx) {
+        const void *values = it->g;
+        if (it->p_dtype != FO_F32) {   /* this thread's values, read as float32 */
+            for (size_t i = 0; i < it->k; i++)
+                if (parts == 1 || fo_row_part(idx[i], parts) == part)
+                    FO_ISA_NAME(half_load)(it->p_dtype, dim,
+                                           (const uint16_t *)it->g + i * dim,
+                                           w->values32 + i * dim);
+            values = w->values32;
+        }
+        rs.m = FO_CAT3(coalesce, f32, FO_ISA)(it->k, dim, idx, values, part, parts, w);
+        rs.rows = w->rows;
+        rs.grad = (const void *const *)w->grad;
+    }
+    if (!dim) return;
+    for (size_t j0 = 0; j0 < rs.m; j0 += per) {
+        const size_t b = rs.m - j0 < per ? rs.m - j0 : per;
+        for (size_t q = 0; q < b; q++) {   /* gather */
+            const size_t r = fo_row_index(&rs, j0 + q);
+            if (it->master) memcpy(P + q * dim, (const float *)it->master + r * dim, dim * 4);
+            else FO_ISA_NAME(run_in)(it->p_dtype, dim, (const char *)it->p + ps * r * dim,
+                                     P + q * dim);
+            if (!idx) FO_ISA_NAME(run_in)(it->p_dtype, dim, (const char *)it->g + ps * r * dim,
+                                          G + q * dim);
+            for (int j = 0; j < FO_MAX_STATE; j++) {
+                if (!it->state[j]) continue;
+                const size_t e = ((it->per_row >> j) & 1u) ? 1 : dim;
+                FO_ISA_NAME(run_in)(it->state_dtype, e, (const char *)it->state[j] + ss * r * e,
+                                    S[j] + q * e);
+            }
+        }
+        const fo_row_set sub = {b, dim, NULL, idx ? rs.grad + j0 : NULL, G};
+        kernel(&sub, P, st, it->hyper, step);
+        for (size_t q = 0; q < b; q++) {   /* scatter, rounding once */
+            const size_t r = fo_row_index(&rs, j0 + q);
+            if (it->master) memcpy((float *)it->master + r * dim, P + q * dim, dim * 4);
+            FO_ISA_NAME(run_out)(it->p_dtype, 0, dim, P + q * dim, (char *)it->p + ps * r * dim,
+                                 0, 0, 0, 0);
+            for (int j = 0; j < FO_MAX_STATE; j++) {
+                if (!it->state[j]) continue;
+                const size_t e = ((it->per_row >> j) & 1u) ? 1 : dim;
+                FO_ISA_NAME(run_out)(it->state_dtype, stochastic, e, S[j] + q * e,
+                                     (char *)it->state[j] + ss * r * e, seed, step, j,
+                                     (uint64_t)r * e);
+            }
+        }
+    }
+}

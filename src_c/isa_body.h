@@ -225,7 +225,8 @@ static void FO_ISA_NAME(stream_probe)(int dtype, size_t n, void *p, const void *
 void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
                              void (**probe)(int, size_t, void *, const void *, void *const *, int),
                              fo_rows_fn rows_table[][FO_N_DTYPES],
-                             fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half)
+                             fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half,
+                             fo_half_rows_fn *half_rows)
 {
 #define FO_FILL_DENSE(name, ...)                                    \
     table[FO_ALGO_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);     \
@@ -241,4 +242,5 @@ void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
     coalesce[FO_F64] = FO_CAT3(coalesce, f64, FO_ISA);
     *probe = FO_ISA_NAME(stream_probe);
     *half = FO_ISA_NAME(run_half);
+    *half_rows = FO_ISA_NAME(run_half_rows);
 }

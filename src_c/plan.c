@@ -62,6 +62,17 @@ static int has_indices(const fo_item *it)
     return it->rows && it->index_type != FO_INDEX_NONE && it->k > 0;
 }
 
+/* The bytes of one thread's row workspace for item it (a 64-byte multiple; 0: none): the
+ * fold's, and a half-precision item's tiles (a dense gradient: tiles only). */
+static size_t rows_work(const fo_item *it)
+{
+    const int half = it->rows ? fo_rows_half(it) : 0;
+    if (!has_indices(it) && !half) return 0;
+    const size_t size = fo_rows_layout(has_indices(it) ? it->k : 0, it->dim,
+                                       item_size(it->dtype), half, NULL, &(fo_rows_work){0});
+    return (size + 63) / 64 * 64;
+}
+
 /* index = np.asarray(it.index, np.int64) into copy; the first position outside [0, n_rows), or
  * k if there is none */
 static size_t copy_indices(const fo_item *it, int64_t *copy)
@@ -110,14 +121,12 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
     size_t n_idx = 0, work = 0;
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
-        if (has_indices(it)) {
-            n_idx += it->k;
-            const size_t size = fo_rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
-                                               &(fo_rows_work){0});
-            const size_t stride = (size + 63) / 64 * 64;
-            const size_t all = stride * (size_t)fo_rows_threads(it->k, it->dim, n_threads);
-            if (all > work) work = all;
-        }
+        if (has_indices(it)) n_idx += it->k;
+        const size_t stride = rows_work(it);
+        const size_t all = has_indices(it)
+                               ? stride * (size_t)fo_rows_threads(it->k, it->dim, n_threads)
+                               : stride;
+        if (all > work) work = all;
     }
     /* items with scalar state run from a copy whose scalar buffers point to {old, next} */
     size_t n_scalar_items = 0;
@@ -195,16 +204,19 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
     for (size_t i = 0; i < n_items; i++) {
         const fo_item *it = &items[i];
         if (!it->rows) continue;   /* dense items: fo_run_dense, below */
-        if (it->index_type == FO_INDEX_NONE) {
+        if (it->index_type == FO_INDEX_NONE && fo_rows_half(it)) {
+            /* a dense gradient, half precision: every row, in order, on float32 tiles */
+            fo_rows_work w;
+            fo_rows_layout(0, it->dim, item_size(it->dtype), fo_rows_half(it), base, &w);
+            fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), NULL, steps[i], 0, 1, &w);
+        } else if (it->index_type == FO_INDEX_NONE) {
             /* a dense gradient: every row, in order */
             fo_row_set rs = {it->n_rows, it->dim, NULL, NULL, it->g};
             if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
                                                                      it->hyper, steps[i]);
         } else if (it->k) {
             /* fold repeated rows, then update each distinct row (threads.c) */
-            const size_t size = fo_rows_layout(it->k, it->dim, item_size(it->dtype), NULL,
-                                               &(fo_rows_work){0});
-            fo_run_rows(it, idx + off, steps[i], n_threads, base, (size + 63) / 64 * 64);
+            fo_run_rows(it, idx + off, steps[i], n_threads, base, rows_work(it));
             off += it->k;
         }
     }

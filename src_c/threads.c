@@ -49,7 +49,7 @@ __attribute__((constructor)) static void register_atfork(void)
 int fo_in_forked_child(void) { return forked_child; }
 
 /* The fold workspace of one row item with k indices (see fastopt.h). */
-size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_work *w)
+size_t fo_rows_layout(size_t k, size_t dim, size_t item, int half, char *base, fo_rows_work *w)
 {
     size_t cap = 16, off = 0;
     unsigned bits = 4;
@@ -63,6 +63,10 @@ size_t fo_rows_layout(size_t k, size_t dim, size_t item, char *base, fo_rows_wor
     FO_TAKE(w->grad, const void **, k * sizeof(void *), 8)
     FO_TAKE(w->dup, uint32_t *, k * sizeof(uint32_t), 8)
     FO_TAKE(w->scratch, void *, (k / 2) * dim * item, 64)
+    w->values32 = NULL;
+    w->tiles = NULL;
+    if (half == 2) { FO_TAKE(w->values32, float *, k * dim * sizeof(float), 64) }
+    if (half) { FO_TAKE(w->tiles, float *, (2 + FO_MAX_STATE) * fo_row_tile(dim) * sizeof(float), 64) }
 #undef FO_TAKE
     w->mask = cap - 1;
     w->shift = 64 - bits;
@@ -220,7 +224,11 @@ static void rows_part(const fo_item *it, const int64_t *idx, int64_t step, char 
 {
     const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
     fo_rows_work w;
-    fo_rows_layout(it->k, it->dim, item, base, &w);
+    fo_rows_layout(it->k, it->dim, item, fo_rows_half(it), base, &w);
+    if (fo_rows_half(it)) {   /* half precision: folded and stepped in float32 (half.h) */
+        fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, part, parts, &w);
+        return;
+    }
     fo_row_set rs;
     rs.dim = it->dim;
     rs.m = fo_coalescer(it->dtype)(it->k, it->dim, idx, it->g, part, parts, &w);

@@ -313,13 +313,71 @@ def test_bad_half_settings_are_refused():
                                    "state_dtype": torch.float16}])
 
 
-def test_sparse_grads_on_half_params_are_refused():
+SPARSE_CLASSES = [("Adagrad", dict(lr=0.1)), ("SGD", dict(lr=0.1)),
+                  ("SparseAdam", dict(lr=0.01)), ("RowwiseAdagrad", dict(lr=0.1))]
+
+
+def _embedding_steps(torch, emb, opt, obj, table, steps, gen):
+    """steps of nn.Embedding(sparse=True) lookups: opt on the tensor, obj on the NumPy table
+    with the same uncoalesced sparse grads (as SparseRows)."""
+    rows, dim = emb.weight.shape
+    for _ in range(steps):
+        idx = torch.randint(0, rows, (40,), generator=gen)
+        opt.zero_grad()
+        (emb(idx).float() * torch.randn(40, dim, generator=gen)).sum().backward()
+        g = emb.weight.grad
+        vals = g._values()
+        v = _np(vals) if vals.dtype != torch.float32 else vals.numpy()
+        obj.step([fastopt.SparseRows(g._indices().numpy().reshape(-1).copy(), v.copy())])
+        opt.step()
+
+
+@pytest.mark.parametrize("name, kwargs", SPARSE_CLASSES, ids=[c[0] for c in SPARSE_CLASSES])
+@pytest.mark.parametrize("dtype", HALF_NAMES)
+@pytest.mark.parametrize("master", [False, True], ids=["state", "master"])
+def test_sparse_grads_on_half_params_equal_the_numpy_object(name, kwargs, dtype, master):
+    """nn.Embedding(sparse=True) in bfloat16/float16, with and without float32 master
+    weights: table, master and state bitwise the NumPy object's on the same sparse grads;
+    a state dict keeps the masters."""
     torch = torch_or_skip()
     import fastopt.torch as ft
-    emb = torch.nn.Embedding(10, 4, sparse=True).to(torch.bfloat16)
-    opt = ft.Adagrad(emb.parameters(), lr=0.1)
-    emb(torch.tensor([1, 2])).sum().backward()
-    before = emb.weight.detach().clone()
-    with pytest.raises(TypeError, match="row-sparse steps"):
-        opt.step()
-    assert torch.equal(emb.weight.detach(), before)
+    gen = torch.Generator().manual_seed(3)
+    emb = torch.nn.Embedding(50, 17, sparse=True).to(getattr(torch, dtype))
+    table = _np(emb.weight).copy()
+    opt = getattr(ft, name)(emb.parameters(), master_weights=master, **kwargs)
+    obj = getattr(fastopt, name)([table], master_weights=master, **kwargs)
+    _embedding_steps(torch, emb, opt, obj, table, 3, gen)
+    assert np.array_equal(_np(emb.weight).view(np.uint16), table.view(np.uint16))
+    st = opt.state[emb.weight]
+    assert ("master" in st) == master
+    for key, v in obj.state[0].items():
+        if isinstance(v, np.ndarray):
+            got = _np(st[key]) if st[key].dtype != torch.float32 else st[key].numpy()
+            assert got.dtype == v.dtype, key
+            assert np.array_equal(got.view(np.uint8), v.view(np.uint8)), key
+    if master:
+        again = getattr(ft, name)([emb.weight.detach().clone()], master_weights=True,
+                                  **kwargs)
+        again.load_state_dict(copy.deepcopy(opt.state_dict()))
+        assert torch.equal(list(again.state.values())[0]["master"], st["master"])
+
+
+@pytest.mark.parametrize("name, kwargs", [c for c in SPARSE_CLASSES if c[0] != "SGD"],
+                         ids=[c[0] for c in SPARSE_CLASSES if c[0] != "SGD"])
+def test_sparse_grads_with_bfloat16_state_equal_the_numpy_object(name, kwargs):
+    """A float32 nn.Embedding(sparse=True) with state_dtype=torch.bfloat16 (RowwiseAdagrad:
+    its per-row sums too): the NumPy object's stochastic rounding from the same seed."""
+    torch = torch_or_skip()
+    import fastopt.torch as ft
+    gen = torch.Generator().manual_seed(5)
+    emb = torch.nn.Embedding(50, 17, sparse=True)
+    table = emb.weight.detach().numpy().copy()
+    opt = getattr(ft, name)(emb.parameters(), state_dtype=torch.bfloat16, seed=9, **kwargs)
+    obj = getattr(fastopt, name)([table], state_dtype=BF16, seed=9, **kwargs)
+    _embedding_steps(torch, emb, opt, obj, table, 3, gen)
+    assert np.array_equal(emb.weight.detach().numpy(), table)
+    for key, v in obj.state[0].items():
+        if isinstance(v, np.ndarray):
+            assert v.dtype == BF16 and opt.state[emb.weight][key].dtype == torch.bfloat16
+            assert np.array_equal(_np(opt.state[emb.weight][key]).view(np.uint16),
+                                  v.view(np.uint16)), key

@@ -37,17 +37,18 @@ def options(algorithm, master_weights, state_dtype, seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
             0 <= int(seed) < 2 ** 64):
         raise ValueError(f"fastopt: seed must be an int in [0, 2**64), got {seed!r}")
-    kernel = algorithm.kernel
-    if (master_weights or state_dtype is not None) and (kernel is None or
-                                                         not kernel.elementwise):
+    if (master_weights or state_dtype is not None) and not algorithm.half_storage:
         raise TypeError(f"fastopt: {algorithm.name} does not take master_weights or "
                         f"state_dtype (half-precision storage is for the elementwise dense "
-                        f"steps)")
+                        f"and the row-sparse steps)")
     return master_weights, state_dtype, int(seed)
 
 
 def _like(p, v):
-    return isinstance(v, np.ndarray) and v.shape == p.shape and v.dtype == p.dtype
+    """Is v a state buffer like p (or one with an element per row of p, RowwiseAdagrad's
+    ``sum``) in p's dtype?"""
+    return isinstance(v, np.ndarray) and v.dtype == p.dtype and (
+        v.shape == p.shape or (p.ndim >= 1 and v.shape == p.shape[:1]))
 
 
 def fit_buffer(opt, p, buf):

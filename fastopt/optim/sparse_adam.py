@@ -120,8 +120,10 @@ class SparseAdam(Optimizer):
 
     algorithm = ALGORITHM
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False,
+                 **precision):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize),
+                         **precision)
 
     def _new_state(self, p, group):
         return {"step": 0, "exp_avg": np.zeros_like(p), "exp_avg_sq": np.zeros_like(p)}

@@ -63,8 +63,18 @@ def _half(dtype):
     return dtype.itemsize == 2 and dtype.name in ("bfloat16", "float16")
 
 
+def _grad32(g):
+    """A grad read as float32: an array, or a row-sparse gradient (``fastopt.SparseRows``:
+    its values)."""
+    values = getattr(g, "values", None)
+    if isinstance(values, np.ndarray) and hasattr(g, "indices"):
+        return type(g)(g.indices, values.astype(np.float32)) if _half(values.dtype) else g
+    return g.astype(np.float32) if _half(g.dtype) else g
+
+
 def half_step(step_fn, params, grads, *state_lists, steps, masters=None, seed=0, **hyper):
-    """One step of reference ``step_fn`` (e.g. :func:`fastopt.reference.adam`) on params,
+    """One step of reference ``step_fn`` (e.g. :func:`fastopt.reference.adam`, or a row
+    step of :mod:`fastopt.reference.sparse` with ``fastopt.SparseRows`` grads) on params,
     grads and state stored in half precision, in place, as fastopt runs it.
 
     ``state_lists`` are ``step_fn``'s state lists in its order (the kernel's order; None
@@ -78,7 +88,7 @@ def half_step(step_fn, params, grads, *state_lists, steps, masters=None, seed=0,
     masters = masters if masters is not None else [None] * k
     p32 = [m if m is not None else p.astype(np.float32) if _half(p.dtype) else p
            for p, m in zip(params, masters)]
-    g32 = [g.astype(np.float32) if _half(g.dtype) else g for g in grads]
+    g32 = [_grad32(g) for g in grads]
     s32 = []
     for lst in state_lists:
         if lst is None:

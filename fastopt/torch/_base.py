@@ -355,9 +355,6 @@ class Optimizer(torch.optim.Optimizer):
                 if changed and st:  # torch keeps no entry for a stateless param (SGD)
                     commits.append((p, st))
                 master = st.get("master") if _half.has_master(p, group) else None
-                if master is not None and not raw:
-                    raise TypeError(f"fastopt: param {index}: master weights are for dense "
-                                    f"grads (this one is {g.layout})")
                 adds.append((raw, kernel, index, p, g, bufs, entry[0], step, st, step_t,
                              master, group.get("seed", 0)))
                 stepped.append(p)
@@ -384,7 +381,7 @@ class Optimizer(torch.optim.Optimizer):
                     plan.add_raw(kernel, index, prec, grec, tuple(recs), h, step, 0, 0, mrec,
                                  seed)
             else:
-                self._add_view(plan, kernel, index, p, g, bufs, h, step)
+                self._add_view(plan, kernel, index, p, g, bufs, h, step, master, seed)
                 if step_t is not None:
                     counters.append((st, step_t, step))
         # phase 3: one C call
@@ -413,13 +410,10 @@ class Optimizer(torch.optim.Optimizer):
             self._steady = steady
         return stepped
 
-    def _add_view(self, plan, kernel, index, p, g, bufs, h, step):
+    def _add_view(self, plan, kernel, index, p, g, bufs, h, step, master, seed):
         """A param of the row path: NumPy views of its tensors (checked as tensors first)."""
         what = f"param {index}"
         record(p, what)
-        if p.dtype in _half.HALF:
-            raise TypeError(f"fastopt: {what} has dtype {p.dtype}; row-sparse steps (and "
-                            f"{type(self).__name__}'s) take float32 and float64 params")
         sparse = g.layout is not STRIDED
         if sparse:
             grad = sparse_rows(p, g, f"{what}'s grad")
@@ -438,7 +432,10 @@ class Optimizer(torch.optim.Optimizer):
             v = array(b)
             views.append(v.reshape(a.shape) if sparse and not row and v.shape != a.shape
                          and v.size == a.size else v)
-        plan.add(kernel, index, a, grad, tuple(views), h, step)
+        if master is not None:
+            record(master, f"{what}'s state 'master'")
+            master = array(master).reshape(a.shape)
+        plan.add(kernel, index, a, grad, tuple(views), h, step, master, seed)
 
     # ---- state dicts and pickling ----
 

@@ -22,11 +22,10 @@ def options(algorithm, master_weights=False, state_dtype=None, seed=0):
                         f"got {state_dtype!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
-    kernel = algorithm.kernel
-    if (master_weights or state_dtype is not None) and (kernel is None or
-                                                         not kernel.elementwise):
+    if (master_weights or state_dtype is not None) and not algorithm.half_storage:
         raise TypeError(f"{algorithm.name} does not take master_weights or state_dtype "
-                        f"(half-precision storage is for the elementwise dense steps)")
+                        f"(half-precision storage is for the elementwise dense and the "
+                        f"row-sparse steps)")
     out = {}
     if master_weights:
         out["master_weights"] = True
@@ -56,6 +55,13 @@ def buffer_dtype(p, group):
     return p.dtype
 
 
+def like_param(p, v):
+    """Is v a state buffer like p, or one with an element per row of p (RowwiseAdagrad's
+    ``sum``)?"""
+    return isinstance(v, torch.Tensor) and (
+        v.shape == p.shape or (p.dim() >= 1 and v.shape == p.shape[:1]))
+
+
 def new_master(p):
     """float32 master weights for half param p, in its memory layout."""
     return torch.empty_like(p, dtype=torch.float32,
@@ -76,7 +82,7 @@ def fresh_state(p, group, make, buffer_keys):
     if dtype != p.dtype:
         for key in buffer_keys:
             v = st.get(key)
-            if isinstance(v, torch.Tensor) and v.shape == p.shape and v.dtype == p.dtype:
+            if like_param(p, v) and v.dtype == p.dtype:
                 st[key] = v.to(dtype)
     return st
 
@@ -101,13 +107,13 @@ def refit(optimizer, saved, buffer_keys):
                 dtype = buffer_dtype(p, group)
                 for key in buffer_keys:
                     v = st.get(key)
-                    if not isinstance(v, torch.Tensor) or v.shape != p.shape:
+                    if not like_param(p, v):
                         continue
                     s = saved.get((pos, key))
                     src = s if isinstance(s, torch.Tensor) and s.dtype == dtype and \
-                        s.shape == p.shape else v
+                        s.shape == v.shape else v
                     if src.dtype != dtype or src is s:
-                        st[key] = torch.empty_like(p, dtype=dtype,
+                        st[key] = torch.empty_like(p if v.shape == p.shape else v, dtype=dtype,
                                                    memory_format=torch.preserve_format
                                                    ).copy_(src)
                 if has_master(p, group):

@@ -129,8 +129,22 @@ def counter(t, what):
 
 
 def array(t):
-    """A NumPy view of a CPU tensor's memory (no copy), for the row-sparse path."""
-    return (t.detach() if t.requires_grad else t).numpy()
+    """A NumPy view of a CPU tensor's memory (no copy), for the row-sparse path; a bfloat16
+    tensor's as ``ml_dtypes.bfloat16`` (NumPy has no bfloat16 of its own)."""
+    t = t.detach() if t.requires_grad else t
+    if t.dtype is torch.bfloat16:
+        return t.view(torch.int16).numpy().view(_numpy_bfloat16())
+    return t.numpy()
+
+
+def _numpy_bfloat16():
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError("fastopt: row-sparse steps of bfloat16 tensors view them as NumPy "
+                        "arrays of ml_dtypes.bfloat16: pip install ml_dtypes (or "
+                        "fastopt[bf16])") from None
+    return ml_dtypes.bfloat16
 
 
 def sparse_rows(p, g, what):

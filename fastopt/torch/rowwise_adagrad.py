@@ -31,8 +31,9 @@ class RowwiseAdagrad(Adagrad):
     written; repeated rows summed in order of appearance; ``weight_decay`` must be 0).
 
     Args:
-        params: an iterable of tensors or of dicts (param groups); contiguous float32 or
-            float64 CPU tensors with at least one dimension (rows first).
+        params: an iterable of tensors or of dicts (param groups); contiguous float32,
+            float64, bfloat16 or float16 CPU tensors with at least one dimension (rows
+            first); ``master_weights``, ``state_dtype`` and ``seed`` as in Adagrad.
         lr (float): learning rate (default: 1e-2).
         lr_decay (float): learning rate decay (default: 0).
         weight_decay (float): L2 penalty added to dense gradients (default: 0).

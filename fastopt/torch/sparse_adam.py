@@ -31,8 +31,12 @@ class SparseAdam(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors; their grads sparse COO with
-            whole rows (``nn.Embedding(sparse=True)``, ``nn.EmbeddingBag(sparse=True)``).
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; their grads
+            sparse COO with whole rows (``nn.Embedding(sparse=True)``,
+            ``nn.EmbeddingBag(sparse=True)``); keyword arguments ``master_weights``,
+            ``state_dtype`` (torch.bfloat16) and ``seed`` set half-precision storage
+            (fastopt.torch._half; README "Half precision"; bfloat16 tensors need
+            ``ml_dtypes``).
         lr (float): learning rate (default: 1e-3; must be > 0). A Python number.
         betas (Tuple[float, float]): coefficients of the running averages of the gradient
             and its square (default: (0.9, 0.999)).
@@ -56,9 +60,10 @@ class SparseAdam(Optimizer):
     algorithm = ALGORITHM
     _dense_error = RuntimeError   # as torch.optim.SparseAdam
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False,
+                 **precision):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, **precision)
 
     def _init_state(self, p, group):
         return {"step": 0,
