@@ -31,6 +31,13 @@ ISAS = ([os.environ["FASTOPT_EXPECT_ISA"]] if os.environ.get("FASTOPT_EXPECT_ISA
         else _kernels.available_isas())
 
 
+#: A thinner sample of sizes and settings in the slow runs, which check something else than
+#: the math on every setting (the README's suite runs them all): under one of qemu's CPU
+#: models (FASTOPT_EXPECT_ISA: the dispatch and the code of one path on a CPU without the
+#: others) and in the sanitized build (FASTOPT_THIN_TESTS: memory errors, tails and cuts).
+THIN = bool(os.environ.get("FASTOPT_EXPECT_ISA") or os.environ.get("FASTOPT_THIN_TESTS"))
+
+
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Run the test on one ISA path, then restore the one chosen at import."""

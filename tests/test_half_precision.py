@@ -3,7 +3,6 @@ bfloat16 state with stochastic rounding, against fastopt.reference run in float3
 (fastopt.reference.half_step), bitwise, on every ISA path and thread count; and the dtype
 combinations the plan refuses, with nothing written.
 """
-import os
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import pytest
 import fastopt
 from fastopt import _kernels, reference
 from cases import CASES
-from conftest import ISAS
+from conftest import ISAS, THIN
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -23,10 +22,9 @@ ELEMENTWISE = [c for c in CASES if c.cls.algorithm.kernel is not None
                and c.cls.algorithm.kernel.elementwise]
 ELEMENTWISE_IDS = [c.name for c in ELEMENTWISE]
 SIZES = (0, 1, 7, 15, 17, 33, 1023, 4097)
-#: under one of qemu's CPU models (CI, .ci/wheel: one ISA path, emulated) a thinner sample:
-#: the vector blocks, the tiles and the tails are all reached at these sizes
-EMULATED = bool(os.environ.get("FASTOPT_EXPECT_ISA"))
-if EMULATED:
+#: a thinner sample in CI's slow runs (conftest.THIN): the vector blocks, the tiles and the
+#: tails are all reached at these sizes
+if THIN:
     SIZES = (0, 33, 4097)
 
 
@@ -84,7 +82,7 @@ def test_half_params_equal_the_reference_in_float32_rounded(case, dtype, n, isa)
     (as torch's fused kernels), bit for bit, for every hyper-parameter setting."""
     _check_order(case)
     rng = np.random.default_rng(n + 11)
-    grid = (case.grid if n in (() if EMULATED else (1, 33))
+    grid = (case.grid if n in (() if THIN else (1, 33))
             else case.grid[:: max(1, len(case.grid) // 6)])
     for hyper in grid:
         p0 = rng.standard_normal(n).astype(dtype)

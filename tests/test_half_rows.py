@@ -8,11 +8,12 @@ import pytest
 
 import fastopt
 from fastopt import SparseRows, reference
-from test_half_precision import BF16, F16, HALVES, EMULATED, same_bits, u16
+from conftest import THIN
+from test_half_precision import BF16, F16, HALVES, same_bits, u16
 from test_sparse_rows import SPARSE_CASES, SPARSE_IDS, sparse_grad
 
 #: 1100: a row longer than a tile (fo_row_tile: one row per batch)
-DIMS = (1, 17, 1100) if EMULATED else (1, 7, 17, 33, 64, 1100)
+DIMS = (1, 17, 1100) if THIN else (1, 7, 17, 33, 64, 1100)
 KS = (0, 1, 5, 300)
 N_ROWS = 97
 N_STEPS = 3
@@ -34,7 +35,7 @@ def _ref_step(case, p, g, states, step, hyper, **half):
 
 
 def _grid(case):
-    return case.grid if not EMULATED else case.grid[:: max(1, len(case.grid) // 3)]
+    return case.grid if not THIN else case.grid[:: max(1, len(case.grid) // 3)]
 
 
 @pytest.mark.parametrize("case", SPARSE_CASES, ids=SPARSE_IDS)
