@@ -53,6 +53,7 @@ cdef extern from "fastopt.h" nogil:
         const void *g
         void *state[4]
         unsigned per_row
+        size_t state_n[4]
         unsigned scalars
         unsigned scalars_f64
         const double *hyper
@@ -99,8 +100,6 @@ cdef class Kernel:
     cdef readonly tuple scalar
     cdef readonly tuple factored
     cdef readonly bint elementwise  # a dense kernel without whole-param reductions
-    cdef readonly bint half_storage # it takes half-precision storage (src_c/half.h): the
-                                    # elementwise dense kernels and the row kernels
     cdef readonly tuple state_what
     cdef int n_state
     cdef int n_hyper

@@ -258,11 +258,6 @@ cdef class Plan:
             scode = FO_F32
         elif code == FO_F32 and first_state == FO_BF16:
             scode = FO_BF16   # (stored with stochastic rounding: fo_item_stochastic)
-        if (code >= FO_BF16 or scode != code) and not kernel.half_storage:
-            raise TypeError(f"fastopt: param {index}: the {kernel.name} step takes float32 "
-                            f"and float64 params and state only; bfloat16/float16 params, "
-                            f"master weights and bfloat16 state are for the elementwise "
-                            f"dense and the row-sparse steps")
         it.p_dtype = code
         it.dtype = FO_F32 if code >= FO_BF16 else code
         it.state_dtype = scode
@@ -270,13 +265,11 @@ cdef class Plan:
         return scode
 
     cdef int _first_like_param(self, Kernel kernel, Py_ssize_t hyper, int nd) noexcept:
-        """The first state buffer like the param (or, for a row kernel, per row of it) that
-        the step uses (its dtype decides the state's: _storage), or -1."""
+        """The first array state buffer the step uses (like the param, per row of it, or a
+        factor of it; not scalar state): its dtype decides the state's (_storage), or -1."""
         cdef int j
         for j in range(kernel.n_state):
-            if not (kernel.scalar_state[j] or (kernel.row_state[j] and not kernel.rows)
-                    or kernel.shape_kind[j] != SHAPE_LIKE_PARAM
-                    or not self._uses(kernel, hyper, j, nd)):
+            if not kernel.scalar_state[j] and self._uses(kernel, hyper, j, nd):
                 return j
         return -1
 
@@ -288,11 +281,11 @@ cdef class Plan:
         2-D (rows x dim; state buffers marked per-row have one element per row) and the grad
         a :class:`SparseRows` (its rows only) or an array like the param (every row).
 
-        Half precision (elementwise dense kernels and row kernels, src_c/half.h): a bfloat16
-        or float16 param has a grad (SparseRows values) of its dtype and state in its dtype,
-        or, with ``master`` (its float32 master weights, an array like the param), float32
-        state; a float32 param may keep all its state buffers like the param (or per row) in
-        bfloat16, stored with stochastic rounding from ``seed``.
+        Half precision (src_c/half.h): a bfloat16 or float16 param has a grad (SparseRows
+        values) of its dtype and state in its dtype, or, with ``master`` (its float32 master
+        weights, an array like the param), float32 state; a float32 param may keep all its
+        array state buffers (like the param, per row, or factors) in bfloat16, stored with
+        stochastic rounding from ``seed``.
         """
         cdef fo_item *it = self._new_item(kernel, index, hyper, step)
         cdef int code = _param_code(param, index), scode
@@ -333,10 +326,11 @@ cdef class Plan:
                                  f"{_NEEDED_BY[kernel.shape_kind[j] != SHAPE_LIKE_PARAM]} "
                                  f"but is None")
             if kernel.shape_kind[j] == SHAPE_ROW_FACTOR or kernel.shape_kind[j] == SHAPE_COL_FACTOR:
-                _check_factor(buf, code, index, kernel.state_what[j],
+                _check_factor(buf, scode, index, kernel.state_what[j],
                               kernel.buffer_shape(j, (<object>p).shape), (<object>p).dtype)
                 s = <cnp.ndarray>buf
                 it.state[j] = cnp.PyArray_DATA(s)
+                it.state_n[j] = <size_t>cnp.PyArray_SIZE(s)
                 self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
                 continue
             if kernel.scalar_state[j]:
@@ -367,6 +361,7 @@ cdef class Plan:
                     _check_c_order(buf, index, kernel.state_what[j])
             s = <cnp.ndarray>buf
             it.state[j] = cnp.PyArray_DATA(s)
+            it.state_n[j] = <size_t>cnp.PyArray_SIZE(s)
             if kernel.row_state[j]:
                 it.per_row |= 1u << j
             self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
@@ -506,10 +501,11 @@ cdef class Plan:
             if j >= 0 and (kernel.shape_kind[j] == SHAPE_ROW_FACTOR
                            or kernel.shape_kind[j] == SHAPE_COL_FACTOR):
                 expected = kernel.buffer_shape(j, tuple(pshape))
-                if bcode != code:
+                if bcode != scode:
                     raise TypeError(f"fastopt: param {index}: {what} has dtype "
-                                    f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 1 else bcode} but "
-                                    f"the param has dtype {_DTYPE_NAMES[code]}")
+                                    f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 3 else bcode} but "
+                                    f"the param has dtype {_DTYPE_NAMES[code]}"
+                                    f"{_half_rule(scode, code)}")
                 if tuple(bshape) != expected:
                     raise ValueError(f"fastopt: param {index}: {what} has shape "
                                      f"{tuple(bshape)}; a param of shape {tuple(pshape)} "
@@ -521,7 +517,8 @@ cdef class Plan:
                 for d in range(len(expected)):
                     n_scalar *= expected[d]
                 it.state[j] = <void *><uintptr_t>baddr
-                self._span(<uintptr_t>baddr, n_scalar * itemsize, 1, 2 + <int>j)
+                it.state_n[j] = <size_t>n_scalar
+                self._span(<uintptr_t>baddr, n_scalar * _ITEMSIZE[scode], 1, 2 + <int>j)
                 continue
             if j >= 0 and kernel.scalar_state[j]:
                 if bcode != FO_F32 and bcode != FO_F64:
@@ -558,6 +555,7 @@ cdef class Plan:
                 self._span(<uintptr_t>baddr, n * itemsize, 0, 1)
             else:
                 it.state[j] = <void *><uintptr_t>baddr
+                it.state_n[j] = <size_t>n
                 self._span(<uintptr_t>baddr, n * _ITEMSIZE[scode], 1, 2 + <int>j)
         if step_counter:
             if counter_kind != FO_STEP_F32 and counter_kind != FO_STEP_F64:

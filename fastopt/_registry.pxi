@@ -39,7 +39,6 @@ cdef class Kernel:
         self.rows = rows
         self.index = index
         self.elementwise = not rows and not fo_dense_whole(index)
-        self.half_storage = rows or self.elementwise
         self.name = info.name.decode()
         self.hyper_names = tuple(x.strip() for x in info.hyper_names.decode().split(","))
         self.n_hyper = info.n_hyper

@@ -29,7 +29,8 @@ const fo_kernel_info *fo_kernel(int row, int index)
 typedef void (*fo_probe_fn)(int, size_t, void *, const void *, void *const *, int);
 #define FO_FILL_ARGS                                                                    \
     fo_dense_fn table[][FO_N_DTYPES], fo_probe_fn *probe, fo_rows_fn rows[][FO_N_DTYPES], \
-        fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half, fo_half_rows_fn *half_rows
+        fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half, fo_half_rows_fn *half_rows, \
+        fo_half_whole_fn *half_whole
 typedef void (*fo_fill_fn)(FO_FILL_ARGS);
 
 void fo_fill_table_baseline(FO_FILL_ARGS);
@@ -90,12 +91,14 @@ static fo_coalesce_fn coalesce_table[FO_N_DTYPES];
 static fo_probe_fn probe_fn;
 static fo_half_fn half_fn;
 static fo_half_rows_fn half_rows_fn;
+static fo_half_whole_fn half_whole_fn;
 static int current_isa = -1;
 
 int fo_set_isa(int isa)
 {
     if (!fo_isa_supported(isa)) return -1;
-    isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table, &half_fn, &half_rows_fn);
+    isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table, &half_fn, &half_rows_fn,
+                      &half_whole_fn);
     current_isa = isa;
     return 0;
 }
@@ -107,6 +110,7 @@ int fo_current_isa(void) { return current_isa; }
 fo_dense_fn fo_dense_kernel(int algo, int dtype) { return table[algo][dtype]; }
 fo_half_fn fo_half(void) { return half_fn; }
 fo_half_rows_fn fo_half_rows(void) { return half_rows_fn; }
+fo_half_whole_fn fo_half_whole(void) { return half_whole_fn; }
 fo_rows_fn fo_row_kernel(int algo, int dtype) { return rows_table[algo][dtype]; }
 fo_coalesce_fn fo_coalescer(int dtype) { return coalesce_table[dtype]; }
 

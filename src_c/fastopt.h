@@ -157,6 +157,7 @@ typedef struct {
                             FO_INDEX_NONE) a dense gradient covering every row */
     void *state[FO_MAX_STATE];  /* registry order; NULL where a gated buffer is off */
     unsigned per_row;    /* row items: bit j: state[j] holds one element per row ("x:row") */
+    size_t state_n[FO_MAX_STATE];  /* elements of each array state buffer (0: off/scalar) */
     unsigned scalars;    /* bit j: state[j] is a one-element scalar buffer (see fo_advance_fn) */
     unsigned scalars_f64;/* bit j: that scalar buffer is float64 (else float32) */
     const double *hyper; /* the kernel's fo_<name>_hyper */
@@ -222,7 +223,8 @@ typedef struct {
     uint32_t *dup;       /* k: a repeated row's scratch row, or FO_EMPTY */
     void *scratch;       /* (k / 2) x dim: sums of repeated rows */
     /* half-precision row items only (fo_rows_half; half.h) */
-    float *values32;     /* k x dim: the half values read as float32 (this thread's rows) */
+    float *values32;     /* k x dim: the half values read as float32 (shared by the threads;
+                            each converts its own rows) */
     float *tiles;        /* 2 + FO_MAX_STATE tiles of fo_row_tile(dim) float32 elements */
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
@@ -234,12 +236,16 @@ typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, con
 /* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c);
  * half: fo_rows_half of the item. */
 size_t fo_rows_layout(size_t k, size_t dim, size_t item, int half, char *base, fo_rows_work *w);
-/* A row item's rows (indices checked and copied to idx) on up to n_threads threads, each
- * with its own workspace of `work` bytes at base + t * work (threads.c). */
-void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_threads,
-                 char *base, size_t work);
-/* The threads fo_run_rows uses for an item of k indices of dim elements. */
-int fo_rows_threads(size_t k, size_t dim, int n_threads);
+/* A row item's rows (indices checked and copied to idx) on nt threads (fo_rows_threads, once:
+ * fo_run sizes the workspace for that count): base holds the item's shared part
+ * (fo_rows_shared bytes), then one workspace of `work` bytes per thread (threads.c). */
+void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int nt, char *base,
+                 size_t work);
+/* The threads for a row item of k indices of dim elements, at most n_threads, none with
+ * fewer than min_elements (fo_thread_min_elements, read once per step by the caller). */
+int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements);
+/* The bytes of a row item's workspace its threads share (a half item's values32). */
+size_t fo_rows_shared(const fo_item *it);
 
 /* Elements [lo, hi) of a dense item stored in half precision (or with master weights, or
  * bfloat16 state) through the float32 kernel (half.h). */
@@ -280,6 +286,29 @@ fo_half_rows_fn fo_half_rows(void);
 fo_dense_fn fo_dense_kernel(int algo, int dtype);
 fo_advance_fn fo_dense_advance(int algo);   /* NULL for a kernel without scalar state */
 int fo_dense_whole(int algo);   /* 1: never cut the kernel's params (registry: FO_WHOLE_KERNELS) */
+
+/* A dense item of a whole-param kernel (Lamb, Adafactor) stored in half precision: fo_run
+ * runs it on float32 copies of its arrays (fo_half_whole), not in fo_run_dense. */
+static inline int fo_item_whole_half(const fo_item *it)
+{
+    return !it->rows && it->n && fo_item_half(it) && fo_dense_whole(it->kernel);
+}
+
+/* The float32 elements fo_half_whole needs for it: p (unless master weights or float32), g
+ * (if half), and each half state buffer. */
+static inline size_t fo_whole_half_floats(const fo_item *it)
+{
+    size_t n = it->p_dtype != FO_F32 ? (it->master ? 0 : it->n) + it->n : 0;
+    for (int j = 0; j < FO_MAX_STATE && it->state_dtype != FO_F32; j++)
+        if (it->state[j] && !((it->scalars >> j) & 1u)) n += it->state_n[j];
+    return n;
+}
+
+/* Such an item's step (half.h): every array read into float32 at `work`
+ * (fo_whole_half_floats), the float32 kernel on them, each rounded back once. */
+typedef void (*fo_half_whole_fn)(const fo_item *it, fo_dense_fn kernel, int64_t step,
+                                 float *work);
+fo_half_whole_fn fo_half_whole(void);
 fo_rows_fn fo_row_kernel(int algo, int dtype);
 fo_coalesce_fn fo_coalescer(int dtype);
 

@@ -14,7 +14,8 @@
  *     s_j = rne(S_j)               or, for bfloat16 state of a float32 param,
  *         = sr(S_j)                stochastic rounding (below)
  *
- * in one of two ways, which give the same bits:
+ * A dense item of an elementwise kernel runs in one of two ways, which give the same bits
+ * (row items and whole-param kernels: the sections at the end):
  *   - fused: the kernel's storage compile (isa_body.h: its vector blocks load and store
  *     through half_convert.h's conversions) over the largest multiple of FO_HALF_BLOCK
  *     elements, for the kernels of registry.h's FO_ELEMENTWISE_KERNELS without master weights;
@@ -238,4 +239,46 @@ static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
             }
         }
     }
+}
+
+/* ---- whole-param kernels ------------------------------------------------------------------
+ *
+ * Lamb and Adafactor reduce over a whole param (norms, row and column sums) between their
+ * passes, so a pass cannot round what the next one reads: their half items run on float32
+ * copies of every half array (fo_run lays out `work` before it writes anything, for the
+ * largest such item; fo_whole_half_floats), then each is rounded back once:
+ *
+ *     P, G, S_j = master or float32(p), float32(g), float32(s_j)
+ *     kernel(P, G, S, hyper, step)                 # all its passes, in float32
+ *     master = P;  p = rne(P);  s_j = rne(S_j) or sr(S_j)
+ *
+ * which is fastopt/reference/half.py's half_step on the float32 reference, bit for bit.
+ * Stochastic rounding numbers each state buffer's elements from 0 in its own layout (a
+ * factored buffer: its rows or columns). */
+static void FO_ISA_NAME(run_half_whole)(const fo_item *it, fo_dense_fn kernel, int64_t step,
+                                        float *work)
+{
+    const size_t n = it->n;
+    const int half_p = it->p_dtype != FO_F32, half_s = it->state_dtype != FO_F32;
+    float *P = it->master ? (float *)it->master : half_p ? work : (float *)it->p;
+    if (half_p && !it->master) work += n;
+    float *G = half_p ? work : (float *)it->g;
+    if (half_p) work += n;
+    if (half_p && !it->master) FO_ISA_NAME(run_in)(it->p_dtype, n, it->p, P);
+    if (half_p) FO_ISA_NAME(run_in)(it->p_dtype, n, it->g, G);
+    void *state[FO_MAX_STATE];
+    for (int j = 0; j < FO_MAX_STATE; j++) {
+        state[j] = it->state[j];
+        if (!half_s || !it->state[j] || ((it->scalars >> j) & 1u)) continue;
+        FO_ISA_NAME(run_in)(it->state_dtype, it->state_n[j], it->state[j], work);
+        state[j] = work;
+        work += it->state_n[j];
+    }
+    kernel(n, P, G, state, it->hyper, step);
+    if (half_p) FO_ISA_NAME(run_out)(it->p_dtype, 0, n, P, it->p, 0, 0, 0, 0);
+    const uint64_t seed = fo_mix64(it->seed);
+    for (int j = 0; j < FO_MAX_STATE; j++)
+        if (state[j] != it->state[j])
+            FO_ISA_NAME(run_out)(it->state_dtype, fo_item_stochastic(it), it->state_n[j],
+                                 (const float *)state[j], it->state[j], seed, step, j, 0);
 }

@@ -226,7 +226,7 @@ void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
                              void (**probe)(int, size_t, void *, const void *, void *const *, int),
                              fo_rows_fn rows_table[][FO_N_DTYPES],
                              fo_coalesce_fn coalesce[FO_N_DTYPES], fo_half_fn *half,
-                             fo_half_rows_fn *half_rows)
+                             fo_half_rows_fn *half_rows, fo_half_whole_fn *half_whole)
 {
 #define FO_FILL_DENSE(name, ...)                                    \
     table[FO_ALGO_##name][FO_F32] = FO_CAT3(name, f32, FO_ISA);     \
@@ -243,4 +243,5 @@ void FO_ISA_NAME(fill_table)(fo_dense_fn table[][FO_N_DTYPES],
     *probe = FO_ISA_NAME(stream_probe);
     *half = FO_ISA_NAME(run_half);
     *half_rows = FO_ISA_NAME(run_half_rows);
+    *half_whole = FO_ISA_NAME(run_half_whole);
 }

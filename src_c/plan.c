@@ -114,6 +114,9 @@ static int64_t next_step(const fo_item *it, double *counter_out)
 int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *status)
 {
     const fo_item *const given = items;
+    /* read once: the row workspaces are sized for the thread counts it gives (another
+     * Python thread may change it while this step runs without the GIL) */
+    const size_t min_elements = fo_thread_min_elements;
     memset(status, 0, sizeof(*status));
     /* steps: read and check every counter before anything is written */
     int64_t *steps = NULL;
@@ -124,9 +127,12 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         if (has_indices(it)) n_idx += it->k;
         const size_t stride = rows_work(it);
         const size_t all = has_indices(it)
-                               ? stride * (size_t)fo_rows_threads(it->k, it->dim, n_threads)
+                               ? fo_rows_shared(it) + stride * (size_t)fo_rows_threads(
+                                     it->k, it->dim, n_threads, min_elements)
                                : stride;
         if (all > work) work = all;
+        if (fo_item_whole_half(it) && fo_whole_half_floats(it) * sizeof(float) > work)
+            work = fo_whole_half_floats(it) * sizeof(float);   /* (run before the rest) */
     }
     /* items with scalar state run from a copy whose scalar buffers point to {old, next} */
     size_t n_scalar_items = 0;
@@ -216,10 +222,16 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
                                                                      it->hyper, steps[i]);
         } else if (it->k) {
             /* fold repeated rows, then update each distinct row (threads.c) */
-            fo_run_rows(it, idx + off, steps[i], n_threads, base, rows_work(it));
+            fo_run_rows(it, idx + off, steps[i],
+                        fo_rows_threads(it->k, it->dim, n_threads, min_elements), base,
+                        rows_work(it));
             off += it->k;
         }
     }
+    for (size_t i = 0; i < n_items; i++)   /* whole-param kernels on half storage */
+        if (fo_item_whole_half(&items[i]))
+            fo_half_whole()(&items[i], fo_dense_kernel(items[i].kernel, FO_F32), steps[i],
+                            (float *)base);
     fo_run_dense(n_items, items, steps, n_threads, dense_offsets);
     for (size_t i = 0; i < n_items && n_scalar_items; i++) {
         const fo_item *it = &given[i];

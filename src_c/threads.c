@@ -63,9 +63,8 @@ size_t fo_rows_layout(size_t k, size_t dim, size_t item, int half, char *base, f
     FO_TAKE(w->grad, const void **, k * sizeof(void *), 8)
     FO_TAKE(w->dup, uint32_t *, k * sizeof(uint32_t), 8)
     FO_TAKE(w->scratch, void *, (k / 2) * dim * item, 64)
-    w->values32 = NULL;
+    w->values32 = NULL;   /* (shared by the item's threads: fo_rows_shared) */
     w->tiles = NULL;
-    if (half == 2) { FO_TAKE(w->values32, float *, k * dim * sizeof(float), 64) }
     if (half) { FO_TAKE(w->tiles, float *, (2 + FO_MAX_STATE) * fo_row_tile(dim) * sizeof(float), 64) }
 #undef FO_TAKE
     w->mask = cap - 1;
@@ -143,6 +142,10 @@ static void run_range(size_t m, const fo_item *const *dense, const int64_t *step
     }
 }
 
+/* The dense items fo_run_dense runs: those with elements, but for whole-param kernels stored
+ * in half precision (fo_run runs them itself: fo_half_whole). */
+static int listed(const fo_item *it) { return !it->rows && it->n && !fo_item_whole_half(it); }
+
 void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, int n_threads,
                   size_t *offsets)
 {
@@ -151,7 +154,7 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
      * stack in groups, so the plan needs no more memory. */
     size_t m = 0, total = 0;
     for (size_t i = 0; i < n_items; i++)
-        if (!items[i].rows && items[i].n) m++;
+        if (listed(&items[i])) m++;
     if (m == 0) return;
     const fo_item *stack_items[64];
     int64_t stack_steps[64];
@@ -168,16 +171,16 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     if (m > 64 && !heap) {    /* no memory for the list: one thread, in order */
         for (size_t i = 0; i < n_items; i++) {
             const fo_item *it = &items[i];
-            if (!it->rows && it->n && fo_item_half(it))
+            if (listed(it) && fo_item_half(it))
                 fo_half()(it, fo_dense_kernel(it->kernel, FO_F32), 0, it->n, steps[i]);
-            else if (!it->rows && it->n)
+            else if (listed(it))
                 fo_dense_kernel(it->kernel, it->dtype)(it->n, it->p, it->g, it->state,
                                                        it->hyper, steps[i]);
         }
         return;
     }
     for (size_t i = 0, k = 0; i < n_items; i++) {
-        if (items[i].rows || !items[i].n) continue;
+        if (!listed(&items[i])) continue;
         dense[k] = &items[i];
         steps_of[k] = steps[i];
         offsets[k] = total;
@@ -210,21 +213,27 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
  *     G = coalesce(index, values)            # fastopt/reference/sparse.py
  *     for r in G.rows: kernel(p[r], G[r], state[r], hyper, step)
  */
-int fo_rows_threads(size_t k, size_t dim, int n_threads)
+int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements)
 {
-    const size_t min = fo_thread_min_elements ? fo_thread_min_elements : 1;
+    const size_t min = min_elements ? min_elements : 1;
     int nt = n_threads < 1 || forked_child ? 1 : n_threads;
     if ((size_t)nt > k * dim / min) nt = (int)(k * dim / min);
     if ((size_t)nt > k) nt = (int)k;
     return nt < 1 ? 1 : nt;
 }
 
+size_t fo_rows_shared(const fo_item *it)
+{
+    return fo_rows_half(it) == 2 ? (it->k * it->dim * sizeof(float) + 63) / 64 * 64 : 0;
+}
+
 static void rows_part(const fo_item *it, const int64_t *idx, int64_t step, char *base,
-                      unsigned part, unsigned parts)
+                      float *values32, unsigned part, unsigned parts)
 {
     const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
     fo_rows_work w;
     fo_rows_layout(it->k, it->dim, item, fo_rows_half(it), base, &w);
+    w.values32 = values32;
     if (fo_rows_half(it)) {   /* half precision: folded and stepped in float32 (half.h) */
         fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, part, parts, &w);
         return;
@@ -239,21 +248,24 @@ static void rows_part(const fo_item *it, const int64_t *idx, int64_t step, char 
                                                              it->hyper, step);
 }
 
-void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int n_threads,
-                 char *base, size_t work)
+void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int nt, char *base,
+                 size_t work)
 {
-    const int nt = fo_rows_threads(it->k, it->dim, n_threads);
+    /* (each thread fills only its own rows' values32: one region serves them all) */
+    float *values32 = fo_rows_shared(it) ? (float *)base : NULL;
+    base += fo_rows_shared(it);
 #ifdef _OPENMP
     if (nt > 1) {
         #pragma omp parallel num_threads(nt)
         {
             const int t = omp_get_thread_num(), got = omp_get_num_threads();
-            rows_part(it, idx, step, base + (size_t)t * work, (unsigned)t, (unsigned)got);
+            rows_part(it, idx, step, base + (size_t)t * work, values32, (unsigned)t,
+                      (unsigned)got);
         }
         return;
     }
 #endif
-    rows_part(it, idx, step, base, 0, 1);
+    rows_part(it, idx, step, base, values32, 0, 1);
 }
 
 /* The benchmark's memory probe on up to n_threads threads, cut as a one-item plan is:

@@ -69,3 +69,26 @@ def pytest_configure(config):
         raise pytest.UsageError(f"FASTOPT_EXPECT_ISA={want}, but fastopt chose "
                                 f"{_kernels.current_isa()} (available: "
                                 f"{', '.join(_kernels.available_isas())})")
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """torch.set_num_threads in a test (the benchmark report's helpers set 1) also sets the
+    OpenMP thread limit that torch and fastopt share: put it back after each test, or every
+    later test would step on one thread and the thread-count tests compare 1 with 1."""
+    import sys
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(before if before is not None else fastopt.get_num_threads())
+
+
+@pytest.fixture
+def threaded():
+    """For tests comparing thread counts: skip (saying why) where OpenMP allows one thread,
+    rather than compare one thread with one thread."""
+    if _kernels.threads_max() < 2:
+        pytest.skip("OpenMP allows one thread here (a build without OpenMP, OMP_NUM_THREADS=1, "
+                    "or a limit a library set)")

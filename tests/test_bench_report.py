@@ -151,3 +151,24 @@ def test_training_loop_row_times_both_optimizers_and_flags_its_target(capsys):
     assert all(v["fwd+bwd"] > 0 and v["step"] > 0 for v in out.values())
     assert len([t for t in _timing.TARGETS if "training loop" in t]) == 1
     assert "forward+backward" in capsys.readouterr().out
+
+
+def test_half_section_times_row_sparse_adagrad_in_every_storage(capsys):
+    """The half section's sparse table: a row per storage, fastopt's time at each count, and
+    torch's ratio where torch takes the dtype (float32 and bfloat16 COO grads)."""
+    import pytest
+    from fastopt.bench import half
+    from fastopt.bench._timing import try_torch
+    bf16 = half._bf16()
+    if bf16 is None:
+        pytest.skip("ml_dtypes is not installed")
+    torch = try_torch()
+    rows = half._sparse_rows(torch, bf16, [1], 0.005, 1, True)
+    assert [r["storage"] for r in rows] == list(half.STORAGE)
+    assert [r["bytes_per_row"] for r in rows] == [64 * 16, 64 * 8, 64 * 18, 64 * 12]
+    assert all(r["times"]["fastopt 1"] > 0 for r in rows)
+    if torch is not None:
+        assert sorted(r["storage"] for r in rows if "torch 1" in r["times"]) == [
+            "bf16", "float32"]
+    out = capsys.readouterr().out
+    assert "row-sparse adagrad" in out and "bfloat16 + fp32 masters" in out

@@ -17,10 +17,10 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 F16 = np.dtype(np.float16)
 HALVES = (BF16, F16)
 
-#: the cases whose kernel takes half-precision storage (the elementwise dense kernels)
-ELEMENTWISE = [c for c in CASES if c.cls.algorithm.kernel is not None
-               and c.cls.algorithm.kernel.elementwise]
-ELEMENTWISE_IDS = [c.name for c in ELEMENTWISE]
+#: every dense case takes half-precision storage (src_c/half.h; Lamb and Adafactor on float32
+#: copies of the whole param, RowwiseAdagrad through its row kernel)
+HALF_CASES = CASES
+HALF_IDS = [c.name for c in HALF_CASES]
 SIZES = (0, 1, 7, 15, 17, 33, 1023, 4097)
 #: a thinner sample in CI's slow runs (conftest.THIN): the vector blocks, the tiles and the
 #: tails are all reached at these sizes
@@ -48,7 +48,7 @@ def _state(case, p, hyper, state_dtype=None):
     scalar state (0-d) in float32."""
     out = {}
     for k, v in case.new_state(p.astype(np.float32), hyper).items():
-        if v is None or v.ndim == 0 and p.ndim != 0 or v.shape != p.shape:
+        if v is None or v.ndim == 0 and p.ndim != 0:
             out[k] = v
         else:
             out[k] = v.astype(state_dtype or p.dtype)
@@ -57,7 +57,7 @@ def _state(case, p, hyper, state_dtype=None):
 
 def _check_order(case):
     """half_step's j is the state list's position: it must be the kernel's order."""
-    names = case.cls.algorithm.kernel.state_names
+    names = case.cls.algorithm.dense.state_names
     assert len(case.state_keys) == len(names), case.name
 
 
@@ -74,7 +74,7 @@ def _run_both(case, hyper, p0, grads, steps, state_dtype=None, seed=0):
     return ours, theirs, s_ours, s_theirs
 
 
-@pytest.mark.parametrize("case", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+@pytest.mark.parametrize("case", HALF_CASES, ids=HALF_IDS)
 @pytest.mark.parametrize("dtype", HALVES, ids=lambda d: d.name)
 @pytest.mark.parametrize("n", SIZES)
 def test_half_params_equal_the_reference_in_float32_rounded(case, dtype, n, isa):
@@ -94,7 +94,30 @@ def test_half_params_equal_the_reference_in_float32_rounded(case, dtype, n, isa)
                 same_bits(s_ours[k], s_theirs[k], f"{case.name} {k} {hyper}")
 
 
-@pytest.mark.parametrize("case", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in ("lamb", "adafactor")],
+                         ids=["lamb", "adafactor"])
+@pytest.mark.parametrize("storage", ["bfloat16", "float16", "bfloat16 state"])
+def test_whole_param_kernels_on_half_storage_of_every_shape(case, storage, isa):
+    """Lamb and Adafactor (norms, row and column sums over the whole param) on matrices and
+    stacks of them (Adafactor's factored state in the storage's dtype too): the float32 step
+    on float32 copies, rounded once, bit for bit."""
+    rng = np.random.default_rng(21)
+    dtype = np.dtype(np.float32) if storage == "bfloat16 state" else np.dtype(
+        BF16 if storage == "bfloat16" else F16)
+    for shape in [(17, 5), (3, 4, 33), (0, 3), (2, 0, 4), (1,), (1, 1)]:
+        for hyper in case.grid[:: max(1, len(case.grid) // (2 if THIN else 6))]:
+            p0 = rng.standard_normal(shape).astype(dtype)
+            grads = [rng.standard_normal(shape).astype(dtype) for _ in case.steps]
+            ours, theirs, s_ours, s_theirs = _run_both(
+                case, hyper, p0, grads, case.steps, BF16 if storage == "bfloat16 state" else None)
+            same_bits(ours, theirs, f"{case.name} {shape} param {hyper}")
+            for k in s_ours:
+                if s_ours[k] is not None:
+                    assert s_ours[k].dtype == (BF16 if storage == "bfloat16 state" else dtype)
+                    same_bits(s_ours[k], s_theirs[k], f"{case.name} {shape} {k} {hyper}")
+
+
+@pytest.mark.parametrize("case", HALF_CASES, ids=HALF_IDS)
 @pytest.mark.parametrize("n", (1, 33, 4097))
 def test_bfloat16_state_equals_the_reference_stochastic_rounding(case, n, isa):
     """float32 params, every state buffer like the param in bfloat16, rounded stochastically
@@ -138,7 +161,7 @@ def test_rounding_across_the_range_of_float16(isa):
             same_bits(ours, theirs, f"{dtype.name} lr={lr}")
 
 
-@pytest.mark.parametrize("case", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+@pytest.mark.parametrize("case", HALF_CASES, ids=HALF_IDS)
 @pytest.mark.parametrize("dtype", HALVES, ids=lambda d: d.name)
 def test_master_weights_equal_a_float32_run_rounded(case, dtype):
     """The object with master_weights=True: its float32 master and state equal a float32
@@ -181,7 +204,7 @@ def test_a_state_dict_without_masters_starts_them_from_the_param():
                                   plain.state[0]["exp_avg"].astype(np.float32))
 
 
-def test_stochastic_rounding_is_reproducible_and_independent_of_threads():
+def test_stochastic_rounding_is_reproducible_and_independent_of_threads(threaded):
     """One large param (both threads cut it): the same seed gives the same bits with 1 and 2
     threads and twice; another seed gives other bits."""
     n = 3 * 65536 + 17
@@ -213,7 +236,7 @@ def test_stochastic_rounding_is_reproducible_and_independent_of_threads():
     same_bits(p1, p, "param vs reference")
 
 
-def test_half_params_are_independent_of_the_thread_count():
+def test_half_params_are_independent_of_the_thread_count(threaded):
     n = 2 * 65536 + 33
     rng = np.random.default_rng(4)
     for dtype in HALVES:
@@ -324,18 +347,6 @@ def test_master_weights_of_another_shape_or_overlapping_are_refused():
     with pytest.raises(ValueError, match="overlap"):
         plan.run()
     assert not m.any() and np.array_equal(u16(p), u16(np.ones(8, BF16)))
-
-
-@pytest.mark.parametrize("name", ["Lamb", "Adafactor"])
-def test_steps_with_whole_param_reductions_refuse_half_precision(name):
-    cls = getattr(fastopt, name)
-    p = np.ones((4, 8), BF16)
-    with pytest.raises(TypeError):   # (by the class's own signature, or the base's check)
-        cls([np.ones((4, 8), np.float32)], master_weights=True)
-    opt = cls([p])
-    with pytest.raises(TypeError, match="float32 and float64 params and state only"):
-        opt.step([np.ones_like(p)])
-    assert np.array_equal(u16(p), u16(np.ones((4, 8), BF16)))
 
 
 @pytest.mark.parametrize("kwargs, error", [

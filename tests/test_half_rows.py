@@ -145,7 +145,7 @@ def test_row_master_weights_equal_a_float32_run_rounded(name, cls, kwargs, keys,
     same_bits(back.state[0]["master"], ours.state[0]["master"], "pickled master")
 
 
-def test_half_rows_are_independent_of_the_thread_count():
+def test_half_rows_are_independent_of_the_thread_count(threaded):
     """A batch large enough for two threads (each folds and steps its own rows): the same
     bits with 1 and 2 threads, for half tables and for bfloat16 state, and the reference's."""
     n_rows, dim, k = 5000, 64, 8192
@@ -170,6 +170,24 @@ def test_half_rows_are_independent_of_the_thread_count():
                                 lr=0.05)
         same_bits(out[0][0], p, f"{dtype.name} param vs reference")
         same_bits(out[0][1], s, f"{dtype.name} sum vs reference")
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=lambda d: d.name)
+def test_row_master_weights_with_dense_grads(dtype):
+    """RowwiseAdagrad with master weights and dense half grads (every row through the row
+    kernel, on float32 tiles): a float32 run, its table rounded."""
+    rng = np.random.default_rng(9)
+    ph = rng.standard_normal((40, 1100)).astype(dtype)
+    ref = ph.astype(np.float32)
+    ours = fastopt.RowwiseAdagrad([ph], lr=0.1, master_weights=True)
+    theirs = fastopt.RowwiseAdagrad([ref], lr=0.1)
+    for t in range(3):
+        g = rng.standard_normal(ph.shape).astype(dtype)
+        ours.step([g])
+        theirs.step([g.astype(np.float32)])
+        same_bits(ours.state[0]["master"], ref, f"master step {t}")
+        same_bits(ours.state[0]["sum"], theirs.state[0]["sum"], f"sum step {t}")
+        same_bits(ph, ref.astype(dtype), f"param step {t}")
 
 
 @pytest.mark.parametrize("table, values, sums, words", [

@@ -48,7 +48,8 @@ def _steps(case, hyper, dtype, threads, sizes, impl=None, n_steps=2):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("sizes", [SIZES, SMALL], ids=["awkward", "many-small"])
-def test_every_thread_count_gives_the_reference_bitwise(case, dtype, sizes, isa, small_cuts):
+def test_every_thread_count_gives_the_reference_bitwise(case, dtype, sizes, isa, small_cuts,
+                                                        threaded):
     for hyper in case.grid[:: max(1, len(case.grid) // (2 if THIN else 6))]:
         want_p, want_s = _steps(case, hyper, dtype, 1, sizes, impl=case.reference)
         for threads in ((1, 3) if THIN else (1, 2, 3, 4)):   # (THIN: conftest)
@@ -60,7 +61,7 @@ def test_every_thread_count_gives_the_reference_bitwise(case, dtype, sizes, isa,
                     assert_bitwise(a, b, f"{case.name} {k} {i}, {threads} threads, {hyper}")
 
 
-def test_one_big_param_is_cut_and_matches_one_thread():
+def test_one_big_param_is_cut_and_matches_one_thread(threaded):
     n = 4 * _kernels.thread_min_elements() + 5
     rng = np.random.default_rng(1)
     p0, g = rng.standard_normal(n), rng.standard_normal(n)
@@ -196,7 +197,8 @@ print(os.waitstatus_to_exitcode(status))
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("case", SPARSE_CASES, ids=SPARSE_IDS)
 def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case, dtype, isa,
-                                                                             small_cuts):
+                                                                             small_cuts,
+                                                                             threaded):
     """Row steps split their rows by r % threads (each thread folds and updates its own):
     Zipf ids with many repeats, a few distinct ones, all one row; params and state bitwise
     the reference's at 1-4 threads."""

@@ -329,17 +329,16 @@ def test_repr_and_deepcopy(case):
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_constructor_matches_torch(case):
-    """Same signature as torch.optim's class: names, order, kinds, defaults; the classes
-    whose kernels take half-precision storage end with ``**precision`` (master_weights,
-    state_dtype, seed: fastopt.torch._half), which torch's do not have."""
+    """Same signature as torch.optim's class: names, order, kinds, defaults; ours end with
+    ``**precision`` (master_weights, state_dtype, seed: fastopt.torch._half), which torch's
+    do not have."""
     torch_or_skip()
     import inspect
     ours_cls, theirs_cls = classes(case)
     pa = dict(inspect.signature(ours_cls.__init__).parameters)
     pb = inspect.signature(theirs_cls.__init__).parameters
-    if ours_cls.algorithm.half_storage:
-        extra = pa.pop("precision")
-        assert extra.kind is inspect.Parameter.VAR_KEYWORD
+    extra = pa.pop("precision")
+    assert extra.kind is inspect.Parameter.VAR_KEYWORD
     assert list(pa) == list(pb)
     for name in pa:
         assert pa[name].kind == pb[name].kind, name

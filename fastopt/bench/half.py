@@ -12,6 +12,11 @@ float32 streaming probe reaches in the same run and thread count.
 torch has no master weights or bfloat16 state in one pass; the rows compare with what a torch
 user runs for them: master weights as ``g32.copy_(g); fused float32 step; p.copy_(p32)``
 (the ZeRO-Offload pattern), bfloat16 state against torch's fused float32 step.
+
+Then row-sparse Adagrad in the same four storages: a 1e6 x 64 table, 8192 Zipf ids per step
+(the sparse section's batches), fastopt's object on SparseRows against torch.optim.Adagrad's
+sparse path (not fused: torch has no fused sparse step) on the same dtype's COO grads, where
+torch takes that dtype.
 """
 import numpy as np
 
@@ -88,6 +93,84 @@ def _torch_step(torch, algo, storage, n):
     return step
 
 
+def _sparse_rows(torch, bf16, counts, budget, rounds, quick):
+    """Row-sparse Adagrad per storage (module docstring): a table of its own per storage."""
+    from fastopt.bench.sparse import DIM, _cycle, zipf_batches
+    n_rows, k = (10 ** 5 if quick else 10 ** 6), 8192
+    batches32 = zipf_batches(n_rows, k, np.random.default_rng(1))
+    touched = np.mean([np.unique(g.indices).size for g in batches32])
+    print(f"\n-- row-sparse adagrad: {n_rows:.0e} x {DIM} table, {k} Zipf ids "
+          f"({touched:.0f} distinct rows) per step --")
+    print(f"{'storage':>24} {'B/row':>5}"
+          + "".join(f" | {c:>2} thr {'fastopt':>10}" + (f" {'torch':>7}" if torch else "")
+                    for c in counts))
+    steps = {}
+    for storage in STORAGE:
+        half = storage in ("bf16", "bf16+master")
+        dt = bf16 if half else np.dtype(np.float32)
+        table = np.zeros((n_rows, DIM), dt)
+        batches = [fastopt.SparseRows(g.indices, g.values.astype(dt)) for g in batches32]
+        opts = (dict(master_weights=True) if storage == "bf16+master" else
+                dict(state_dtype=bf16) if storage == "fp32+bf16 state" else {})
+        opt = fastopt.Adagrad([table], lr=1e-2, **opts)
+        ours = _cycle(batches, lambda g, t, opt=opt: opt.step([g]))
+        steps[storage] = (ours, _torch_sparse(torch, table, batches32, storage)
+                          if torch and storage in ("float32", "bf16") else None)
+    times = {}
+    for _ in range(rounds):
+        for c in counts:
+            with threads(torch, c):
+                for storage, (ours, theirs) in steps.items():
+                    times.setdefault((storage, c, 0), []).append(
+                        seconds_per_call(ours, budget=budget))
+                    if theirs is not None:
+                        times.setdefault((storage, c, 1), []).append(
+                            seconds_per_call(theirs, budget=budget))
+    out = []
+    for storage, (label, bpe_of) in STORAGE.items():
+        row = dict(storage=storage, bytes_per_row=DIM * (bpe_of(1) - (4 if storage in (
+            "float32", "fp32+bf16 state") else 2)), times={})
+        line = f"{label:>24} {row['bytes_per_row']:>5}"
+        for c in counts:
+            f = row["times"][f"fastopt {c}"] = float(np.median(times[(storage, c, 0)]))
+            line += f" | {'':>6} {fmt_time(f):>10}"
+            if torch:
+                tt = times.get((storage, c, 1))
+                if tt:
+                    t = row["times"][f"torch {c}"] = float(np.median(tt))
+                    line += f" {t / f:6.1f}x"
+                else:
+                    line += f" {'-':>7}"
+        out.append(row)
+        print(line, flush=True)
+    print("  (B/row: the param and state row read and written, and the master's where kept; "
+          "torch: torch.optim.Adagrad's sparse step time / fastopt's)")
+    return out
+
+
+def _torch_sparse(torch, table, batches32, storage):
+    """torch.optim.Adagrad (sparse path) on an embedding lookup's COO grads, same dtype."""
+    dtype = torch.bfloat16 if storage == "bf16" else torch.float32
+    tp = torch.zeros(table.shape, dtype=dtype).requires_grad_()
+    grads = []
+    for g in batches32:
+        tp.grad = None
+        torch.nn.functional.embedding(torch.from_numpy(g.indices), tp, sparse=True).backward(
+            torch.from_numpy(g.values).to(dtype))
+        grads.append(tp.grad)
+    opt = torch.optim.Adagrad([tp], lr=1e-2)
+    from fastopt.bench.sparse import _cycle
+
+    def step(g, t):
+        tp.grad = g
+        with torch.sparse.check_sparse_tensor_invariants(False):   # (as a training loop)
+            opt.step()
+    try:
+        return _cycle(grads, step)
+    except (RuntimeError, TypeError):
+        return None
+
+
 def _bandwidth(n, n_threads, budget):
     """Bytes per second the float32 streaming probe moves (read p, g, s1, s2; write p, s1,
     s2: 28 bytes per element) on n elements at n_threads."""
@@ -160,6 +243,7 @@ def run(args):
                 results["rows"].append(row)
                 print(line, flush=True)
             del steps
+    results["sparse"] = _sparse_rows(torch, bf16, counts, budget, rounds, quick)
     if torch is not None:
         top = counts[-1]
         big = max(sizes)

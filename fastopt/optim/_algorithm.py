@@ -43,8 +43,6 @@ class Algorithm:
         self.dense_grads = dense_grads
         #: the kernel dense gradients run through, and its state buffers (registry order)
         self.dense = self.kernel or self.row_kernel
-        #: its steps take half-precision storage (src_c/half.h): no whole-param reduction
-        self.half_storage = all(k.half_storage for k in (self.kernel, self.row_kernel) if k)
         self.state_names = self.dense.state_names
         #: the state that is one number per param (registry "x:scalar"), e.g. mu_product
         self.scalar_state = tuple(n for n, one in zip(self.state_names, self.dense.scalar)

@@ -3,9 +3,9 @@
 params_doc = """Args:
         params: a list of NumPy arrays (float32 or float64, writeable, any dense layout), or a
             list of dicts ``{"params": [...], <hyper-parameter>: value}`` for param groups
-            with their own hyper-parameters, as in torch.optim. The elementwise and the
-            row-sparse steps also take float16 and ``ml_dtypes.bfloat16`` params (and
-            SparseRows values), and the keyword arguments
+            with their own hyper-parameters, as in torch.optim. Every optimizer also takes
+            float16 and ``ml_dtypes.bfloat16`` params (and SparseRows values), and the
+            keyword arguments
             ``master_weights``, ``state_dtype`` (ml_dtypes.bfloat16) and ``seed`` for
             half-precision storage (fastopt.optim._half; README "Half precision")."""
 

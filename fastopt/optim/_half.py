@@ -37,18 +37,14 @@ def options(algorithm, master_weights, state_dtype, seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
             0 <= int(seed) < 2 ** 64):
         raise ValueError(f"fastopt: seed must be an int in [0, 2**64), got {seed!r}")
-    if (master_weights or state_dtype is not None) and not algorithm.half_storage:
-        raise TypeError(f"fastopt: {algorithm.name} does not take master_weights or "
-                        f"state_dtype (half-precision storage is for the elementwise dense "
-                        f"and the row-sparse steps)")
     return master_weights, state_dtype, int(seed)
 
 
 def _like(p, v):
-    """Is v a state buffer like p (or one with an element per row of p, RowwiseAdagrad's
-    ``sum``) in p's dtype?"""
+    """Is v an array state buffer of p in p's dtype: like p, one element per row of it
+    (RowwiseAdagrad's ``sum``) or a factor of it (Adafactor's ``row_var``, ``col_var``)?"""
     return isinstance(v, np.ndarray) and v.dtype == p.dtype and (
-        v.shape == p.shape or (p.ndim >= 1 and v.shape == p.shape[:1]))
+        v.shape == p.shape or v.ndim >= 1)
 
 
 def fit_buffer(opt, p, buf):

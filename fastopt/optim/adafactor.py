@@ -145,9 +145,10 @@ class Adafactor(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, maximize=False):
+                 weight_decay=0.0, maximize=False, **precision):
         super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
-                                      weight_decay=weight_decay, maximize=maximize))
+                                      weight_decay=weight_decay, maximize=maximize),
+                         **precision)
 
     def _new_state(self, p, group):
         state = {"step": 0}

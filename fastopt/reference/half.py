@@ -63,12 +63,15 @@ def _half(dtype):
     return dtype.itemsize == 2 and dtype.name in ("bfloat16", "float16")
 
 
+def _sparse(g):
+    return isinstance(getattr(g, "values", None), np.ndarray) and hasattr(g, "indices")
+
+
 def _grad32(g):
     """A grad read as float32: an array, or a row-sparse gradient (``fastopt.SparseRows``:
     its values)."""
-    values = getattr(g, "values", None)
-    if isinstance(values, np.ndarray) and hasattr(g, "indices"):
-        return type(g)(g.indices, values.astype(np.float32)) if _half(values.dtype) else g
+    if _sparse(g):
+        return type(g)(g.indices, g.values.astype(np.float32)) if _half(g.values.dtype) else g
     return g.astype(np.float32) if _half(g.dtype) else g
 
 
@@ -81,7 +84,8 @@ def half_step(step_fn, params, grads, *state_lists, steps, masters=None, seed=0,
     for a buffer a flag leaves off). A buffer that is float32 or float64 (scalar state, or
     the float32 state of master weights) is stepped in place; a half one is read as
     float32 and rounded back: to nearest even, or, for bfloat16 state of a float32 param,
-    stochastically from ``seed``. ``masters``: a list of float32 master weights (or None
+    stochastically from ``seed`` (a row-sparse grad's: on its touched rows only, as the row
+    kernels write them). ``masters``: a list of float32 master weights (or None
     per param), which the step updates in place and rounds to the params.
     """
     k = len(params)
@@ -98,17 +102,20 @@ def half_step(step_fn, params, grads, *state_lists, steps, masters=None, seed=0,
                     for b in lst])
     step_fn(p32, g32, *s32, steps, **hyper)
     step_list = steps if isinstance(steps, (list, tuple)) else [steps] * k
+    # a row-sparse grad's param and state are written on its touched rows only (axis 0)
+    rows = [np.unique(g.indices) if _sparse(g) else slice(None) for g in grads]
     for i, p in enumerate(params):
         if _half(p.dtype):
-            p[...] = p32[i].astype(p.dtype)
+            p[rows[i]] = p32[i][rows[i]].astype(p.dtype)
     for j, (lst, new) in enumerate(zip(state_lists, s32)):
         if lst is None:
             continue
         for i, b in enumerate(lst):
             if b is None or not _half(b.dtype):
                 continue
+            r = rows[i]
             if params[i].dtype == np.float32 and b.dtype.name == "bfloat16":
-                b.view(np.uint16)[...] = round_bf16_stochastic(
-                    new[i], seed=seed, index=i, step=int(step_list[i]), j=j)
+                b.view(np.uint16)[r] = round_bf16_stochastic(
+                    new[i], seed=seed, index=i, step=int(step_list[i]), j=j)[r]
             else:
-                b[...] = new[i].astype(b.dtype)
+                b[r] = new[i][r].astype(b.dtype)

@@ -434,6 +434,10 @@ class Optimizer(torch.optim.Optimizer):
                          and v.size == a.size else v)
         if master is not None:
             record(master, f"{what}'s state 'master'")
+            if master.shape != p.shape or not master.is_contiguous():
+                raise ValueError(f"fastopt: {what}'s state 'master' must be a contiguous "
+                                 f"tensor of the param's shape {tuple(p.shape)}, got "
+                                 f"{describe(master)}")
             master = array(master).reshape(a.shape)
         plan.add(kernel, index, a, grad, tuple(views), h, step, master, seed)
 

@@ -22,10 +22,6 @@ def options(algorithm, master_weights=False, state_dtype=None, seed=0):
                         f"got {state_dtype!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
-    if (master_weights or state_dtype is not None) and not algorithm.half_storage:
-        raise TypeError(f"{algorithm.name} does not take master_weights or state_dtype "
-                        f"(half-precision storage is for the elementwise dense and the "
-                        f"row-sparse steps)")
     out = {}
     if master_weights:
         out["master_weights"] = True
@@ -56,10 +52,10 @@ def buffer_dtype(p, group):
 
 
 def like_param(p, v):
-    """Is v a state buffer like p, or one with an element per row of p (RowwiseAdagrad's
-    ``sum``)?"""
-    return isinstance(v, torch.Tensor) and (
-        v.shape == p.shape or (p.dim() >= 1 and v.shape == p.shape[:1]))
+    """Is v an array state buffer of p: like p, one element per row of it (RowwiseAdagrad's
+    ``sum``) or a factor of it (Adafactor's ``row_var``, ``col_var``)? (Never scalar state:
+    callers pass the buffer keys.)"""
+    return isinstance(v, torch.Tensor) and (v.shape == p.shape or v.dim() >= 1)
 
 
 def new_master(p):

@@ -31,7 +31,10 @@ class Adafactor(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors (C order for 2-D and up).
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors (C order for
+            2-D and up); keyword arguments ``master_weights``, ``state_dtype``
+            (torch.bfloat16) and ``seed`` set half-precision storage (fastopt.torch._half;
+            README "Half precision": on half params eps1=None is float32's epsilon).
         lr (float): the cap on the relative step size and the weight decay's scale
             (default: 1e-2). A Python number: tensor lrs are refused.
         beta2_decay (float): ``beta2_t = 1 - t ** beta2_decay``, <= 0 (default: -0.8).
@@ -61,10 +64,10 @@ class Adafactor(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, *, foreach=None, maximize=False):
+                 weight_decay=0.0, *, foreach=None, maximize=False, **precision):
         super().__init__(params, {"lr": lr, "beta2_decay": beta2_decay, "eps": eps, "d": d,
                                   "weight_decay": weight_decay, "foreach": foreach,
-                                  "maximize": maximize})
+                                  "maximize": maximize}, **precision)
 
     def _init_buffer(self, p, name, group):
         """A buffer missing from a loaded state: zeros of the shape this param keeps."""

@@ -30,7 +30,9 @@ class Lamb(Optimizer):
 
     Args:
         params: an iterable of tensors or of dicts (param groups), as in torch.optim. Params
-            must be contiguous float32 or float64 CPU tensors.
+            must be contiguous float32, float64, bfloat16 or float16 CPU tensors; keyword
+            arguments ``master_weights``, ``state_dtype`` (torch.bfloat16) and ``seed`` set
+            half-precision storage (fastopt.torch._half; README "Half precision").
         lr (float): learning rate (default: 1e-3). A Python number: tensor lrs are refused.
         betas (Tuple[float, float]): decay rates of the first and second moment, each in
             [0, 1) (default: (0.9, 0.999)).
@@ -55,9 +57,10 @@ class Lamb(Optimizer):
     algorithm = ALGORITHM
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,
-                 maximize=False):
+                 maximize=False, **precision):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay, "maximize": maximize})
+                                  "weight_decay": weight_decay, "maximize": maximize},
+                         **precision)
 
     def _init_state(self, p, group):
         return {"step": self._new_step(),
