@@ -14,7 +14,7 @@ from test_sparse_rows import SPARSE_CASES, SPARSE_IDS, sparse_grad
 
 #: 1100: a row longer than a tile (fo_row_tile: one row per batch)
 DIMS = (1, 17, 1100) if THIN else (1, 7, 17, 33, 64, 1100)
-KS = (0, 1, 5, 300)
+KS = (0, 300) if THIN else (0, 1, 5, 300)
 N_ROWS = 97
 N_STEPS = 3
 
