@@ -52,7 +52,6 @@ cdef extern from "fastopt.h" nogil:
         void *p
         const void *g
         void *state[4]
-        unsigned per_row
         size_t state_n[4]
         unsigned scalars
         unsigned scalars_f64

@@ -362,8 +362,6 @@ cdef class Plan:
             s = <cnp.ndarray>buf
             it.state[j] = cnp.PyArray_DATA(s)
             it.state_n[j] = <size_t>cnp.PyArray_SIZE(s)
-            if kernel.row_state[j]:
-                it.per_row |= 1u << j
             self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
         self.held.append((param, grad, buffers))
         self.n += 1

@@ -156,8 +156,8 @@ typedef struct {
     const void *g;       /* dense: the gradient; rows: the k x dim values, or (index_type
                             FO_INDEX_NONE) a dense gradient covering every row */
     void *state[FO_MAX_STATE];  /* registry order; NULL where a gated buffer is off */
-    unsigned per_row;    /* row items: bit j: state[j] holds one element per row ("x:row") */
-    size_t state_n[FO_MAX_STATE];  /* elements of each array state buffer (0: off/scalar) */
+    size_t state_n[FO_MAX_STATE];  /* elements of each array state buffer (0: off/scalar;
+                            a row item's "x:row" buffer: n_rows, one per row) */
     unsigned scalars;    /* bit j: state[j] is a one-element scalar buffer (see fo_advance_fn) */
     unsigned scalars_f64;/* bit j: that scalar buffer is float64 (else float32) */
     const double *hyper; /* the kernel's fo_<name>_hyper */

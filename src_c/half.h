@@ -69,6 +69,35 @@ static void FO_ISA_NAME(run_stored)(const fo_item *it, fo_dense_fn fused, size_t
 }
 #endif
 
+/* x[0, n) = float32(src): a half run converted, a float32 one copied. */
+static void FO_ISA_NAME(run_in)(int dtype, size_t n, const void *src, float *x)
+{
+    if (dtype == FO_F32) memcpy(x, src, n * sizeof(float));
+    else FO_ISA_NAME(half_load)(dtype, n, (const uint16_t *)src, x);
+}
+
+/* dst[0, n) = x rounded to dtype (nearest even; stochastic for bfloat16 state of a float32
+ * param, numbered from element `first` of state buffer j), or copied for float32. */
+static void FO_ISA_NAME(run_out)(int dtype, int stochastic, size_t n, const float *x, void *dst,
+                                 uint64_t seed, int64_t step, int j, uint64_t first)
+{
+    if (dtype == FO_F32) {
+        memcpy(dst, x, n * sizeof(float));
+    } else if (!stochastic) {
+        FO_ISA_NAME(half_store)(dtype, n, x, (uint16_t *)dst);
+    } else {
+        while (n) {   /* (one key per 2^32 elements of the index, as the dense tiles) */
+            const uint64_t room = (((first >> 32) + 1) << 32) - first;
+            const size_t m = (uint64_t)n < room ? n : (size_t)room;
+            FO_ISA_NAME(bf16_store_sr)(m, x, (uint16_t *)dst, seed, step, j, first);
+            n -= m;
+            x += m;
+            dst = (uint16_t *)dst + m;
+            first += m;
+        }
+    }
+}
+
 /* Elements [lo, hi) of a half-precision item: whole blocks through the kernel's storage
  * compile where it has one, the rest on float32 tiles through the float32 kernel (above). */
 static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t lo, size_t hi,
@@ -117,12 +146,12 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
             }
         }
         kernel(m, p, g, state, it->hyper, step);
-        if (half_p) FO_ISA_NAME(half_store)(it->p_dtype, m, p, (uint16_t *)it->p + a);
+        if (half_p)
+            FO_ISA_NAME(run_out)(it->p_dtype, 0, m, p, (uint16_t *)it->p + a, 0, 0, 0, 0);
         for (int j = 0; j < FO_MAX_STATE && half_s; j++) {
             if (!it->state[j] || ((it->scalars >> j) & 1u)) continue;
-            uint16_t *s = (uint16_t *)it->state[j] + a;
-            if (stochastic) FO_ISA_NAME(bf16_store_sr)(m, S[j], s, seed, step, j, a);
-            else FO_ISA_NAME(half_store)(it->state_dtype, m, S[j], s);
+            FO_ISA_NAME(run_out)(it->state_dtype, stochastic, m, S[j],
+                                 (uint16_t *)it->state[j] + a, seed, step, j, a);
         }
         a = b;
     }
@@ -146,35 +175,6 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
  * Stochastic rounding numbers element (r, d) of the table r * dim + d (a per-row buffer: r),
  * as the dense step numbers it, so a row step rounds each element as a dense step would.
  */
-
-/* x[0, n) = float32(src): a half run converted, a float32 one copied. */
-static void FO_ISA_NAME(run_in)(int dtype, size_t n, const void *src, float *x)
-{
-    if (dtype == FO_F32) memcpy(x, src, n * sizeof(float));
-    else FO_ISA_NAME(half_load)(dtype, n, (const uint16_t *)src, x);
-}
-
-/* dst[0, n) = x rounded to dtype (nearest even; stochastic for bfloat16 state of a float32
- * param, numbered from element `first` of state buffer j), or copied for float32. */
-static void FO_ISA_NAME(run_out)(int dtype, int stochastic, size_t n, const float *x, void *dst,
-                                 uint64_t seed, int64_t step, int j, uint64_t first)
-{
-    if (dtype == FO_F32) {
-        memcpy(dst, x, n * sizeof(float));
-    } else if (!stochastic) {
-        FO_ISA_NAME(half_store)(dtype, n, x, (uint16_t *)dst);
-    } else {
-        while (n) {   /* (one key per 2^32 elements of the index, as the dense tiles) */
-            const uint64_t room = (((first >> 32) + 1) << 32) - first;
-            const size_t m = (uint64_t)n < room ? n : (size_t)room;
-            FO_ISA_NAME(bf16_store_sr)(m, x, (uint16_t *)dst, seed, step, j, first);
-            n -= m;
-            x += m;
-            dst = (uint16_t *)dst + m;
-            first += m;
-        }
-    }
-}
 
 static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
                                        const int64_t *idx, int64_t step, unsigned part,
@@ -218,7 +218,7 @@ static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
                                           G + q * dim);
             for (int j = 0; j < FO_MAX_STATE; j++) {
                 if (!it->state[j]) continue;
-                const size_t e = ((it->per_row >> j) & 1u) ? 1 : dim;
+                const size_t e = it->state_n[j] / it->n_rows;   /* dim, or 1 per row */
                 FO_ISA_NAME(run_in)(it->state_dtype, e, (const char *)it->state[j] + ss * r * e,
                                     S[j] + q * e);
             }
@@ -232,7 +232,7 @@ static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
                                  0, 0, 0, 0);
             for (int j = 0; j < FO_MAX_STATE; j++) {
                 if (!it->state[j]) continue;
-                const size_t e = ((it->per_row >> j) & 1u) ? 1 : dim;
+                const size_t e = it->state_n[j] / it->n_rows;   /* dim, or 1 per row */
                 FO_ISA_NAME(run_out)(it->state_dtype, stochastic, e, S[j] + q * e,
                                      (char *)it->state[j] + ss * r * e, seed, step, j,
                                      (uint64_t)r * e);

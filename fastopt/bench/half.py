@@ -23,6 +23,7 @@ import numpy as np
 import fastopt
 from fastopt import _kernels
 from fastopt.bench._timing import fmt_time, seconds_per_call, target, thread_counts, threads
+from fastopt.bench.sparse import DIM, _cycle, zipf_batches
 
 #: algorithm: (fastopt class, torch.optim class, kwargs, state buffers like the param)
 ALGORITHMS = {
@@ -95,7 +96,6 @@ def _torch_step(torch, algo, storage, n):
 
 def _sparse_rows(torch, bf16, counts, budget, rounds, quick):
     """Row-sparse Adagrad per storage (module docstring): a table of its own per storage."""
-    from fastopt.bench.sparse import DIM, _cycle, zipf_batches
     n_rows, k = (10 ** 5 if quick else 10 ** 6), 8192
     batches32 = zipf_batches(n_rows, k, np.random.default_rng(1))
     touched = np.mean([np.unique(g.indices).size for g in batches32])
@@ -128,8 +128,9 @@ def _sparse_rows(torch, bf16, counts, budget, rounds, quick):
                             seconds_per_call(theirs, budget=budget))
     out = []
     for storage, (label, bpe_of) in STORAGE.items():
-        row = dict(storage=storage, bytes_per_row=DIM * (bpe_of(1) - (4 if storage in (
-            "float32", "fp32+bf16 state") else 2)), times={})
+        grad_bytes = 4 if storage in ("float32", "fp32+bf16 state") else 2
+        # (a dense step's bytes per element less the grad's: a row step reads it from the batch)
+        row = dict(storage=storage, bytes_per_row=DIM * (bpe_of(1) - grad_bytes), times={})
         line = f"{label:>24} {row['bytes_per_row']:>5}"
         for c in counts:
             f = row["times"][f"fastopt {c}"] = float(np.median(times[(storage, c, 0)]))
@@ -159,7 +160,6 @@ def _torch_sparse(torch, table, batches32, storage):
             torch.from_numpy(g.values).to(dtype))
         grads.append(tp.grad)
     opt = torch.optim.Adagrad([tp], lr=1e-2)
-    from fastopt.bench.sparse import _cycle
 
     def step(g, t):
         tp.grad = g
