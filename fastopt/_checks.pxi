@@ -212,3 +212,30 @@ def is_dense(tuple shape, tuple strides):
         sh[d] = shape[d]
         st[d] = strides[d]
     return _dense_layout(nd, sh, st, 1)
+
+
+def check_params(list params):
+    """Check params as a step will (dtype, layout, alignment, writeability, no two sharing
+    memory), for optimizers to refuse bad params at construction; errors name the param by
+    its position in ``params``."""
+    cdef Py_ssize_t i, k = len(params)
+    cdef fo_span *spans = <fo_span *>PyMem_Malloc((k + 1) * sizeof(fo_span))
+    cdef fo_span sa, sb
+    cdef cnp.ndarray p
+    if spans == NULL:
+        raise MemoryError()
+    try:
+        for i in range(k):
+            _param_code(params[i], i)
+            p = <cnp.ndarray>params[i]
+            spans[i].start = <uintptr_t>cnp.PyArray_DATA(p)
+            spans[i].end = spans[i].start + <uintptr_t>cnp.PyArray_NBYTES(p)
+            spans[i].writable = 1
+            spans[i].param = <int>i
+            spans[i].role = 0
+        if fo_find_overlap(<size_t>k, spans, &sa, &sb):
+            raise ValueError(f"fastopt: params {min(sa.param, sb.param)} and "
+                             f"{max(sa.param, sb.param)} share memory (the same array twice, "
+                             f"or overlapping views)")
+    finally:
+        PyMem_Free(spans)

@@ -9,6 +9,8 @@
   :class:`SettingsCache`, which reuses them while a group's settings stay the same objects;
 - ``_plan.pxi``: :class:`Plan`, the one way to run kernels: every front end fills one with
   its params (converted scalars first, then checked buffers) and runs it, one C call;
+- ``_plan_arrays.pxi`` / ``_plan_records.pxi``: a plan's items from NumPy arrays
+  (:meth:`Plan.add`) / from pointer records (:meth:`Plan.add_raw`, fastopt.torch's tensors);
 - ``_front_steps.pxi``: the functional and NumPy objects' common steps, whole in C;
 - ``_steady_step.pxi``: :class:`SteadyStep`, fastopt.torch's last plan again with only the
   grads new, while nothing else changes;
@@ -41,6 +43,8 @@ include "_checks.pxi"
 include "_scalars_cache.pxi"
 include "_threads.pxi"
 include "_plan.pxi"
+include "_plan_arrays.pxi"
+include "_plan_records.pxi"
 include "_steady_step.pxi"
 include "_front_steps.pxi"
 include "_isa.pxi"

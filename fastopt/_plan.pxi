@@ -4,8 +4,8 @@
 # three phases:
 #   1. it reads and converts every Python value: each group's hyper-parameters into a
 #      kernel's named scalars (Plan.hyper), each param's step count;
-#   2. it adds each param to a Plan (Plan.add for NumPy arrays, Plan.add_raw for memory
-#      described by pointers, as fastopt.torch does), which checks the buffers as it records
+#   2. it adds each param to a Plan (Plan.add for NumPy arrays, _plan_arrays.pxi; Plan.add_raw
+#      for memory described by pointers, as fastopt.torch does, _plan_records.pxi), which checks the buffers as it records
 #      them: dtype, shape, one dense layout shared by param, grad and state, alignment,
 #      writeability. This phase runs no Python code of the caller's;
 #   3. Plan.run checks that no written buffer overlaps another, then makes one C call
@@ -287,85 +287,7 @@ cdef class Plan:
         array state buffers (like the param, per row, or factors) in bfloat16, stored with
         stochastic rounding from ``seed``.
         """
-        cdef fo_item *it = self._new_item(kernel, index, hyper, step)
-        cdef int code = _param_code(param, index), scode
-        cdef cnp.ndarray p = <cnp.ndarray>param, g, s
-        cdef Py_ssize_t j, n_rows
-        cdef int nd = cnp.PyArray_NDIM(p)
-        if len(buffers) != kernel.n_state:
-            raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
-                               f"{kernel.state_names}, got {len(buffers)} buffers")
-        j = self._first_like_param(kernel, hyper, nd)
-        scode = self._storage(it, kernel, index, code, _dtype_code(buffers[j]) if j >= 0 else -1,
-                              master is not None, seed)
-        it.n = <size_t>cnp.PyArray_SIZE(p)
-        it.p = cnp.PyArray_DATA(p)
-        self._span(<uintptr_t>it.p, cnp.PyArray_NBYTES(p), 1, 0)
-        if master is not None:
-            _check_like_param(p, master, FO_F32, index, "master weights", True)
-            if kernel.rows:
-                _check_c_order(master, index, "master weights")
-            it.master = cnp.PyArray_DATA(<cnp.ndarray>master)
-            self._span(<uintptr_t>it.master, cnp.PyArray_NBYTES(<cnp.ndarray>master), 1,
-                       ROLE_MASTER)
-        if kernel.rows:
-            self._add_rows_grad(it, index, p, grad)
-        else:
-            _check_like_param(p, grad, code, index, "grad", False)
-            g = <cnp.ndarray>grad
-            it.g = cnp.PyArray_DATA(g)
-            self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(g), 0, 1)
-        self._factored_param(it, kernel, index, nd, cnp.PyArray_DIMS(p),
-                             cnp.PyArray_IS_C_CONTIGUOUS(p))
-        for j in range(kernel.n_state):
-            buf = buffers[j]
-            if not self._uses(kernel, hyper, j, nd):
-                continue
-            if buf is None:
-                raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is needed "
-                                 f"{_NEEDED_BY[kernel.shape_kind[j] != SHAPE_LIKE_PARAM]} "
-                                 f"but is None")
-            if kernel.shape_kind[j] == SHAPE_ROW_FACTOR or kernel.shape_kind[j] == SHAPE_COL_FACTOR:
-                _check_factor(buf, scode, index, kernel.state_what[j],
-                              kernel.buffer_shape(j, (<object>p).shape), (<object>p).dtype)
-                s = <cnp.ndarray>buf
-                it.state[j] = cnp.PyArray_DATA(s)
-                it.state_n[j] = <size_t>cnp.PyArray_SIZE(s)
-                self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
-                continue
-            if kernel.scalar_state[j]:
-                self._add_scalar(it, j, index, kernel.state_what[j], _array_code(
-                    buf, index, kernel.state_what[j]), cnp.PyArray_SIZE(<cnp.ndarray>buf),
-                    cnp.PyArray_ISWRITEABLE(<cnp.ndarray>buf)
-                    and cnp.PyArray_ISALIGNED(<cnp.ndarray>buf),
-                    <uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>buf))
-                continue
-            if kernel.row_state[j]:
-                n_rows = cnp.PyArray_DIM(p, 0) if cnp.PyArray_NDIM(p) else 1
-                if _array_code(buf, index, kernel.state_what[j]) != scode:
-                    raise TypeError(f"fastopt: param {index}: {kernel.state_what[j]} has "
-                                    f"dtype {buf.dtype} but the param has dtype "
-                                    f"{(<object>p).dtype}{_half_rule(scode, code)}")
-                if buf.shape != (n_rows,):
-                    raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} has "
-                                     f"shape {buf.shape} but expected {(n_rows,)}, one per "
-                                     f"row of the param")
-                if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>buf) or not \
-                        cnp.PyArray_ISALIGNED(<cnp.ndarray>buf):
-                    raise ValueError(f"fastopt: param {index}: {kernel.state_what[j]} is "
-                                     f"read-only or not aligned")
-                _check_c_order(buf, index, kernel.state_what[j])
-            else:
-                _check_like_param(p, buf, scode, index, kernel.state_what[j], True)
-                if kernel.rows:
-                    _check_c_order(buf, index, kernel.state_what[j])
-            s = <cnp.ndarray>buf
-            it.state[j] = cnp.PyArray_DATA(s)
-            it.state_n[j] = <size_t>cnp.PyArray_SIZE(s)
-            self._span(<uintptr_t>it.state[j], cnp.PyArray_NBYTES(s), 1, 2 + <int>j)
-        self.held.append((param, grad, buffers))
-        self.n += 1
-        self.adding = False
+        _add_arrays(self, kernel, index, param, grad, buffers, hyper, step, master, seed)
 
     cdef int _add_scalar(self, fo_item *it, Py_ssize_t j, Py_ssize_t index, str what, int code,
                          Py_ssize_t size, bint writable, uintptr_t addr) except -1:
@@ -386,57 +308,6 @@ cdef class Plan:
         self._span(addr, _ITEMSIZE[code], 1, 2 + <int>j)
         return 0
 
-    cdef int _add_rows_grad(self, fo_item *it, Py_ssize_t index, cnp.ndarray p,
-                            object grad) except -1:
-        cdef SparseRows sr
-        cdef cnp.ndarray idx, vals, g
-        cdef Py_ssize_t k, n_rows, dim
-        if cnp.PyArray_NDIM(p) < 1:
-            raise ValueError(f"fastopt: param {index}: a row-wise step needs a param with at "
-                             f"least 1 dimension (rows first), got shape ()")
-        _check_c_order(p, index, "param")
-        n_rows = cnp.PyArray_DIM(p, 0)
-        dim = cnp.PyArray_SIZE(p) // n_rows if n_rows else 0
-        it.n_rows = <size_t>n_rows
-        it.dim = <size_t>dim
-        if type(grad) is not SparseRows:
-            _check_like_param(p, grad, it.p_dtype, index, "grad", False)
-            _check_c_order(grad, index, "grad")
-            g = <cnp.ndarray>grad
-            it.index_type = FO_INDEX_NONE
-            it.k = <size_t>n_rows
-            it.g = cnp.PyArray_DATA(g)
-            self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(g), 0, 1)
-            self.total += cnp.PyArray_SIZE(p)
-            return 0
-        sr = <SparseRows>grad
-        if cnp.PyArray_NDIM(p) != 2:
-            raise ValueError(f"fastopt: param {index}: a SparseRows gradient needs a 2-D "
-                             f"param (rows x dim), got shape {(<object>p).shape}")
-        it.index_type = _index_type(sr.indices, index)
-        idx = <cnp.ndarray>sr.indices
-        k = cnp.PyArray_DIM(idx, 0)
-        if _array_code(sr.values, index, "SparseRows values") != it.p_dtype:
-            raise TypeError(f"fastopt: param {index}: SparseRows values have dtype "
-                            f"{sr.values.dtype} but the param has dtype {(<object>p).dtype}")
-        vals = <cnp.ndarray>sr.values
-        if (cnp.PyArray_NDIM(vals) != 2 or cnp.PyArray_DIM(vals, 0) != k
-                or cnp.PyArray_DIM(vals, 1) != dim):
-            raise ValueError(f"fastopt: param {index}: SparseRows values have shape "
-                             f"{sr.values.shape}; expected {(k, dim)} for {k} indices into "
-                             f"a param of shape {(<object>p).shape}")
-        if not cnp.PyArray_IS_C_CONTIGUOUS(vals) or not cnp.PyArray_ISALIGNED(vals):
-            raise ValueError(f"fastopt: param {index}: SparseRows values are not C-contiguous "
-                             f"and aligned")
-        it.k = <size_t>k
-        it.index = cnp.PyArray_DATA(idx)
-        it.g = cnp.PyArray_DATA(vals)
-        self._span(<uintptr_t>it.index, cnp.PyArray_NBYTES(idx), 0, ROLE_INDEX)
-        self._span(<uintptr_t>it.g, cnp.PyArray_NBYTES(vals), 0, ROLE_VALUES)
-        self.held.append((idx, vals))
-        self.total += k * dim
-        return 0
-
     def add_raw(self, Kernel kernel, Py_ssize_t index, tuple param, tuple grad, tuple buffers,
                 Py_ssize_t hyper, long long step, uintptr_t step_counter=0,
                 int counter_kind=FO_STEP_VALUE, tuple master=None, uint64_t seed=0):
@@ -448,121 +319,8 @@ cdef class Plan:
         + 1, stored back after the update; otherwise ``step`` is used. ``master`` (a record,
         float32 master weights) and ``seed``: half precision, as in :meth:`add`.
         """
-        if kernel.rows:
-            raise RuntimeError("fastopt: add_raw takes dense kernels")
-        cdef fo_item *it = self._new_item(kernel, index, hyper, 1 if step_counter else step)
-        cdef cnp.npy_intp shape[MAX_DIMS]
-        cdef cnp.npy_intp pstr[MAX_DIMS]
-        cdef cnp.npy_intp bstr[MAX_DIMS]
-        cdef int nd, code, d
-        cdef Py_ssize_t j, n = 1, itemsize, n_scalar
-        cdef str what
-        if len(buffers) != kernel.n_state:
-            raise RuntimeError(f"fastopt: kernel {kernel.name!r} has state "
-                               f"{kernel.state_names}, got {len(buffers)} buffers")
-        addr, code, pshape, pstrides = param
-        if not 0 <= code < 4:
-            raise RuntimeError(f"fastopt: param {index}: bad dtype code {code}")
-        itemsize = _ITEMSIZE[code]
-        nd = len(pshape)
-        if nd > MAX_DIMS or len(pstrides) != nd:
-            raise ValueError(f"fastopt: param {index}: at most {MAX_DIMS} dimensions")
-        for d in range(nd):
-            shape[d] = pshape[d]
-            pstr[d] = pstrides[d] * itemsize
-            n *= shape[d]
-        if not _dense_layout(nd, shape, pstr, itemsize):
-            raise ValueError(f"fastopt: param {index}: param is not one dense block of memory "
-                             f"(shape {tuple(pshape)}, strides {tuple(pstrides)}); fastopt "
-                             f"steps dense tensors of any dimension order in place and never "
-                             f"copies")
-        j = self._first_like_param(kernel, hyper, nd)
-        first = buffers[j][1] if j >= 0 and buffers[j] is not None else -1
-        cdef int scode = self._storage(it, kernel, index, code, first, master is not None,
-                                       seed)
-        it.n = <size_t>n
-        it.p = <void *><uintptr_t>addr
-        self._span(<uintptr_t>addr, n * itemsize, 1, 0)
-        self._factored_param(it, kernel, index, nd, shape, _c_strides(tuple(pshape), pstrides))
-        for d in range(nd):
-            pstr[d] = pstrides[d]   # (from here on: in elements, as every record's)
-        for j in range(-2 if master is not None else -1, kernel.n_state):
-            rec = master if j == -2 else grad if j < 0 else buffers[j]
-            what = "master weights" if j == -2 else "grad" if j < 0 else kernel.state_what[j]
-            if j >= 0 and not self._uses(kernel, hyper, <int>j, nd):
-                continue
-            if rec is None:
-                raise ValueError(f"fastopt: param {index}: {what} is needed "
-                                 f"{_NEEDED_BY[j >= 0 and kernel.shape_kind[j] != SHAPE_LIKE_PARAM]}"
-                                 f" but is None")
-            baddr, bcode, bshape, bstrides = rec
-            if j >= 0 and (kernel.shape_kind[j] == SHAPE_ROW_FACTOR
-                           or kernel.shape_kind[j] == SHAPE_COL_FACTOR):
-                expected = kernel.buffer_shape(j, tuple(pshape))
-                if bcode != scode:
-                    raise TypeError(f"fastopt: param {index}: {what} has dtype "
-                                    f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 3 else bcode} but "
-                                    f"the param has dtype {_DTYPE_NAMES[code]}"
-                                    f"{_half_rule(scode, code)}")
-                if tuple(bshape) != expected:
-                    raise ValueError(f"fastopt: param {index}: {what} has shape "
-                                     f"{tuple(bshape)}; a param of shape {tuple(pshape)} "
-                                     f"needs {expected}")
-                if not _c_strides(expected, bstrides):
-                    raise ValueError(f"fastopt: param {index}: {what} is not C-contiguous "
-                                     f"(strides {tuple(bstrides)})")
-                n_scalar = 1
-                for d in range(len(expected)):
-                    n_scalar *= expected[d]
-                it.state[j] = <void *><uintptr_t>baddr
-                it.state_n[j] = <size_t>n_scalar
-                self._span(<uintptr_t>baddr, n_scalar * _ITEMSIZE[scode], 1, 2 + <int>j)
-                continue
-            if j >= 0 and kernel.scalar_state[j]:
-                if bcode != FO_F32 and bcode != FO_F64:
-                    raise TypeError(f"fastopt: param {index}: {what} has dtype code {bcode}; "
-                                    f"scalar state is float32 or float64")
-                n_scalar = 1
-                for d in range(len(bshape)):
-                    n_scalar *= bshape[d]
-                self._add_scalar(it, j, index, what, bcode, n_scalar,
-                                 baddr % _ITEMSIZE[bcode] == 0, baddr)
-                continue
-            want = FO_F32 if j == -2 else code if j == -1 else scode
-            if bcode != want:
-                raise TypeError(f"fastopt: param {index}: {what} has dtype "
-                                f"{_DTYPE_NAMES[bcode] if 0 <= bcode <= 3 else bcode} but the "
-                                f"param has dtype {_DTYPE_NAMES[code]}"
-                                f"{_half_rule(want, code) if j >= 0 else ''}")
-            if tuple(bshape) != tuple(pshape) or len(bstrides) != nd:
-                raise ValueError(f"fastopt: param {index}: {what} has shape "
-                                 f"{tuple(bshape)} but the param has shape {tuple(pshape)}")
-            for d in range(nd):
-                bstr[d] = bstrides[d]
-            if not _same_layout(nd, shape, bstr, nd, shape, pstr):
-                raise ValueError(f"fastopt: param {index}: {what} has another memory layout "
-                                 f"than the param ({what}: strides {tuple(bstrides)}; param: "
-                                 f"strides {tuple(pstrides)}, shape {tuple(pshape)}); an "
-                                 f"elementwise step needs one layout for param, grad and "
-                                 f"state, and fastopt never copies")
-            if j == -2:
-                it.master = <void *><uintptr_t>baddr
-                self._span(<uintptr_t>baddr, n * 4, 1, ROLE_MASTER)
-            elif j < 0:
-                it.g = <const void *><uintptr_t>baddr
-                self._span(<uintptr_t>baddr, n * itemsize, 0, 1)
-            else:
-                it.state[j] = <void *><uintptr_t>baddr
-                it.state_n[j] = <size_t>n
-                self._span(<uintptr_t>baddr, n * _ITEMSIZE[scode], 1, 2 + <int>j)
-        if step_counter:
-            if counter_kind != FO_STEP_F32 and counter_kind != FO_STEP_F64:
-                raise RuntimeError("fastopt: bad step counter kind")
-            it.step_kind = counter_kind
-            it.step_counter = <void *>step_counter
-            self._span(step_counter, 4 if counter_kind == FO_STEP_F32 else 8, 1, ROLE_STEP)
-        self.n += 1
-        self.adding = False
+        _add_records(self, kernel, index, param, grad, buffers, hyper, step, step_counter,
+                     counter_kind, master, seed)
 
     cdef int _add_copy(self, Kernel kernel, const fo_item *item, const fo_span *spans,
                        int n_spans, int index, Py_ssize_t hyper, const void *grad,
@@ -665,63 +423,3 @@ cdef class Plan:
     def size(self):
         """The number of params added."""
         return self.n
-
-
-cdef bint _c_strides(tuple shape, strides):
-    """Are ``strides`` (in elements) C-contiguous for ``shape`` (a dim of one element may have
-    any stride, as torch's is_contiguous allows)?"""
-    cdef Py_ssize_t expect = 1, d
-    if len(strides) != len(shape):
-        return False
-    if 0 in shape:
-        return True   # no elements: any strides (torch gives an empty tensor max(size, 1)'s)
-    for d in range(len(shape) - 1, -1, -1):
-        if shape[d] != 1 and strides[d] != expect:
-            return False
-        expect *= shape[d]
-    return True
-
-
-cdef int _check_factor(object buf, int code, Py_ssize_t index, str what, tuple expected,
-                       object dtype) except -1:
-    """A factored state buffer (registry.h): the param's dtype, the factor's shape,
-    C-contiguous, aligned and writeable."""
-    if _array_code(buf, index, what) != code:
-        raise TypeError(f"fastopt: param {index}: {what} has dtype {buf.dtype} but the param "
-                        f"has dtype {dtype}")
-    if buf.shape != expected:
-        raise ValueError(f"fastopt: param {index}: {what} has shape {buf.shape}; this param "
-                         f"needs {expected}")
-    cdef cnp.ndarray a = <cnp.ndarray>buf
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"fastopt: param {index}: {what} is not C-contiguous")
-    if not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"fastopt: param {index}: {what} is read-only or not aligned")
-    return 0
-
-
-def check_params(list params):
-    """Check params as a step will (dtype, layout, alignment, writeability, no two sharing
-    memory), for optimizers to refuse bad params at construction; errors name the param by
-    its position in ``params``."""
-    cdef Py_ssize_t i, k = len(params)
-    cdef fo_span *spans = <fo_span *>PyMem_Malloc((k + 1) * sizeof(fo_span))
-    cdef fo_span sa, sb
-    cdef cnp.ndarray p
-    if spans == NULL:
-        raise MemoryError()
-    try:
-        for i in range(k):
-            _param_code(params[i], i)
-            p = <cnp.ndarray>params[i]
-            spans[i].start = <uintptr_t>cnp.PyArray_DATA(p)
-            spans[i].end = spans[i].start + <uintptr_t>cnp.PyArray_NBYTES(p)
-            spans[i].writable = 1
-            spans[i].param = <int>i
-            spans[i].role = 0
-        if fo_find_overlap(<size_t>k, spans, &sa, &sb):
-            raise ValueError(f"fastopt: params {min(sa.param, sb.param)} and "
-                             f"{max(sa.param, sb.param)} share memory (the same array twice, "
-                             f"or overlapping views)")
-    finally:
-        PyMem_Free(spans)
