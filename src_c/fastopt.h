@@ -229,10 +229,11 @@ typedef struct {
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
 
-/* Folds the k indexed rows r with fo_row_part(r, parts) == part into w; returns the number
- * of distinct rows among them. */
+/* Folds the indexed rows at positions pos[0], ..., pos[n - 1] (increasing; pos NULL: all k,
+ * n = k) into w; returns the number of distinct rows among them. threads.c gives a thread the
+ * positions of the rows it owns. */
 typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
-                                 unsigned part, unsigned parts, fo_rows_work *w);
+                                 const uint32_t *pos, size_t n, fo_rows_work *w);
 /* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c);
  * half: fo_rows_half of the item. */
 size_t fo_rows_layout(size_t k, size_t dim, size_t item, int half, char *base, fo_rows_work *w);
@@ -244,8 +245,9 @@ void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int nt, ch
 /* The threads for a row item of k indices of dim elements, at most n_threads, none with
  * fewer than min_elements (fo_thread_min_elements, read once per step by the caller). */
 int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements);
-/* The bytes of a row item's workspace its threads share (a half item's values32). */
-size_t fo_rows_shared(const fo_item *it);
+/* The bytes of a row item's workspace its nt threads share (a half item's values32; with
+ * nt > 1, each index's owner and the counts that balance the threads). */
+size_t fo_rows_shared(const fo_item *it, int nt);
 
 /* Elements [lo, hi) of a dense item stored in half precision (or with master weights, or
  * bfloat16 state) through the float32 kernel (half.h). */
@@ -275,10 +277,11 @@ static inline int fo_rows_half(const fo_item *it)
 static inline size_t fo_row_tile(size_t dim) { return dim > FO_ROW_TILE ? dim : FO_ROW_TILE; }
 
 /* The row steps of a half-precision row item (half.h): its rows [idx: the checked indices,
- * part of parts as fo_run_rows splits them; NULL: a dense gradient, every row] folded in
- * float32 and stepped on float32 tiles through the float32 row kernel, with w's workspace. */
+ * those at positions pos[0..n) as fo_run_rows assigns them (pos NULL: all); idx NULL: a dense
+ * gradient, every row] folded in float32 and stepped on float32 tiles through the float32 row
+ * kernel, with w's workspace. */
 typedef void (*fo_half_rows_fn)(const fo_item *it, fo_rows_fn kernel, const int64_t *idx,
-                                int64_t step, unsigned part, unsigned parts, fo_rows_work *w);
+                                int64_t step, const uint32_t *pos, size_t n, fo_rows_work *w);
 
 /* The kernels of the ISA path in use (dispatch.c), for fo_run (plan.c). */
 fo_half_fn fo_half(void);

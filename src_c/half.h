@@ -177,8 +177,8 @@ static void FO_ISA_NAME(run_half)(const fo_item *it, fo_dense_fn kernel, size_t 
  */
 
 static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
-                                       const int64_t *idx, int64_t step, unsigned part,
-                                       unsigned parts, fo_rows_work *w)
+                                       const int64_t *idx, int64_t step,
+                                       const uint32_t *pos, size_t n, fo_rows_work *w)
 {
     const size_t dim = it->dim, tile = fo_row_tile(dim), per = tile / (dim ? dim : 1);
     const size_t ps = it->p_dtype == FO_F32 ? 4 : 2, ss = it->state_dtype == FO_F32 ? 4 : 2;
@@ -195,14 +195,14 @@ static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
     if (idx) {
         const void *values = it->g;
         if (it->p_dtype != FO_F32) {   /* this thread's values, read as float32 */
-            for (size_t i = 0; i < it->k; i++)
-                if (parts == 1 || fo_row_part(idx[i], parts) == part)
-                    FO_ISA_NAME(half_load)(it->p_dtype, dim,
-                                           (const uint16_t *)it->g + i * dim,
-                                           w->values32 + i * dim);
+            for (size_t j = 0; j < n; j++) {
+                const size_t i = pos ? pos[j] : j;
+                FO_ISA_NAME(half_load)(it->p_dtype, dim, (const uint16_t *)it->g + i * dim,
+                                       w->values32 + i * dim);
+            }
             values = w->values32;
         }
-        rs.m = FO_CAT3(coalesce, f32, FO_ISA)(it->k, dim, idx, values, part, parts, w);
+        rs.m = FO_CAT3(coalesce, f32, FO_ISA)(it->k, dim, idx, values, pos, n, w);
         rs.rows = w->rows;
         rs.grad = (const void *const *)w->grad;
     }

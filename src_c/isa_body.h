@@ -57,14 +57,6 @@ FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
     return (size_t)(fo_row_mix(r) >> shift);
 }
 
-/* The part (of parts) that owns row r: floor(mix32(r) * parts / 2^32), a multiply and a
- * shift where r % parts would be a 64-bit division per index. Any fixed function of r keeps
- * results independent of the split; this one also spreads neighbouring rows. */
-FO_INLINE unsigned fo_row_part(int64_t r, unsigned parts)
-{
-    return (unsigned)(((fo_row_mix(r) >> 32) * parts) >> 32);
-}
-
 /* ---- the kernel idiom ------------------------------------------------------------------
  *
  * A kernel file (kernels/<name>.inc.c) has four parts, in this order:

@@ -126,10 +126,10 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
         const fo_item *it = &items[i];
         if (has_indices(it)) n_idx += it->k;
         const size_t stride = rows_work(it);
-        const size_t all = has_indices(it)
-                               ? fo_rows_shared(it) + stride * (size_t)fo_rows_threads(
-                                     it->k, it->dim, n_threads, min_elements)
-                               : stride;
+        const int nt = has_indices(it) ? fo_rows_threads(it->k, it->dim, n_threads,
+                                                         min_elements) : 1;
+        const size_t all = has_indices(it) ? fo_rows_shared(it, nt) + stride * (size_t)nt
+                                           : stride;
         if (all > work) work = all;
         if (fo_item_whole_half(it) && fo_whole_half_floats(it) * sizeof(float) > work)
             work = fo_whole_half_floats(it) * sizeof(float);   /* (run before the rest) */
@@ -214,7 +214,8 @@ int fo_run(size_t n_items, const fo_item *items, int n_threads, fo_status *statu
             /* a dense gradient, half precision: every row, in order, on float32 tiles */
             fo_rows_work w;
             fo_rows_layout(0, it->dim, item_size(it->dtype), fo_rows_half(it), base, &w);
-            fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), NULL, steps[i], 0, 1, &w);
+            fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), NULL, steps[i], NULL, 0,
+                           &w);
         } else if (it->index_type == FO_INDEX_NONE) {
             /* a dense gradient: every row, in order */
             fo_row_set rs = {it->n_rows, it->dim, NULL, NULL, it->g};

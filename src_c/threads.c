@@ -190,6 +190,7 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
     offsets[m] = total;
 
     const int nt = dense_threads(total, n_threads);
+    (void)nt;   /* (without OpenMP: one thread) */
 #ifdef _OPENMP
     if (nt > 1) {
         #pragma omp parallel num_threads(nt)
@@ -206,12 +207,23 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
 
 /* ---- row-sparse items ----
  *
- * Thread t of nt folds and updates the rows r with fo_row_part(r, nt) == t (isa_body.h): it
- * reads all k indices (in order) but sums and steps only its own rows, in its own workspace. A row's folded sum is in
- * order of appearance and its update is the row kernel's alone, whichever thread has it, so
- * results are bitwise the same for any thread count. NumPy-equivalent (every count):
+ * A row's fold (its values summed in order of appearance, rows.inc.c) and its update (the row
+ * kernel) are each one thread's work, in a fixed order; which thread does them does not change
+ * a bit, so results are the same for any thread count. NumPy-equivalent (every count):
  *     G = coalesce(index, values)            # fastopt/reference/sparse.py
  *     for r in G.rows: kernel(p[r], G[r], state[r], hyper, step)
+ *
+ * On nt > 1 threads, balanced for skewed ids (with Zipf ids one row can hold a fifth of a
+ * batch, so a split of the rows by hash alone leaves one thread with far more to fold):
+ *   1. each thread maps its slice of the k indices to one of P = 8 * nt parts (row_part, a
+ *      fixed function of the row) and counts the indices of each part;
+ *   2. one thread deals the parts out, largest count first, each to the thread with the fewest
+ *      indices so far (folding costs about one row add per index): every index's owner;
+ *   3. each thread lists the positions of the indices it owns (reading all k owners, without
+ *      a branch) and folds those, in order;
+ *   4. the distinct rows of all threads, taken as one list, are updated in nt equal runs (an
+ *      update costs about the same per row). A half-precision item updates the rows it folded
+ *      (half.h gathers them into its own float32 tiles).
  */
 int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements)
 {
@@ -219,53 +231,174 @@ int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements)
     int nt = n_threads < 1 || forked_child ? 1 : n_threads;
     if ((size_t)nt > k * dim / min) nt = (int)(k * dim / min);
     if ((size_t)nt > k) nt = (int)k;
+    if (nt > 4096) nt = 4096;   /* (parts and owners fit in 16 bits) */
     return nt < 1 ? 1 : nt;
 }
 
-size_t fo_rows_shared(const fo_item *it)
+#ifdef _OPENMP
+/* The part (of parts) of row r: floor(mix(r) * parts / 2^32) from the top 32 bits of the
+ * fold's Fibonacci hash (isa_body.h), a multiply and a shift. */
+static unsigned row_part(int64_t r, unsigned parts)
 {
-    return fo_rows_half(it) == 2 ? (it->k * it->dim * sizeof(float) + 63) / 64 * 64 : 0;
+    return (unsigned)(((((uint64_t)r * 0x9E3779B97F4A7C15ull) >> 32) * parts) >> 32);
+}
+#endif
+
+static unsigned row_parts(int nt) { return 8u * (unsigned)nt; }
+
+/* What a row item's threads share (fo_rows_shared bytes at the start of its workspace). */
+typedef struct {
+    float *values32;       /* a half item's values read as float32: k x dim */
+    uint16_t *owner;       /* k: each index's part, then its thread (nt > 1) */
+    uint32_t *counts;      /* nt x P: each thread's slice's indices per part */
+    uint64_t *order;       /* P: (count << 32) | (P - 1 - part), to deal largest first */
+    uint16_t *part_owner;  /* P */
+    size_t *m;             /* nt: the distinct rows each thread folded */
+    uint32_t *mine;        /* nt x k: each thread's positions, in order */
+} rows_shared;
+
+static void *take(char *base, size_t *off, size_t bytes)
+{
+    void *at = base ? base + *off : NULL;
+    *off += (bytes + 63) / 64 * 64;
+    return at;
 }
 
-static void rows_part(const fo_item *it, const int64_t *idx, int64_t step, char *base,
-                      float *values32, unsigned part, unsigned parts)
+static size_t rows_shared_layout(const fo_item *it, int nt, char *base, rows_shared *sh)
 {
-    const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
-    fo_rows_work w;
-    fo_rows_layout(it->k, it->dim, item, fo_rows_half(it), base, &w);
-    w.values32 = values32;
-    if (fo_rows_half(it)) {   /* half precision: folded and stepped in float32 (half.h) */
-        fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, part, parts, &w);
+    size_t off = 0;
+    const size_t P = row_parts(nt);
+    memset(sh, 0, sizeof *sh);
+    if (fo_rows_half(it) == 2) sh->values32 = take(base, &off, it->k * it->dim * sizeof(float));
+    if (nt > 1) {
+        sh->owner = take(base, &off, it->k * sizeof(uint16_t));
+        sh->counts = take(base, &off, (size_t)nt * P * sizeof(uint32_t));
+        sh->order = take(base, &off, P * sizeof(uint64_t));
+        sh->part_owner = take(base, &off, P * sizeof(uint16_t));
+        sh->m = take(base, &off, (size_t)nt * sizeof(size_t));
+        sh->mine = take(base, &off, (size_t)nt * it->k * sizeof(uint32_t));
+    }
+    return off;
+}
+
+size_t fo_rows_shared(const fo_item *it, int nt)
+{
+    rows_shared sh;
+    return rows_shared_layout(it, nt, NULL, &sh);
+}
+
+#ifdef _OPENMP
+static int by_count_down(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Step 2: part_owner from the counts of nt threads (P parts). */
+static void deal_parts(const rows_shared *sh, unsigned P, unsigned nt)
+{
+    uint64_t load[64], *heavy = NULL;
+    for (unsigned q = 0; q < P; q++) {
+        uint64_t c = 0;
+        for (unsigned t = 0; t < nt; t++) c += sh->counts[(size_t)t * P + q];
+        sh->order[q] = (c << 32) | (P - 1 - q);
+    }
+    qsort(sh->order, P, sizeof(uint64_t), by_count_down);
+    uint64_t *loads = nt <= 64 ? load : (heavy = calloc(nt, sizeof(uint64_t)));
+    if (!loads) {   /* (no memory for the loads: deal in turn, still a fixed split) */
+        for (unsigned j = 0; j < P; j++)
+            sh->part_owner[P - 1 - (uint32_t)sh->order[j]] = (uint16_t)(j % nt);
         return;
     }
-    fo_row_set rs;
-    rs.dim = it->dim;
-    rs.m = fo_coalescer(it->dtype)(it->k, it->dim, idx, it->g, part, parts, &w);
-    rs.rows = w.rows;
-    rs.grad = (const void *const *)w.grad;
-    rs.dense = NULL;
-    if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
-                                                             it->hyper, step);
+    if (nt <= 64) memset(load, 0, nt * sizeof(uint64_t));
+    for (unsigned j = 0; j < P; j++) {
+        unsigned best = 0;
+        for (unsigned t = 1; t < nt; t++)
+            if (loads[t] < loads[best]) best = t;
+        loads[best] += sh->order[j] >> 32;
+        sh->part_owner[P - 1 - (uint32_t)sh->order[j]] = (uint16_t)best;
+    }
+    free(heavy);
 }
+
+/* Thread t of nt's share of a row item's step (see above); w is its own workspace. */
+static void rows_balanced(const fo_item *it, const int64_t *idx, int64_t step, char *base,
+                          size_t work, const rows_shared *sh, unsigned t, unsigned nt)
+{
+    const size_t k = it->k, dim = it->dim;
+    const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+    const size_t lo = k * t / nt, hi = k * (t + 1) / nt;
+    const unsigned P = row_parts((int)nt);
+    uint32_t *count = sh->counts + (size_t)t * P;
+    memset(count, 0, P * sizeof(uint32_t));
+    for (size_t i = lo; i < hi; i++) {   /* 1 */
+        const unsigned q = row_part(idx[i], P);
+        sh->owner[i] = (uint16_t)q;
+        count[q]++;
+    }
+    #pragma omp barrier
+    #pragma omp single
+    deal_parts(sh, P, nt);   /* 2 (the single's barrier follows) */
+    for (size_t i = lo; i < hi; i++) sh->owner[i] = sh->part_owner[sh->owner[i]];
+    #pragma omp barrier
+    uint32_t *mine = sh->mine + (size_t)t * k;   /* 3 */
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++) {
+        mine[n] = (uint32_t)i;
+        n += sh->owner[i] == t;
+    }
+    fo_rows_work w;
+    fo_rows_layout(k, dim, item, fo_rows_half(it), base + (size_t)t * work, &w);
+    w.values32 = sh->values32;
+    if (fo_rows_half(it)) {   /* and its own rows' updates, in float32 (half.h) */
+        fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, mine, n, &w);
+        return;
+    }
+    sh->m[t] = fo_coalescer(it->dtype)(k, dim, idx, it->g, mine, n, &w);
+    #pragma omp barrier
+    size_t total = 0, first = 0;   /* 4: rows [a, b) of every thread's rows in turn */
+    for (unsigned s = 0; s < nt; s++) total += sh->m[s];
+    const size_t a = total * t / nt, b = total * (t + 1) / nt;
+    for (unsigned s = 0; s < nt && first < b; first += sh->m[s], s++) {
+        const size_t x = a > first ? a - first : 0;
+        const size_t y = b - first < sh->m[s] ? b - first : sh->m[s];
+        if (x >= y || !dim) continue;
+        fo_rows_work ws;
+        fo_rows_layout(k, dim, item, 0, base + (size_t)s * work, &ws);
+        const fo_row_set rs = {y - x, dim, ws.rows + x, (const void *const *)ws.grad + x, NULL};
+        fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state, it->hyper, step);
+    }
+}
+#endif
 
 void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int nt, char *base,
                  size_t work)
 {
-    /* (each thread fills only its own rows' values32: one region serves them all) */
-    float *values32 = fo_rows_shared(it) ? (float *)base : NULL;
-    base += fo_rows_shared(it);
+    rows_shared sh;
+    char *const own = base + rows_shared_layout(it, nt, base, &sh);
 #ifdef _OPENMP
     if (nt > 1) {
         #pragma omp parallel num_threads(nt)
         {
             const int t = omp_get_thread_num(), got = omp_get_num_threads();
-            rows_part(it, idx, step, base + (size_t)t * work, values32, (unsigned)t,
-                      (unsigned)got);
+            rows_balanced(it, idx, step, own, work, &sh, (unsigned)t, (unsigned)got);
         }
         return;
     }
 #endif
-    rows_part(it, idx, step, base, values32, 0, 1);
+    (void)work;   /* one thread: fold every row, then update them */
+    const size_t item = it->dtype == FO_F32 ? sizeof(float) : sizeof(double);
+    fo_rows_work w;
+    fo_rows_layout(it->k, it->dim, item, fo_rows_half(it), own, &w);
+    w.values32 = sh.values32;
+    if (fo_rows_half(it)) {
+        fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, NULL, it->k, &w);
+        return;
+    }
+    fo_row_set rs = {0, it->dim, w.rows, (const void *const *)w.grad, NULL};
+    rs.m = fo_coalescer(it->dtype)(it->k, it->dim, idx, it->g, NULL, it->k, &w);
+    if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
+                                                             it->hyper, step);
 }
 
 /* The benchmark's memory probe on up to n_threads threads, cut as a one-item plan is:

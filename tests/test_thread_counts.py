@@ -2,8 +2,8 @@
 controls (set_num_threads, num_threads, FASTOPT_NUM_THREADS, threadpoolctl, fork).
 
 A dense step's elements (across all its params) are cut into equal runs at cache-line
-multiples of each param's start; a row-sparse step's rows are split by row id (both in
-src_c/threads.c). Here the per-thread minimum is lowered so
+multiples of each param's start; a row-sparse step's rows are dealt out by index counts and
+their updates cut into equal runs (both in src_c/threads.c). Here the per-thread minimum is lowered so
 that even small arrays are cut, and awkward sizes put cuts inside params and vector blocks.
 """
 import glob
@@ -199,9 +199,10 @@ print(os.waitstatus_to_exitcode(status))
 def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case, dtype, isa,
                                                                              small_cuts,
                                                                              threaded):
-    """Row steps split their rows by r % threads (each thread folds and updates its own):
-    Zipf ids with many repeats, a few distinct ones, all one row; params and state bitwise
-    the reference's at 1-4 threads."""
+    """Row steps deal their rows out to the threads (balanced by index counts; each row is
+    folded by one thread, then the distinct rows are updated in equal runs): Zipf ids with many
+    repeats, a few distinct ones, all one row; params and state bitwise the reference's at 1-4
+    and 7 threads (more threads than rows: at most one per index)."""
     n_rows = 211
     for dim, ks in ((7, (1, 3, 300)), (33, (5, 2000))):
         for hyper in case.grid[:: max(1, len(case.grid) // 4)]:
@@ -213,7 +214,7 @@ def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case,
                 want_p, want_s = p0.copy(), case.init(p0, hyper)
                 for step, g in enumerate(grads, 1):
                     case.run(case.reference, [want_p], [g], _lists(want_s), step, hyper)
-                for threads in (1, 2, 3, 4):
+                for threads in (1, 2, 3, 4, 7):
                     got_p, got_s = p0.copy(), case.init(p0, hyper)
                     with fastopt.num_threads(threads):
                         for step, g in enumerate(grads, 1):

@@ -132,7 +132,7 @@ def _sparse_rows(args, counts):
                         fastopt.functional.adagrad_rows([p], [g], [s], 1)
                 per[t].append((time.perf_counter() - t0) / (cycles * len(batches)))
     print(f"row-sparse Adagrad, 8192 Zipf ids into a {n_rows:.0e} x 64 float32 table "
-          f"(fold and row updates split by row id):")
+          f"(rows dealt out by index counts, updates in equal runs):")
     out, base = {}, None
     for t in counts:
         f = float(np.median(per[t]))

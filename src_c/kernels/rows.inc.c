@@ -11,8 +11,9 @@
  *     G = np.zeros((n_rows, dim)); np.add.at(G, index, values)
  * computes for that row, bit for bit.
  *
- * With parts > 1 it folds only the rows r with fo_row_part(r, parts) == part (those one
- * thread updates): a row's sum is the same whichever part it is in, so results do not depend on the split.
+ * With pos it folds only the indices at positions pos[0..n), in order (the rows threads.c gave
+ * this thread: every index of a row, so a row's sum is the same whichever thread folds it and
+ * results do not depend on the split).
  */
 
 /* Row j's gradient in rs (see fo_row_set). */
@@ -22,16 +23,17 @@ FO_INLINE const FO_T *FO_NAME(row_grad)(const fo_row_set *rs, size_t j)
 }
 
 static size_t FO_NAME(coalesce)(size_t k, size_t dim, const int64_t *index,
-                                const void *values_, unsigned part, unsigned parts,
+                                const void *values_, const uint32_t *pos, size_t n,
                                 fo_rows_work *w)
 {
     const FO_T *values = (const FO_T *)values_;
     FO_T *scratch = (FO_T *)w->scratch;
     size_t m = 0, n_dup = 0;
     memset(w->table, 0xff, (w->mask + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < k; i++) {
+    (void)k;
+    for (size_t j = 0; j < n; j++) {
+        const size_t i = pos ? pos[j] : j;
         const int64_t r = index[i];
-        if (parts > 1 && fo_row_part(r, parts) != part) continue;   /* another thread's row */
         const FO_T *v = values + i * dim;
         size_t h = fo_row_hash(r, w->shift);
         for (;;) {
