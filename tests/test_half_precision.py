@@ -192,6 +192,105 @@ def test_master_weights_equal_a_float32_run_rounded(case, dtype):
         same_bits(again.state[i]["master"], ours.state[i]["master"], f"loaded master {i}")
 
 
+@pytest.mark.parametrize("case", HALF_CASES, ids=HALF_IDS)
+@pytest.mark.parametrize("dtype", HALVES, ids=lambda d: d.name)
+def test_functional_steps_take_master_weights_and_a_seed(case, dtype, isa):
+    """fastopt.functional.<name>(..., masters=, seed=): half params with float32 masters and
+    float32 state, and float32 params with bfloat16 state rounded from a seed, two params per
+    call (each draws its own stream): bitwise reference.half_step with the same masters and
+    seed, for every kind of setting."""
+    rng = np.random.default_rng(9)
+    functional_hyper = lambda h: {k: v for k, v in h.items() if k != "initial_accumulator_value"}
+    for n in (0, 33) if THIN else (0, 1, 33, 4097):
+        for hyper in case.grid[:: max(1, len(case.grid) // (2 if THIN else 4))]:
+            for storage in ("masters", "bfloat16 state"):
+                pdtype = dtype if storage == "masters" else np.dtype(np.float32)
+                sdtype = np.float32 if storage == "masters" else BF16
+                p0 = [rng.standard_normal(n).astype(pdtype) for _ in range(2)]
+                ours, theirs = [p.copy() for p in p0], [p.copy() for p in p0]
+                s_ours = [_state(case, p, hyper, sdtype) for p in p0]
+                s_theirs = [_state(case, p, hyper, sdtype) for p in p0]
+                extra = {"seed": 2 ** 63 + 5}
+                if storage == "masters":
+                    m_ours = [p.astype(np.float32) for p in p0]
+                    m_theirs = [m.copy() for m in m_ours]
+                for step in case.steps:
+                    grads = [rng.standard_normal(n).astype(pdtype) for _ in range(2)]
+                    lists = {k: [st.get(k) for st in s_ours] for k in case.state_keys}
+                    case.run(case.functional, ours, grads, lists, step, dict(
+                        hyper, **extra, **({"masters": m_ours} if storage == "masters" else {})))
+                    reference.half_step(
+                        case.reference, theirs, grads,
+                        *[[st.get(k) for st in s_theirs] for k in case.state_keys], steps=step,
+                        masters=m_theirs if storage == "masters" else None, **extra,
+                        **functional_hyper(hyper))
+                what = f"{case.name} {storage} n={n} {hyper}"
+                for i in range(2):
+                    same_bits(ours[i], theirs[i], f"param {i}, {what}")
+                    if storage == "masters":
+                        same_bits(m_ours[i], m_theirs[i], f"master {i}, {what}")
+                    for k, v in s_ours[i].items():
+                        if v is not None:
+                            same_bits(v, s_theirs[i][k], f"{k} {i}, {what}")
+
+
+def test_functional_seed_and_masters_are_the_objects():
+    """The functional step with masters and a seed is the object's step with master_weights
+    and that seed (param i of the list is param i of the object), and the seed matters."""
+    rng = np.random.default_rng(3)
+    p0 = [rng.standard_normal(n).astype(np.float32) for n in (4097, 100)]
+    grads = [[rng.standard_normal(p.size).astype(np.float32) for p in p0] for _ in range(3)]
+    runs = {}
+    for seed in (0, 7):
+        ps = [p.copy() for p in p0]
+        sums = [np.zeros(p.size, BF16) for p in p0]
+        for t, g in enumerate(grads, 1):
+            fastopt.functional.adagrad(ps, g, sums, t, lr=0.01, seed=seed)
+        runs[seed] = (ps, sums)
+    ps = [p.copy() for p in p0]
+    opt = fastopt.Adagrad(ps, lr=0.01, state_dtype=BF16, seed=7)
+    for g in grads:
+        opt.step(g)
+    for i in range(2):
+        same_bits(runs[7][0][i], ps[i], f"param {i} vs the object")
+        same_bits(runs[7][1][i], opt.state[i]["sum"], f"sum {i} vs the object")
+    assert not np.array_equal(u16(runs[0][1][0]), u16(runs[7][1][0]))
+    # master weights, a row-sparse table: the object's masters and table
+    table = rng.standard_normal((50, 8)).astype(BF16)
+    master, sums = table.astype(np.float32), np.zeros((50, 8), np.float32)
+    opt = fastopt.Adagrad([table.copy()], lr=0.1, master_weights=True)
+    for t in range(1, 4):
+        g = fastopt.SparseRows(rng.integers(0, 50, 30), rng.standard_normal((30, 8)).astype(BF16))
+        fastopt.functional.adagrad_rows([table], [g], [sums], t, lr=0.1, masters=[master])
+        opt.step([g])
+    same_bits(master, opt.state[0]["master"], "row master vs the object")
+    same_bits(table, opt.param_groups[0]["params"][0], "row table vs the object")
+    same_bits(sums, opt.state[0]["sum"], "row sum vs the object")
+
+
+def test_functional_masters_and_seed_are_checked_before_any_write():
+    p = np.ones(9, BF16)
+    g = np.ones(9, BF16)
+    good = np.ones(9, np.float32)
+    bad_calls = [
+        (ValueError, "2 masters for 1 params", dict(masters=[good, good])),
+        (TypeError, "masters must be a list", dict(masters=good)),
+        (TypeError, "master weights", dict(masters=[np.ones(9, np.float16)])),
+        (ValueError, "master weights", dict(masters=[np.ones(8, np.float32)])),
+        (ValueError, "seed must be an int", dict(seed=-1)),
+        (ValueError, "seed must be an int", dict(seed=1.5)),
+        (ValueError, "seed must be an int", dict(seed=2 ** 64)),
+    ]
+    for exc, text, kwargs in bad_calls:
+        before, m = p.copy(), good.copy()
+        with pytest.raises(exc, match=text):
+            fastopt.functional.sgd([p], [g], [None], 1, lr=0.1, **kwargs)
+        same_bits(p, before, f"param after {kwargs}")
+    with pytest.raises(TypeError, match="master"):   # a float32 param has no masters
+        fastopt.functional.sgd([good], [good.copy()], [None], 1, lr=0.1, masters=[good.copy()])
+    np.testing.assert_array_equal(good, 1.0)
+
+
 def test_a_state_dict_without_masters_starts_them_from_the_param():
     p = np.arange(9, dtype=np.float32).astype(BF16) / BF16.type(3)
     plain = fastopt.Adam([p.copy()], lr=0.1)

@@ -58,10 +58,13 @@ def test_defaults():
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_the_functional_step_has_the_objects_defaults(case):
-    """Each functional step's keyword defaults are its class's (for the settings it takes)."""
+    """Each functional step's keyword defaults are its class's (for the settings it takes),
+    and it takes the half-precision keywords ``masters=None, seed=0`` (the objects'
+    ``master_weights`` and ``seed`` options, which are not group settings)."""
     params = inspect.signature(case.functional).parameters
     kw = {k: v.default for k, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
     defaults = case.cls([np.zeros((1, 1))]).defaults
+    assert kw.pop("masters", "missing") is None and kw.pop("seed", "missing") == 0, case.name
     assert kw, case.name
     for key, value in kw.items():
         assert key in defaults, (case.name, key)

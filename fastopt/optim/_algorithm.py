@@ -16,6 +16,7 @@ They differ only in how they find their buffers. A step is three phases (see
 ``fastopt/_plan.pxi``): every Python value converted, every buffer checked, one C call.
 """
 from fastopt import _kernels, _scalars
+from fastopt.optim import _half
 
 
 class Algorithm:
@@ -81,10 +82,12 @@ class Algorithm:
 
     # ---- fastopt.functional ----
 
-    def functional(self, params, grads, buffers, steps, settings):
+    def functional(self, params, grads, buffers, steps, settings, masters=None, seed=0):
         """One step over lists, in place: ``buffers`` maps each state name of the kernel
         the grads take to a list with one array per param (or None, for a buffer that the
-        settings switch off)."""
+        settings switch off); ``masters`` (a list with each half param's float32 master
+        weights, or None entries) and ``seed`` (bfloat16 state's stochastic rounding) as in
+        :func:`fastopt.reference.half_step`."""
         if type(params) is not list:
             params = _as_list(params, "params")
         if type(grads) is not list:
@@ -92,13 +95,19 @@ class Algorithm:
         k = len(params)
         if len(grads) != k:
             raise ValueError(f"fastopt: {len(grads)} grads for {k} params")
+        if masters is not None:
+            masters = _as_list(masters, "masters")
+            if len(masters) != k:
+                raise ValueError(f"fastopt: {len(masters)} masters for {k} params")
+        if type(seed) is not int or seed != 0:
+            seed = _half.check_seed(seed)
         # phase 1: every Python value
         if type(steps) is int and 1 <= steps <= _TWO_53:
             step_list = None
         else:
             step_list = _scalars.steps(steps, k)
         kernel = self.kernel
-        if kernel is not None and _kernels.step_lists(
+        if kernel is not None and masters is None and seed == 0 and _kernels.step_lists(
                 kernel, params, grads, buffers, self._settings, settings, self.scalars,
                 steps if step_list is None else step_list):
             return   # dense grads, one dense kernel: the whole step in one call
@@ -130,7 +139,8 @@ class Algorithm:
             bufs = ((lists[names[0]][i],) if len(names) == 1 else
                     tuple([lists[name][i] for name in names]))
             plan.add(kernel, i, params[i], grads[i], bufs, handles[sparse],
-                     steps if step_list is None else step_list[i])
+                     steps if step_list is None else step_list[i],
+                     None if masters is None else masters[i], seed)
         plan.run()
 
 

@@ -34,10 +34,15 @@ def options(algorithm, master_weights, state_dtype, seed):
             raise TypeError(f"fastopt: state_dtype must be None or ml_dtypes.bfloat16 (for "
                             f"float32 params), got {state_dtype!r}")
         state_dtype = dt
+    return master_weights, state_dtype, check_seed(seed)
+
+
+def check_seed(seed):
+    """The stochastic rounding seed as an int in [0, 2**64), or ValueError."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
             0 <= int(seed) < 2 ** 64):
         raise ValueError(f"fastopt: seed must be an int in [0, 2**64), got {seed!r}")
-    return master_weights, state_dtype, int(seed)
+    return int(seed)
 
 
 def _like(p, v):

@@ -36,7 +36,7 @@ ALGORITHM = Algorithm("Adadelta", kernel="adadelta", hyper=adadelta_hyper)
 
 
 def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, eps=1e-6,
-             weight_decay=0.0, maximize=False):
+             weight_decay=0.0, maximize=False, masters=None, seed=0):
     """One fused Adadelta step over lists of arrays, in place; the math is :class:`Adadelta`'s.
 
     Args:
@@ -54,6 +54,9 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -68,7 +71,8 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr=1.0, rho=0.9, 
     """
     ALGORITHM.functional(params, grads, {"square_avg": square_avgs, "acc_delta": acc_deltas},
                          steps, {"lr": lr, "rho": rho, "eps": eps,
-                                 "weight_decay": weight_decay, "maximize": maximize})
+                                 "weight_decay": weight_decay, "maximize": maximize},
+                         masters=masters, seed=seed)
 
 
 class Adadelta(Optimizer):

@@ -58,7 +58,8 @@ ALGORITHM = Algorithm("Adafactor", kernel="adafactor", hyper=adafactor_hyper)
 
 
 def adafactor(params, grads, row_vars, col_vars, variances, steps, *, lr=1e-2,
-              beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, maximize=False):
+              beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0, maximize=False,
+              masters=None, seed=0):
     """One fused Adafactor step over lists of arrays, in place; the math is
     :class:`Adafactor`'s.
 
@@ -78,6 +79,9 @@ def adafactor(params, grads, row_vars, col_vars, variances, steps, *, lr=1e-2,
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -91,7 +95,8 @@ def adafactor(params, grads, row_vars, col_vars, variances, steps, *, lr=1e-2,
     ALGORITHM.functional(params, grads, {"row_var": row_vars, "col_var": col_vars,
                                          "variance": variances}, steps,
                          {"lr": lr, "beta2_decay": beta2_decay, "eps": eps, "d": d,
-                          "weight_decay": weight_decay, "maximize": maximize})
+                          "weight_decay": weight_decay, "maximize": maximize},
+                         masters=masters, seed=seed)
 
 
 class Adafactor(Optimizer):

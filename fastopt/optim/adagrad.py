@@ -49,7 +49,7 @@ ALGORITHM = Algorithm("Adagrad", kernel="adagrad", hyper=adagrad_hyper,
 
 
 def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-            eps=1e-10, eps_inside_sqrt=False, maximize=False):
+            eps=1e-10, eps_inside_sqrt=False, maximize=False, masters=None, seed=0):
     """One fused Adagrad step over lists of arrays, in place; the math is :class:`Adagrad`'s.
 
     Args:
@@ -65,6 +65,9 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     The object's step and fastopt.torch's go through the same plan; everything is checked
     before anything is written. :func:`fastopt.reference.adagrad` is the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -79,11 +82,11 @@ def adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0
     """
     ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
         "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,
-        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize})
+        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize}, masters=masters, seed=seed)
 
 
 def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 eps=1e-10, eps_inside_sqrt=False, maximize=False):
+                 eps=1e-10, eps_inside_sqrt=False, maximize=False, masters=None, seed=0):
     """:func:`adagrad` for row-sparse gradients only (each grad a :class:`fastopt.SparseRows`).
 
     Params are 2-D (rows x dim) and, with their sums (like the param), C-contiguous: a row
@@ -92,6 +95,9 @@ def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_de
     gives it on the densified gradient, bit for bit, and no other row is read. Arguments as
     in :func:`adagrad` (``weight_decay`` must be 0). See
     :func:`fastopt.reference.adagrad_rows`.
+
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
 
     Example::
 
@@ -114,7 +120,8 @@ def adagrad_rows(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_de
             raise TypeError(f"fastopt: param {i}: adagrad_rows takes SparseRows gradients, "
                             f"got {type(g).__name__}")
     adagrad(params, grads, sums, steps, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-            eps=eps, eps_inside_sqrt=eps_inside_sqrt, maximize=maximize)
+            eps=eps, eps_inside_sqrt=eps_inside_sqrt, maximize=maximize,
+            masters=masters, seed=seed)
 
 
 class Adagrad(Optimizer):

@@ -75,7 +75,8 @@ def _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs):
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
-         betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
+         betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+         masters=None, seed=0):
     """One fused Adam step over lists of arrays, in place; the math is :class:`Adam`'s.
 
     Args:
@@ -95,6 +96,9 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -111,15 +115,19 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-
     ALGORITHM.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
                          steps, {"lr": lr, "betas": betas, "eps": eps,
                                  "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                 "maximize": maximize})
+                                 "maximize": maximize}, masters=masters, seed=seed)
 
 
 def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e-3,
-          betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+          betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False,
+          masters=None, seed=0):
     """One fused AdamW step over lists of arrays, in place; the math is :class:`AdamW`'s.
 
     Arguments as in :func:`adam` (params in any dense layout shared by grads and state);
     ``weight_decay`` (default 1e-2) is decoupled.
+
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
 
     Example::
 
@@ -136,7 +144,7 @@ def adamw(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr=1e
     ADAMW.functional(params, grads, _state_lists(exp_avgs, exp_avg_sqs, max_exp_avg_sqs),
                      steps, {"lr": lr, "betas": betas, "eps": eps,
                              "weight_decay": weight_decay, "amsgrad": amsgrad,
-                             "maximize": maximize})
+                             "maximize": maximize}, masters=masters, seed=seed)
 
 
 _ADAM_ARGS = """

@@ -38,7 +38,7 @@ ALGORITHM = Algorithm("Adamax", kernel="adamax", hyper=adamax_hyper)
 
 
 def adamax(params, grads, exp_avgs, exp_infs, steps, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
-           weight_decay=0.0, maximize=False):
+           weight_decay=0.0, maximize=False, masters=None, seed=0):
     """One fused Adamax step over lists of arrays, in place; the math is :class:`Adamax`'s.
 
     Args:
@@ -55,6 +55,9 @@ def adamax(params, grads, exp_avgs, exp_infs, steps, *, lr=2e-3, betas=(0.9, 0.9
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -69,7 +72,7 @@ def adamax(params, grads, exp_avgs, exp_infs, steps, *, lr=2e-3, betas=(0.9, 0.9
     """
     ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs, "exp_inf": exp_infs}, steps,
                          {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
-                          "maximize": maximize})
+                          "maximize": maximize}, masters=masters, seed=seed)
 
 
 class Adamax(Optimizer):

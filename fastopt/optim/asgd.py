@@ -38,7 +38,7 @@ ALGORITHM = Algorithm("ASGD", kernel="asgd", hyper=asgd_hyper)
 
 
 def asgd(params, grads, axs, mus, etas, steps, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6,
-         weight_decay=0.0, maximize=False):
+         weight_decay=0.0, maximize=False, masters=None, seed=0):
     """One fused ASGD step over lists of arrays, in place; the math is :class:`ASGD`'s.
 
     Args:
@@ -56,6 +56,9 @@ def asgd(params, grads, axs, mus, etas, steps, *, lr=1e-2, lambd=1e-4, alpha=0.7
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -69,7 +72,8 @@ def asgd(params, grads, axs, mus, etas, steps, *, lr=1e-2, lambd=1e-4, alpha=0.7
     """
     ALGORITHM.functional(params, grads, {"ax": axs, "mu": mus, "eta": etas}, steps,
                          {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0,
-                          "weight_decay": weight_decay, "maximize": maximize})
+                          "weight_decay": weight_decay, "maximize": maximize},
+                         masters=masters, seed=seed)
 
 
 class ASGD(Optimizer):

@@ -41,7 +41,7 @@ ALGORITHM = Algorithm("Lamb", kernel="lamb", hyper=lamb_hyper)
 
 
 def lamb(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
-         eps=1e-6, weight_decay=0.0, maximize=False):
+         eps=1e-6, weight_decay=0.0, maximize=False, masters=None, seed=0):
     """One fused LAMB step over lists of arrays, in place; the math is :class:`Lamb`'s.
 
     Args:
@@ -58,6 +58,9 @@ def lamb(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -70,7 +73,8 @@ def lamb(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.
     """
     ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs},
                          steps, {"lr": lr, "betas": betas, "eps": eps,
-                                 "weight_decay": weight_decay, "maximize": maximize})
+                                 "weight_decay": weight_decay, "maximize": maximize},
+                         masters=masters, seed=seed)
 
 
 class Lamb(Optimizer):

@@ -33,7 +33,7 @@ ALGORITHM = Algorithm("Lion", kernel="lion", hyper=lion_hyper)
 
 
 def lion(params, grads, exp_avgs, steps, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0,
-         maximize=False):
+         maximize=False, masters=None, seed=0):
     """One fused Lion step over lists of arrays, in place; the math is :class:`Lion`'s.
 
     Args:
@@ -49,6 +49,9 @@ def lion(params, grads, exp_avgs, steps, *, lr=1e-4, betas=(0.9, 0.99), weight_d
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -63,7 +66,7 @@ def lion(params, grads, exp_avgs, steps, *, lr=1e-4, betas=(0.9, 0.99), weight_d
     """
     ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs}, steps,
                          {"lr": lr, "betas": betas, "weight_decay": weight_decay,
-                          "maximize": maximize})
+                          "maximize": maximize}, masters=masters, seed=seed)
 
 
 class Lion(Optimizer):

@@ -51,7 +51,7 @@ ALGORITHM = Algorithm("NAdam", kernel="nadam", hyper=nadam_hyper)
 
 def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr=2e-3,
           betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-          decoupled_weight_decay=False, maximize=False):
+          decoupled_weight_decay=False, maximize=False, masters=None, seed=0):
     """One fused NAdam step over lists of arrays, in place; the math is :class:`NAdam`'s.
 
     Args:
@@ -72,6 +72,9 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr=2e-3,
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -90,7 +93,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr=2e-3,
                          {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                           "momentum_decay": momentum_decay,
                           "decoupled_weight_decay": decoupled_weight_decay,
-                          "maximize": maximize})
+                          "maximize": maximize}, masters=masters, seed=seed)
 
 
 class NAdam(Optimizer):

@@ -49,7 +49,8 @@ ALGORITHM = Algorithm("RAdam", kernel="radam", hyper=radam_hyper)
 
 
 def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
-          eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False, maximize=False):
+          eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False, maximize=False,
+          masters=None, seed=0):
     """One fused RAdam step over lists of arrays, in place; the math is :class:`RAdam`'s.
 
     Args:
@@ -67,6 +68,9 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -82,7 +86,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0
                          steps, {"lr": lr, "betas": betas, "eps": eps,
                                  "weight_decay": weight_decay,
                                  "decoupled_weight_decay": decoupled_weight_decay,
-                                 "maximize": maximize})
+                                 "maximize": maximize}, masters=masters, seed=seed)
 
 
 class RAdam(Optimizer):

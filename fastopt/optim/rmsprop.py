@@ -49,7 +49,7 @@ ALGORITHM = Algorithm("RMSprop", kernel="rmsprop", hyper=rmsprop_hyper)
 
 def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, lr=1e-2,
             alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
-            maximize=False, eps_inside_sqrt=False):
+            maximize=False, eps_inside_sqrt=False, masters=None, seed=0):
     """One fused RMSprop step over lists of arrays, in place; the math is :class:`RMSprop`'s.
 
     Args:
@@ -69,6 +69,9 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -86,7 +89,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
                         "momentum_buffer": momentum_buffers}, steps,
         {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
          "momentum": momentum, "centered": centered, "maximize": maximize,
-         "eps_inside_sqrt": eps_inside_sqrt})
+         "eps_inside_sqrt": eps_inside_sqrt}, masters=masters, seed=seed)
 
 
 class RMSprop(Optimizer):

@@ -39,7 +39,7 @@ ALGORITHM = Algorithm("RowwiseAdagrad", row_kernel="rowwise_adagrad", hyper=adag
 
 
 def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                    eps=1e-10, eps_inside_sqrt=False, maximize=False):
+                    eps=1e-10, eps_inside_sqrt=False, maximize=False, masters=None, seed=0):
     """One fused row-wise Adagrad step, in place; the math is :class:`RowwiseAdagrad`'s.
 
     Args:
@@ -54,6 +54,9 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
             :class:`RowwiseAdagrad` (``weight_decay`` must be 0 for SparseRows).
 
     All buffers and indices are validated before anything is written.
+
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
 
     Example::
 
@@ -71,7 +74,7 @@ def rowwise_adagrad(params, grads, sums, steps, *, lr=1e-2, lr_decay=0.0, weight
     """
     ALGORITHM.functional(params, grads, {"sum": sums}, steps, {
         "lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay, "eps": eps,
-        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize})
+        "eps_inside_sqrt": eps_inside_sqrt, "maximize": maximize}, masters=masters, seed=seed)
 
 
 class RowwiseAdagrad(Adagrad):

@@ -51,7 +51,7 @@ ALGORITHM = Algorithm("Rprop", kernel="rprop", hyper=rprop_hyper)
 
 
 def rprop(params, grads, prevs, step_size_buffers, steps, *, lr=1e-2, etas=(0.5, 1.2),
-          step_sizes=(1e-6, 50.0), maximize=False):
+          step_sizes=(1e-6, 50.0), maximize=False, masters=None, seed=0):
     """One fused Rprop step over lists of arrays, in place; the math is :class:`Rprop`'s.
 
     Args:
@@ -70,6 +70,9 @@ def rprop(params, grads, prevs, step_size_buffers, steps, *, lr=1e-2, etas=(0.5,
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -84,7 +87,7 @@ def rprop(params, grads, prevs, step_size_buffers, steps, *, lr=1e-2, etas=(0.5,
     """
     ALGORITHM.functional(params, grads, {"prev": prevs, "step_size": step_size_buffers}, steps,
                          {"lr": lr, "etas": etas, "step_sizes": step_sizes,
-                          "maximize": maximize})
+                          "maximize": maximize}, masters=masters, seed=seed)
 
 
 class Rprop(Optimizer):

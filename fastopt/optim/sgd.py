@@ -66,7 +66,7 @@ ALGORITHM = Algorithm("SGD", kernel="sgd", hyper=sgd_hyper, row_kernel="sgd_rows
 
 
 def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampening=0.0,
-        weight_decay=0.0, nesterov=False, maximize=False):
+        weight_decay=0.0, nesterov=False, maximize=False, masters=None, seed=0):
     """One fused SGD step over lists of arrays, in place; the math is :class:`SGD`'s.
 
     Args:
@@ -85,6 +85,9 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
     All buffers are validated before anything is written; see :mod:`fastopt.reference` for
     the same step in NumPy.
 
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
+
     Example::
 
         >>> import numpy as np, fastopt
@@ -101,10 +104,11 @@ def sgd(params, grads, momentum_buffers, steps, *, lr=1e-3, momentum=0.0, dampen
     settings = {"lr": lr, "momentum": momentum, "dampening": dampening,
                 "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
     check_nesterov(momentum, dampening, nesterov)
-    ALGORITHM.functional(params, grads, {"momentum_buffer": momentum_buffers}, steps, settings)
+    ALGORITHM.functional(params, grads, {"momentum_buffer": momentum_buffers}, steps, settings,
+                         masters=masters, seed=seed)
 
 
-def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
+def sgd_rows(params, grads, *, lr=1e-3, maximize=False, masters=None, seed=0):
     """One plain SGD step on the touched rows of row-sparse gradients, in place.
 
     For each param (2-D, rows x dim, C-contiguous: a row step reads whole rows in place)
@@ -113,6 +117,9 @@ def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
     step with ``momentum=0`` and ``weight_decay=0`` (the math is :class:`SGD`'s): the dense
     step on ``grad.to_dense(rows)``, bit for bit. All buffers and indices are validated
     before anything is written.
+
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
 
     Example::
 
@@ -129,7 +136,7 @@ def sgd_rows(params, grads, *, lr=1e-3, maximize=False):
         if type(g) is not SparseRows:
             raise TypeError(f"fastopt: param {i}: sgd_rows takes SparseRows gradients, "
                             f"got {type(g).__name__}")
-    sgd(params, grads, None, 1, lr=lr, maximize=maximize)
+    sgd(params, grads, None, 1, lr=lr, maximize=maximize, masters=masters, seed=seed)
 
 
 class SGD(Optimizer):

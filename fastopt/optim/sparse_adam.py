@@ -42,7 +42,7 @@ ALGORITHM = Algorithm("SparseAdam", row_kernel="sparse_adam", hyper=sparse_adam_
 
 
 def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(0.9, 0.999),
-                eps=1e-8, maximize=False):
+                eps=1e-8, maximize=False, masters=None, seed=0):
     """One lazy-Adam step on row-sparse gradients, in place; the math is :class:`SparseAdam`'s.
 
     Args:
@@ -55,6 +55,9 @@ def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(
         lr, betas, eps, maximize: as in :class:`SparseAdam`.
 
     All buffers and indices are validated before anything is written.
+
+    ``masters`` and ``seed``: half precision, as in :mod:`fastopt.functional` (each half
+    param's float32 master weights, or None; bfloat16 state's stochastic rounding).
 
     Example::
 
@@ -71,7 +74,8 @@ def sparse_adam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr=1e-3, betas=(
         [ 0.05 -0.3 ]
     """
     ALGORITHM.functional(params, grads, {"exp_avg": exp_avgs, "exp_avg_sq": exp_avg_sqs},
-                         steps, {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize})
+                         steps, {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize},
+                         masters=masters, seed=seed)
 
 
 class SparseAdam(Optimizer):
