@@ -121,6 +121,9 @@ cdef int _add_rows_grad(Plan plan, fo_item *it, Py_ssize_t index, cnp.ndarray p,
     it.index_type = _index_type(sr.indices, index)
     idx = <cnp.ndarray>sr.indices
     k = cnp.PyArray_DIM(idx, 0)
+    if k > 0xFFFFFFFE:   # (the fold's slots and positions are 32-bit, src_c/threads.c)
+        raise ValueError(f"fastopt: param {index}: a SparseRows gradient takes at most "
+                         f"2**32 - 2 indices, got {k}; split the batch")
     if _array_code(sr.values, index, "SparseRows values") != it.p_dtype:
         raise TypeError(f"fastopt: param {index}: SparseRows values have dtype "
                         f"{sr.values.dtype} but the param has dtype {(<object>p).dtype}")

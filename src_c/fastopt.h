@@ -229,10 +229,14 @@ typedef struct {
 } fo_rows_work;
 #define FO_EMPTY 0xffffffffu
 
-/* Folds the indexed rows at positions pos[0], ..., pos[n - 1] (increasing; pos NULL: all k,
- * n = k) into w; returns the number of distinct rows among them. threads.c gives a thread the
- * positions of the rows it owns. */
-typedef size_t (*fo_coalesce_fn)(size_t k, size_t dim, const int64_t *index, const void *values,
+/* Fibonacci hashing of a row index (the top bits of r * 2^64 / phi): the fold's hash table
+ * (isa_body.h) and the parts threads.c deals out to threads. */
+static inline uint64_t fo_row_mix(int64_t r) { return (uint64_t)r * 0x9E3779B97F4A7C15ull; }
+
+/* Folds the indexed rows at positions pos[0], ..., pos[n - 1] (increasing; pos NULL: the
+ * first n) into w; returns the number of distinct rows among them. threads.c gives a thread
+ * the positions of the rows it owns. */
+typedef size_t (*fo_coalesce_fn)(size_t dim, const int64_t *index, const void *values,
                                  const uint32_t *pos, size_t n, fo_rows_work *w);
 /* The fold workspace of one row item with k indices at base (NULL: only its size; threads.c);
  * half: fo_rows_half of the item. */

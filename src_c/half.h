@@ -202,7 +202,7 @@ static void FO_ISA_NAME(run_half_rows)(const fo_item *it, fo_rows_fn kernel,
             }
             values = w->values32;
         }
-        rs.m = FO_CAT3(coalesce, f32, FO_ISA)(it->k, dim, idx, values, pos, n, w);
+        rs.m = FO_CAT3(coalesce, f32, FO_ISA)(dim, idx, values, pos, n, w);
         rs.rows = w->rows;
         rs.grad = (const void *const *)w->grad;
     }

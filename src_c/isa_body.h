@@ -49,9 +49,6 @@ FO_INLINE size_t fo_row_index(const fo_row_set *rs, size_t j)
 #define FO_PREFETCH_ROW(ptr, nbytes) ((void)0)
 #endif
 
-/* Fibonacci hashing: the top bits of r * 2^64 / phi. */
-FO_INLINE uint64_t fo_row_mix(int64_t r) { return (uint64_t)r * 0x9E3779B97F4A7C15ull; }
-
 FO_INLINE size_t fo_row_hash(int64_t r, unsigned shift)
 {
     return (size_t)(fo_row_mix(r) >> shift);

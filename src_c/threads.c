@@ -215,10 +215,11 @@ void fo_run_dense(size_t n_items, const fo_item *items, const int64_t *steps, in
  *
  * On nt > 1 threads, balanced for skewed ids (with Zipf ids one row can hold a fifth of a
  * batch, so a split of the rows by hash alone leaves one thread with far more to fold):
- *   1. each thread maps its slice of the k indices to one of P = 8 * nt parts (row_part, a
+ *   1. each thread maps its slice of the k indices to one of P = 8 * nt parts (row_parts_of, a
  *      fixed function of the row) and counts the indices of each part;
- *   2. one thread deals the parts out, largest count first, each to the thread with the fewest
- *      indices so far (folding costs about one row add per index): every index's owner;
+ *   2. the threads sum the counts, then one deals the parts out, largest count first, each
+ *      to the thread with the fewest indices so far (folding costs about one row add per
+ *      index): every index's owner;
  *   3. each thread lists the positions of the indices it owns (reading all k owners, without
  *      a branch) and folds those, in order;
  *   4. the distinct rows of all threads, taken as one list, are updated in nt equal runs (an
@@ -236,15 +237,17 @@ int fo_rows_threads(size_t k, size_t dim, int n_threads, size_t min_elements)
 }
 
 #ifdef _OPENMP
-/* The part (of parts) of row r: floor(mix(r) * parts / 2^32) from the top 32 bits of the
- * fold's Fibonacci hash (isa_body.h), a multiply and a shift. */
-static unsigned row_part(int64_t r, unsigned parts)
+/* The part (of parts) of row r: floor(mix(r) * parts / 2^32) from the top 32 bits of
+ * fo_row_mix, a multiply and a shift. */
+static unsigned row_parts_of(int64_t r, unsigned parts)
 {
-    return (unsigned)(((((uint64_t)r * 0x9E3779B97F4A7C15ull) >> 32) * parts) >> 32);
+    return (unsigned)(((fo_row_mix(r) >> 32) * parts) >> 32);
 }
 #endif
 
-static unsigned row_parts(int nt) { return 8u * (unsigned)nt; }
+/* P: 8 parts per thread, at most 2048 (the counts are nt x P; beyond 256 threads some get
+ * fewer parts) */
+static unsigned row_parts(int nt) { return nt > 256 ? 2048u : 8u * (unsigned)nt; }
 
 /* What a row item's threads share (fo_rows_shared bytes at the start of its workspace). */
 typedef struct {
@@ -294,31 +297,24 @@ static int by_count_down(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Step 2: part_owner from the counts of nt threads (P parts). */
+/* Step 2: part_owner from the parts' keys in sh->order (P parts, nt threads): largest count
+ * first, each to the thread with the fewest indices so far; beyond 64 threads, in a snake
+ * over the threads (0, 1, ..., nt - 1, nt - 1, ..., 0, ...), which needs no search. */
 static void deal_parts(const rows_shared *sh, unsigned P, unsigned nt)
 {
-    uint64_t load[64], *heavy = NULL;
-    for (unsigned q = 0; q < P; q++) {
-        uint64_t c = 0;
-        for (unsigned t = 0; t < nt; t++) c += sh->counts[(size_t)t * P + q];
-        sh->order[q] = (c << 32) | (P - 1 - q);
-    }
+    uint64_t load[64] = {0};
     qsort(sh->order, P, sizeof(uint64_t), by_count_down);
-    uint64_t *loads = nt <= 64 ? load : (heavy = calloc(nt, sizeof(uint64_t)));
-    if (!loads) {   /* (no memory for the loads: deal in turn, still a fixed split) */
-        for (unsigned j = 0; j < P; j++)
-            sh->part_owner[P - 1 - (uint32_t)sh->order[j]] = (uint16_t)(j % nt);
-        return;
-    }
-    if (nt <= 64) memset(load, 0, nt * sizeof(uint64_t));
     for (unsigned j = 0; j < P; j++) {
         unsigned best = 0;
-        for (unsigned t = 1; t < nt; t++)
-            if (loads[t] < loads[best]) best = t;
-        loads[best] += sh->order[j] >> 32;
+        if (nt <= 64) {
+            for (unsigned t = 1; t < nt; t++)
+                if (load[t] < load[best]) best = t;
+            load[best] += sh->order[j] >> 32;
+        } else {
+            best = (j / nt) % 2 ? nt - 1 - j % nt : j % nt;
+        }
         sh->part_owner[P - 1 - (uint32_t)sh->order[j]] = (uint16_t)best;
     }
-    free(heavy);
 }
 
 /* Thread t of nt's share of a row item's step (see above); w is its own workspace. */
@@ -332,13 +328,19 @@ static void rows_balanced(const fo_item *it, const int64_t *idx, int64_t step, c
     uint32_t *count = sh->counts + (size_t)t * P;
     memset(count, 0, P * sizeof(uint32_t));
     for (size_t i = lo; i < hi; i++) {   /* 1 */
-        const unsigned q = row_part(idx[i], P);
+        const unsigned q = row_parts_of(idx[i], P);
         sh->owner[i] = (uint16_t)q;
         count[q]++;
     }
     #pragma omp barrier
+    for (unsigned q = P * t / nt; q < P * (t + 1) / nt; q++) {   /* 2: each its share of parts */
+        uint64_t c = 0;
+        for (unsigned s = 0; s < nt; s++) c += sh->counts[(size_t)s * P + q];
+        sh->order[q] = (c << 32) | (P - 1 - q);
+    }
+    #pragma omp barrier
     #pragma omp single
-    deal_parts(sh, P, nt);   /* 2 (the single's barrier follows) */
+    deal_parts(sh, P, nt);   /* (the single's barrier follows) */
     for (size_t i = lo; i < hi; i++) sh->owner[i] = sh->part_owner[sh->owner[i]];
     #pragma omp barrier
     uint32_t *mine = sh->mine + (size_t)t * k;   /* 3 */
@@ -354,7 +356,7 @@ static void rows_balanced(const fo_item *it, const int64_t *idx, int64_t step, c
         fo_half_rows()(it, fo_row_kernel(it->kernel, FO_F32), idx, step, mine, n, &w);
         return;
     }
-    sh->m[t] = fo_coalescer(it->dtype)(k, dim, idx, it->g, mine, n, &w);
+    sh->m[t] = fo_coalescer(it->dtype)(dim, idx, it->g, mine, n, &w);
     #pragma omp barrier
     size_t total = 0, first = 0;   /* 4: rows [a, b) of every thread's rows in turn */
     for (unsigned s = 0; s < nt; s++) total += sh->m[s];
@@ -396,7 +398,7 @@ void fo_run_rows(const fo_item *it, const int64_t *idx, int64_t step, int nt, ch
         return;
     }
     fo_row_set rs = {0, it->dim, w.rows, (const void *const *)w.grad, NULL};
-    rs.m = fo_coalescer(it->dtype)(it->k, it->dim, idx, it->g, NULL, it->k, &w);
+    rs.m = fo_coalescer(it->dtype)(it->dim, idx, it->g, NULL, it->k, &w);
     if (rs.m && rs.dim) fo_row_kernel(it->kernel, it->dtype)(&rs, it->p, it->state,
                                                              it->hyper, step);
 }

@@ -282,10 +282,17 @@ def test_functional_masters_and_seed_are_checked_before_any_write():
         (ValueError, "seed must be an int", dict(seed=2 ** 64)),
     ]
     for exc, text, kwargs in bad_calls:
-        before, m = p.copy(), good.copy()
+        before = p.copy()
         with pytest.raises(exc, match=text):
             fastopt.functional.sgd([p], [g], [None], 1, lr=0.1, **kwargs)
         same_bits(p, before, f"param after {kwargs}")
+    # a good master, then a bad state buffer: neither param nor master is written
+    master, before = good.copy(), p.copy()
+    with pytest.raises(TypeError, match="momentum"):
+        fastopt.functional.sgd([p], [g], [np.zeros(9, np.float64)], 1, lr=0.1, momentum=0.9,
+                               masters=[master])
+    same_bits(p, before, "param after a bad momentum buffer")
+    same_bits(master, good, "master after a bad momentum buffer")
     with pytest.raises(TypeError, match="master"):   # a float32 param has no masters
         fastopt.functional.sgd([good], [good.copy()], [None], 1, lr=0.1, masters=[good.copy()])
     np.testing.assert_array_equal(good, 1.0)

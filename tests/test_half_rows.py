@@ -146,15 +146,18 @@ def test_row_master_weights_equal_a_float32_run_rounded(name, cls, kwargs, keys,
 
 
 def test_half_rows_are_independent_of_the_thread_count(threaded):
-    """A batch large enough for two threads (each folds and steps its own rows): the same
-    bits with 1 and 2 threads, for half tables and for bfloat16 state, and the reference's."""
+    """A batch large enough for several threads (each folds and steps the rows dealt to it):
+    the same bits with 1, 2 and 3 threads (as many as OpenMP allows here; 3 for real in
+    test_thread_counts.py's child with more threads than cores), for half tables and for
+    bfloat16 state, and the reference's."""
     n_rows, dim, k = 5000, 64, 8192
     rng = np.random.default_rng(6)
     for dtype, state_dtype in ((BF16, BF16), (F16, F16), (np.dtype(np.float32), BF16)):
         p0 = rng.standard_normal((n_rows, dim)).astype(dtype)
         grads = [sparse_grad(rng, n_rows, dim, k, dtype) for _ in range(2)]
         out = []
-        for threads in (1, 2):
+        counts = sorted({min(t, fastopt._kernels.threads_max()) for t in (1, 2, 3)})
+        for threads in counts:
             p = p0.copy()
             opt = fastopt.Adagrad([p], lr=0.05, state_dtype=state_dtype if dtype ==
                                   np.float32 else None, seed=11)
@@ -162,8 +165,9 @@ def test_half_rows_are_independent_of_the_thread_count(threaded):
                 for g in grads:
                     opt.step([g])
             out.append((p, opt.state[0]["sum"]))
-        same_bits(out[0][0], out[1][0], f"{dtype.name} param 1 vs 2 threads")
-        same_bits(out[0][1], out[1][1], f"{dtype.name} sum 1 vs 2 threads")
+        for (p_t, s_t), t in zip(out[1:], counts[1:]):
+            same_bits(out[0][0], p_t, f"{dtype.name} param 1 vs {t} threads")
+            same_bits(out[0][1], s_t, f"{dtype.name} sum 1 vs {t} threads")
         p, s = p0.copy(), np.zeros(p0.shape, state_dtype)
         for t, g in enumerate(grads, 1):
             reference.half_step(reference.adagrad_rows, [p], [g], [s], steps=t, seed=11,

@@ -3,8 +3,9 @@ controls (set_num_threads, num_threads, FASTOPT_NUM_THREADS, threadpoolctl, fork
 
 A dense step's elements (across all its params) are cut into equal runs at cache-line
 multiples of each param's start; a row-sparse step's rows are dealt out by index counts and
-their updates cut into equal runs (both in src_c/threads.c). Here the per-thread minimum is lowered so
-that even small arrays are cut, and awkward sizes put cuts inside params and vector blocks.
+their updates cut into equal runs (both in src_c/threads.c). Here the per-thread minimum is
+lowered so that even small arrays are cut, and awkward sizes put cuts inside params and vector
+blocks.
 """
 import glob
 import os
@@ -202,7 +203,8 @@ def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case,
     """Row steps deal their rows out to the threads (balanced by index counts; each row is
     folded by one thread, then the distinct rows are updated in equal runs): Zipf ids with many
     repeats, a few distinct ones, all one row; params and state bitwise the reference's at 1-4
-    and 7 threads (more threads than rows: at most one per index)."""
+    and 7 threads (more threads than rows: at most one per index), as many as OpenMP allows
+    here (all of them in the child of test_row_steps_on_more_threads_than_cores)."""
     n_rows = 211
     for dim, ks in ((7, (1, 3, 300)), (33, (5, 2000))):
         for hyper in case.grid[:: max(1, len(case.grid) // 4)]:
@@ -214,7 +216,7 @@ def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case,
                 want_p, want_s = p0.copy(), case.init(p0, hyper)
                 for step, g in enumerate(grads, 1):
                     case.run(case.reference, [want_p], [g], _lists(want_s), step, hyper)
-                for threads in (1, 2, 3, 4, 7):
+                for threads in sorted({min(t, _kernels.threads_max()) for t in (1, 2, 3, 4, 7)}):
                     got_p, got_s = p0.copy(), case.init(p0, hyper)
                     with fastopt.num_threads(threads):
                         for step, g in enumerate(grads, 1):
@@ -224,3 +226,25 @@ def test_row_sparse_steps_give_the_reference_bitwise_at_every_thread_count(case,
                     assert_bitwise(got_p, want_p, f"param, {what}")
                     for key in want_s:
                         assert_bitwise(got_s[key], want_s[key], f"{key}, {what}")
+
+
+@pytest.mark.skipif(os.environ.get("FASTOPT_THREADS_CHILD") == "1", reason="the child itself")
+def test_row_steps_on_more_threads_than_cores():
+    """The row-sparse thread tests at 3, 4 and 7 threads for real, in a child whose OpenMP
+    allows 8 (this machine may have fewer cores: the threads then take turns, and must still
+    give the same bits): more parts than a power of two, dealing over many threads, update
+    runs that cross several threads' lists."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    tests = [os.path.join(here, "test_thread_counts.py") + "::test_row_sparse_steps_give_the_"
+             "reference_bitwise_at_every_thread_count",
+             os.path.join(here, "test_half_rows.py") + "::test_half_rows_are_independent_of_"
+             "the_thread_count"]
+    allows = _python("from fastopt import _kernels; print(_kernels.threads_max())",
+                     OMP_NUM_THREADS="8")
+    assert allows.returncode == 0 and allows.stdout.strip() == "8", allows.stderr
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                       env=dict(os.environ, OMP_NUM_THREADS="8", FASTOPT_THREADS_CHILD="1"),
+                       capture_output=True, text=True, timeout=900, cwd=here)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and "skipped" not in r.stdout, r.stdout[-2000:]
+

@@ -3,7 +3,7 @@
  * Shared by every row kernel (included per ISA and dtype like a kernel). The NumPy twin is
  * fastopt/reference/sparse.py:coalesce (np.unique + np.add.at).
  *
- * coalesce: one pass over the k indices with an open-addressing hash of row -> slot (load
+ * coalesce: one pass over the indices with an open-addressing hash of row -> slot (load
  * <= 1/2, linear probing), no sorting and nothing proportional to the table. A row seen once
  * keeps pointing at its row of `values` (no copy); a repeated row gets a scratch row holding
  * ((v_first + v_second) + ...) in order of appearance. Read by a kernel as 0 + g, that is
@@ -22,7 +22,7 @@ FO_INLINE const FO_T *FO_NAME(row_grad)(const fo_row_set *rs, size_t j)
     return rs->grad ? (const FO_T *)rs->grad[j] : (const FO_T *)rs->dense + j * rs->dim;
 }
 
-static size_t FO_NAME(coalesce)(size_t k, size_t dim, const int64_t *index,
+static size_t FO_NAME(coalesce)(size_t dim, const int64_t *index,
                                 const void *values_, const uint32_t *pos, size_t n,
                                 fo_rows_work *w)
 {
@@ -30,7 +30,6 @@ static size_t FO_NAME(coalesce)(size_t k, size_t dim, const int64_t *index,
     FO_T *scratch = (FO_T *)w->scratch;
     size_t m = 0, n_dup = 0;
     memset(w->table, 0xff, (w->mask + 1) * sizeof(uint32_t));
-    (void)k;
     for (size_t j = 0; j < n; j++) {
         const size_t i = pos ? pos[j] : j;
         const int64_t r = index[i];
