@@ -8,7 +8,7 @@ the memory-bandwidth bound measured in the same run at the same thread count (a 
 probe that moves the bytes the step must move). Rows are printed as they are measured; each
 target is flagged [met] or [MISSED], and the targets are listed again at the end.
 
-    python -m fastopt.bench              # the report (114 s on our 2-core VM)
+    python -m fastopt.bench              # the report (147 s on our 2-core VM)
     python -m fastopt.bench --full       # float64 too, more sizes, longer timings, medians
                                          # over several allocations
     python -m fastopt.bench --quick      # a smoke run (CI)

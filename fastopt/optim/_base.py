@@ -46,7 +46,7 @@ class Optimizer:
         if self.algorithm is None:
             raise TypeError("fastopt.Optimizer is abstract; use an algorithm's class")
         self.master_weights, self.state_dtype, self.seed = _half.options(
-            self.algorithm, master_weights, state_dtype, seed)
+            master_weights, state_dtype, seed)
         self.defaults = dict(defaults)
         self._settings = _kernels.SettingsCache()  # each group's kernel scalars, reused
         self._validate_group(self.defaults, None)

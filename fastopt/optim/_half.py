@@ -20,7 +20,7 @@ def _is_half(dtype):
     return dtype.itemsize == 2 and dtype.name in HALF_NAMES
 
 
-def options(algorithm, master_weights, state_dtype, seed):
+def options(master_weights, state_dtype, seed):
     """The three options, checked: ``(master_weights, state_dtype or None, seed)``."""
     if type(master_weights) is not bool:
         raise TypeError(f"fastopt: master_weights must be True or False, got "
@@ -46,8 +46,9 @@ def check_seed(seed):
 
 
 def _like(p, v):
-    """Is v an array state buffer of p in p's dtype: like p, one element per row of it
-    (RowwiseAdagrad's ``sum``) or a factor of it (Adafactor's ``row_var``, ``col_var``)?"""
+    """Is v an array state buffer in p's dtype (not a 0-d scalar, unless p is 0-d too)? Like
+    p, one element per row of it (RowwiseAdagrad's ``sum``) or a factor of it (Adafactor's
+    ``row_var``, ``col_var``): the plan checks which shape each buffer needs."""
     return isinstance(v, np.ndarray) and v.dtype == p.dtype and (
         v.shape == p.shape or v.ndim >= 1)
 

@@ -124,8 +124,8 @@ class Optimizer(torch.optim.Optimizer):
         if self.algorithm is None:
             raise TypeError("fastopt.torch.Optimizer is abstract; use an algorithm's class")
         try:
-            defaults = dict(defaults, **_half.options(self.algorithm, master_weights,
-                                                      state_dtype, seed))
+            defaults = dict(defaults, **_half.options(master_weights, state_dtype,
+                                                      seed))
         except (TypeError, ValueError) as e:
             raise type(e)(f"fastopt.torch.{type(self).__name__}: {e}") from None
         self._group_scalars(defaults, None, False)
@@ -183,7 +183,7 @@ class Optimizer(torch.optim.Optimizer):
         try:
             scalars = self.algorithm.hyper(group)
             self._check_group(group)
-            _half.check_group(self.algorithm, group)
+            _half.check_group(group)
         except KeyError as e:
             raise ValueError(f"fastopt: {where} has no {e.args[0]!r}") from None
         except (ValueError, TypeError) as e:

@@ -13,7 +13,7 @@ import torch
 HALF = (torch.bfloat16, torch.float16)
 
 
-def options(algorithm, master_weights=False, state_dtype=None, seed=0):
+def options(master_weights=False, state_dtype=None, seed=0):
     """Checked ``{setting: value}`` for a group (only the settings not at their default)."""
     if type(master_weights) is not bool:
         raise TypeError(f"master_weights must be True or False, got {master_weights!r}")
@@ -32,9 +32,9 @@ def options(algorithm, master_weights=False, state_dtype=None, seed=0):
     return out
 
 
-def check_group(algorithm, group):
+def check_group(group):
     """The group's three settings, checked (TypeError / ValueError)."""
-    options(algorithm, group.get("master_weights", False), group.get("state_dtype"),
+    options(group.get("master_weights", False), group.get("state_dtype"),
             group.get("seed", 0))
 
 
@@ -52,8 +52,9 @@ def buffer_dtype(p, group):
 
 
 def like_param(p, v):
-    """Is v an array state buffer of p: like p, one element per row of it (RowwiseAdagrad's
-    ``sum``) or a factor of it (Adafactor's ``row_var``, ``col_var``)? (Never scalar state:
+    """Is v an array state buffer of p (a tensor, not 0-d unless p is)? Like p, one element
+    per row of it (RowwiseAdagrad's ``sum``) or a factor of it (Adafactor's ``row_var``,
+    ``col_var``): the plan checks which shape each buffer needs. (Never scalar state:
     callers pass the buffer keys.)"""
     return isinstance(v, torch.Tensor) and (v.shape == p.shape or v.dim() >= 1)
 
