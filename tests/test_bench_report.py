@@ -1,5 +1,7 @@
 """The benchmark report's measuring helpers (the timings themselves are checked by nobody:
 speed lives in bench/ and the report, never in timed unit tests)."""
+import time
+
 import numpy as np
 
 from fastopt.bench import dense
@@ -172,3 +174,18 @@ def test_half_section_times_row_sparse_adagrad_in_every_storage(capsys):
             "bf16", "float32"]
     out = capsys.readouterr().out
     assert "row-sparse adagrad" in out and "bfloat16 + fp32 masters" in out
+
+
+def test_alternating_timer_takes_turns_and_reports_each_functions_best():
+    from fastopt.bench._timing import seconds_per_call_alternating
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    best = seconds_per_call_alternating(fns, samples=3, sample_time=0.0, max_number=10)
+    assert set(best) == {"a", "b"} and all(0 < t < 1 for t in best.values())
+    # two warm-up calls each, then one call per sample, the functions taking turns
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    calls.clear()
+    slow = {"x": lambda: calls.append("x"), "y": lambda: (calls.append("y"), time.sleep(0.002))}
+    seconds_per_call_alternating(slow, samples=2, sample_time=0.001, max_number=50)
+    tail = calls[4:]   # a sample of x is several calls (each ~1 us), of y one (2 ms)
+    assert tail.count("y") == 2 and tail[0] == "x" and tail[tail.index("y") + 1] == "x"

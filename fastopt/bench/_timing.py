@@ -37,6 +37,39 @@ def seconds_per_call(fn, *, budget=0.25, repeat=5, max_number=1_000_000):
     return best
 
 
+def seconds_per_call_alternating(fns, *, samples=7, sample_time=0.005, max_number=100_000):
+    """Best wall time of one call of each of ``fns`` ({name: fn}), the functions taking turns.
+
+    Each sample times ``number`` calls of every function in turn (``number`` per function,
+    so that a sample takes about ``sample_time`` s, at least one call); the best sample of
+    each is reported. On a shared 2-core VM another guest's load comes in phases of ~0.1 s
+    that slow one figure by up to 2x: taking turns call by call puts the functions compared
+    in the same phases, and the best sample of each is one from a quiet moment.
+    """
+    numbers = {}
+    for name, fn in fns.items():
+        fn()   # warm up
+        t0 = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - t0, 1e-9)
+        numbers[name] = int(min(max_number, max(1, sample_time / once)))
+    best = dict.fromkeys(fns, float("inf"))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(samples):
+            for name, fn in fns.items():
+                number = numbers[name]
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                best[name] = min(best[name], (time.perf_counter() - t0) / number)
+    finally:
+        if enabled:
+            gc.enable()
+    return best
+
+
 def fmt_time(seconds):
     """A time in the unit that reads best (ns, us, ms, s)."""
     for unit, scale in (("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3)):

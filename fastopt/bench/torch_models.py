@@ -4,9 +4,12 @@ For each algorithm of ALGORITHMS that fastopt.torch has (the default report: Ada
 and Adam, the ones with targets; ``--full``: all), and each workload of WORKLOADS, the time
 of one ``opt.step()`` (grads already in place) at 1 thread under torch.optim's three
 implementations (for-loop ``foreach=False``, ``foreach=True``, ``fused=True``) and under
-fastopt.torch; then torch fused and fastopt.torch again at N threads (the report's largest
+fastopt.torch, and torch fused and fastopt.torch again at N threads (the report's largest
 thread count: torch.set_num_threads(N), which fastopt.torch follows, as torch's fused kernels
-do). The ratios are torch's time over fastopt's at the same thread count.
+do). The for-loop and foreach steps are timed on their own; torch fused and fastopt.torch
+take turns call by call (``_timing.seconds_per_call_alternating``: the best of 7 samples each,
+``--full``: 15), at 1 thread and then at N. The ratios are torch's time over fastopt's at the
+same thread count.
 
 Then a training loop (``--quick``: skipped): a torch MLP's forward, backward and
 ``opt.step()`` with torch fused Adam and with fastopt.torch's, interleaved, at N threads; the
@@ -22,8 +25,8 @@ import time
 
 import numpy as np
 
-from fastopt.bench._timing import (fmt_time, seconds_per_call, target, thread_counts,
-                                    threads, try_torch)
+from fastopt.bench._timing import (fmt_time, seconds_per_call, seconds_per_call_alternating,
+                                    target, thread_counts, threads, try_torch)
 
 #: Algorithms, with the kwargs both sides get; an algorithm is measured once fastopt.torch
 #: has a class of that name (the default report measures DEFAULT_ALGORITHMS).
@@ -117,6 +120,7 @@ def run(args):
     import fastopt.torch
     budget = 0.1 if args.quick else 0.6 if args.full else 0.15
     repeat = 5 if args.full else 3
+    samples = 3 if args.quick else 15 if args.full else 7
     names = ALGORITHMS if args.full else DEFAULT_ALGORITHMS
     assert len(resnet50_shapes()) == 161 and _numel(resnet50_shapes()) == 25_557_032
     at_n = n_top > 1
@@ -138,19 +142,26 @@ def run(args):
             params = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
             for p in params:
                 p.grad = torch.randn(p.shape, generator=gen) * 1e-2
-            times = {}
+            times, opts = {}, {}
             for variant in VARIANTS:
                 try:
-                    opt = _make(torch, name, variant, params, kwargs)
+                    opts[variant] = _make(torch, name, variant, params, kwargs)
                 except (RuntimeError, ValueError, TypeError) as e:  # no fused kernel or flag
                     missing[variant] = e
-                    continue
-                times[variant] = seconds_per_call(opt.step, budget=budget, repeat=repeat)
-                if at_n and variant in AT_N:
-                    with threads(torch, n_top):
-                        times[f"{variant} N"] = seconds_per_call(opt.step, budget=budget,
-                                                                 repeat=repeat)
-                del opt
+            # torch's for-loop and foreach steps once (no target); then torch fused and
+            # fastopt.torch taking turns call by call, at 1 thread and at N
+            for variant in VARIANTS[:2]:
+                if variant in opts:
+                    times[variant] = seconds_per_call(opts[variant].step, budget=budget,
+                                                      repeat=repeat)
+                    del opts[variant]
+            steps = {variant: opt.step for variant, opt in opts.items()}
+            times.update(seconds_per_call_alternating(steps, samples=samples))
+            if at_n:
+                with threads(torch, n_top):
+                    times.update((f"{variant} N", t) for variant, t in
+                                 seconds_per_call_alternating(steps, samples=samples).items())
+            del opts, steps
             results[name][wname] = times
             print(_row(wname, _numel(shapes), times, at_n), flush=True)
             del params
