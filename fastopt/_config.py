@@ -15,6 +15,8 @@ def config():
         "isa": _kernels.current_isa(),
         "isa_best": _kernels.best_isa(),
         "isa_default": _kernels.default_isa(),
+        "isa_half": _kernels.current_half_isa(),
+        "isa_half_default": _kernels.default_half_isa(),
         "isas_available": list(_kernels.available_isas()),
         "isas_compiled": list(_kernels.compiled_isas()),
         "compile_flags": _kernels.BUILD_FLAGS,
@@ -45,6 +47,9 @@ def show_config(file=None):
         f"fastopt {c['version']} (Python {c['python']}, NumPy {c['numpy']}, {c['machine']})",
         f"  ISA path in use : {c['isa']}   (default here: {c['isa_default']}; widest here: "
         f"{c['isa_best']}; choose with FASTOPT_ISA=baseline|avx2|avx512, avx512 is opt-in)",
+        f"  half precision  : {c['isa_half']}   (bfloat16/float16 storage; default here: "
+        f"{c['isa_half_default']}, the widest path: its conversions are the work; FASTOPT_ISA "
+        f"sets one path for everything)",
         f"  ISA paths here  : {', '.join(c['isas_available'])}",
         f"  ISA paths built : {', '.join(c['isas_compiled'])}",
         f"  compile flags   : {c['compile_flags']}",

@@ -36,6 +36,8 @@ cdef extern from "fastopt.h" nogil:
     int fo_current_isa() noexcept
     const char *fo_isa_name(int isa) noexcept
     int fo_set_isa(int isa) noexcept
+    int fo_set_half_isa(int isa) noexcept
+    int fo_current_half_isa() noexcept
     void fo_stream_probe(int dtype, size_t n, void *p, const void *g, void *const *state,
                          int n_state) noexcept
 

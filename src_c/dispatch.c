@@ -92,18 +92,34 @@ static fo_probe_fn probe_fn;
 static fo_half_fn half_fn;
 static fo_half_rows_fn half_rows_fn;
 static fo_half_whole_fn half_whole_fn;
-static int current_isa = -1;
+static int current_isa = -1, current_half_isa = -1;
 
 int fo_set_isa(int isa)
 {
     if (!fo_isa_supported(isa)) return -1;
     isa_filler(isa)(table, &probe_fn, rows_table, coalesce_table, &half_fn, &half_rows_fn,
                       &half_whole_fn);
-    current_isa = isa;
+    current_isa = current_half_isa = isa;
+    return 0;
+}
+
+/* Half-precision storage (fo_half, fo_half_rows, fo_half_whole) on path isa, the rest as it
+ * is. Their float32 work on tiles is the float32 kernel in use (passed in by the caller), and
+ * every path gives the same bits, so any mix of paths does too. */
+int fo_set_half_isa(int isa)
+{
+    static fo_dense_fn t[FO_N_ALGOS][FO_N_DTYPES];
+    static fo_rows_fn r[FO_N_ROW_ALGOS][FO_N_DTYPES];
+    static fo_coalesce_fn c[FO_N_DTYPES];
+    fo_probe_fn p;
+    if (!fo_isa_supported(isa)) return -1;
+    isa_filler(isa)(t, &p, r, c, &half_fn, &half_rows_fn, &half_whole_fn);
+    current_half_isa = isa;
     return 0;
 }
 
 int fo_current_isa(void) { return current_isa; }
+int fo_current_half_isa(void) { return current_half_isa; }
 
 /* ---- the kernels in use (for plan.c) ----------------------------------------------------- */
 

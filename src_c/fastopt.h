@@ -89,6 +89,9 @@ int fo_best_isa(void);
 int fo_current_isa(void);
 const char *fo_isa_name(int isa);
 int fo_set_isa(int isa); /* 0 on success, -1 if not compiled in or not supported */
+/* half-precision storage's path alone (fo_set_isa sets both); 0 or -1 as fo_set_isa */
+int fo_set_half_isa(int isa);
+int fo_current_half_isa(void);
 
 /*
  * Memory-bandwidth probe for the benchmark: the same traffic as a kernel with n_state state

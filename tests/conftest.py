@@ -41,10 +41,10 @@ THIN = bool(os.environ.get("FASTOPT_EXPECT_ISA") or os.environ.get("FASTOPT_THIN
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Run the test on one ISA path, then restore the one chosen at import."""
-    before = _kernels.current_isa()
+    before = _kernels.isa_paths()
     _kernels._set_isa(request.param)
     yield request.param
-    _kernels._set_isa(before)
+    _kernels._set_isa(*before)
 
 
 def torch_or_skip():

@@ -483,7 +483,7 @@ def test_half_scalar_state_is_refused():
 
 def test_isa_paths_agree_on_half_special_values():
     """inf, nan, subnormal and overflow inputs: the same bits on every path (NaN as NaN)."""
-    before = _kernels.current_isa()
+    before = _kernels.isa_paths()
     specials = np.array([0.0, -0.0, 6e-8, -6e-8, 6e-5, 65504.0, -65504.0, np.inf, -np.inf,
                          np.nan, 1.0, -2.5, 1e-3, 7.0] * 3, np.float32)
     try:
@@ -501,4 +501,36 @@ def test_isa_paths_agree_on_half_special_values():
                 for a, b in zip(arrays, runs[0][1:]):
                     assert np.array_equal(a, b), (dtype.name, path, runs[0][0])
     finally:
-        _kernels._set_isa(before)
+        _kernels._set_isa(*before)
+
+
+@pytest.mark.parametrize("case", [c for c in HALF_CASES if c.name in ("adam", "adagrad",
+                                                                      "sgd", "lamb")],
+                         ids=lambda c: c.name)
+def test_half_storage_on_another_path_than_float32_gives_the_same_bits(case):
+    """By default half-precision storage runs on the widest path (AVX-512 where the CPU has
+    it) while float32 runs on up to AVX2; its float32 tiles (and Lamb's whole-param copies)
+    then go through the other path's float32 kernel: every pairing of paths gives the
+    reference's bits (bfloat16 and float16 params, masters, bfloat16 state)."""
+    before = _kernels.isa_paths()
+    n = 4097 + 33
+    rng = np.random.default_rng(5)
+    try:
+        for main in ISAS:
+            for half in ISAS:
+                _kernels._set_isa(main, half=half)
+                assert _kernels.isa_paths() == (main, half)
+                hyper = case.grid[-1]
+                for dtype, state_dtype in ((BF16, None), (F16, None), (np.float32, BF16)):
+                    p0 = rng.standard_normal(n).astype(dtype)
+                    grads = [rng.standard_normal(n).astype(dtype) for _ in case.steps]
+                    ours, theirs, s_ours, s_theirs = _run_both(case, hyper, p0, grads,
+                                                               case.steps, state_dtype)
+                    what = f"{case.name} {np.dtype(dtype).name} float32 on {main}, half on {half}"
+                    same_bits(ours, theirs, what)
+                    for k in s_ours:
+                        if s_ours[k] is not None and np.ndim(s_ours[k]):
+                            same_bits(s_ours[k], s_theirs[k], f"{k}, {what}")
+    finally:
+        _kernels._set_isa(*before)
+    assert _kernels.isa_paths() == before

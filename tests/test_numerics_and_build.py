@@ -174,12 +174,14 @@ def test_avx_instructions_only_in_the_avx_paths():
 
 # ---- the ISA paths and the configuration ----------------------------------------------------
 
-def test_default_isa_is_the_widest_up_to_avx2():
+def test_default_isa_is_the_widest_up_to_avx2_and_for_half_storage_the_widest():
     available = _kernels.available_isas()
     want = "avx2" if "avx2" in available else "baseline"
     assert _kernels.default_isa() == want
-    out = _run("from fastopt import _kernels; print(_kernels.current_isa())")
-    assert out.stdout.strip() == want
+    assert _kernels.default_half_isa() == available[-1] == _kernels.best_isa()
+    out = _run("from fastopt import _kernels; print(*_kernels.isa_paths())",
+               FASTOPT_ISA="")
+    assert out.stdout.split() == [want, available[-1]]
 
 
 def test_isa_paths():
@@ -189,6 +191,10 @@ def test_isa_paths():
     assert _kernels.current_isa() in available
     with pytest.raises(ValueError, match="unknown ISA"):
         _kernels._set_isa("sse9")
+    before = _kernels.isa_paths()
+    with pytest.raises(ValueError, match="unknown ISA"):
+        _kernels._set_isa("baseline", half="sse9")
+    assert _kernels.isa_paths() == before   # (checked before either is switched)
     missing = [i for i in _kernels.ISA_NAMES if i not in available]
     for name in missing:
         with pytest.raises(ValueError, match="not available"):
@@ -197,8 +203,9 @@ def test_isa_paths():
 
 @pytest.mark.parametrize("path", _kernels.available_isas())
 def test_fastopt_isa_env_forces_a_path(path):
-    out = _run("from fastopt import _kernels; print(_kernels.current_isa())", FASTOPT_ISA=path)
-    assert out.stdout.strip() == path
+    """FASTOPT_ISA sets one path for everything, half-precision storage too."""
+    out = _run("from fastopt import _kernels; print(*_kernels.isa_paths())", FASTOPT_ISA=path)
+    assert out.stdout.split() == [path, path]
 
 
 def test_fastopt_isa_env_unknown_or_unavailable_warns_and_uses_best():
@@ -214,6 +221,7 @@ def test_show_config(capsys):
     text = capsys.readouterr().out
     assert fastopt.__version__ in text
     assert f"ISA path in use : {_kernels.current_isa()}" in text
+    assert f"half precision  : {_kernels.current_half_isa()}" in text
     assert f"compile flags   : {_kernels.BUILD_FLAGS}" in text
     assert "threads" in text
 

@@ -314,7 +314,7 @@ def object_overhead(n=1000, budget=0.5, torch=None):
 
 def isa_paths(sizes, budget):
     """fastopt's float32 time per ISA path: is each wider path worth shipping?"""
-    before = _kernels.current_isa()
+    before = _kernels.isa_paths()
     out = {}
     try:
         for name, algo in ALGORITHMS.items():
@@ -325,7 +325,7 @@ def isa_paths(sizes, budget):
                     out[(name, n, isa)] = seconds_per_call(lambda: algo["fastopt"](p, g, states),
                                                            budget=budget)
     finally:
-        _kernels._set_isa(before)
+        _kernels._set_isa(*before)
     return out
 
 

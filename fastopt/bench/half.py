@@ -192,7 +192,8 @@ def run(args):
     counts = sorted({1, thread_counts(args)[-1]})
     results = {"rows": []}
     print("== Half precision: one param of n elements per storage, fastopt's object step vs "
-          "torch's fused step ==")
+          f"torch's fused step (half-precision storage on {_kernels.current_half_isa()}, "
+          f"float32 on {_kernels.current_isa()}) ==")
     print("columns per thread count: fastopt time, x bound (time / the storage's bytes at the "
           "float32 probe's bandwidth), torch fused time / fastopt time (higher = fastopt "
           "faster); medians over interleaved rounds")
