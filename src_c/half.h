@@ -31,8 +31,12 @@
  * buffer j, the element's index): the same for any thread count, reproducible from the seed.
  *
  *     k   = mix64(seed + GOLDEN * (index + 1))      (per param: fo_item.seed is the sum)
- *     key = low32(mix64(k ^ (step * 4 + j) ^ ((i >> 32) << 56)))    (per tile)
- *     r   = mix32(low32(i) ^ key) >> 16                             (per element i)
+ *     key = low32(mix64(k ^ (step * 4 + j / 2) ^ ((i >> 32) << 56)))   (per tile)
+ *     h   = mix32(low32(i) ^ key)                                     (per element i)
+ *     r   = h >> 16 for even j, h & 0xffff for odd j
+ *
+ * so buffers 0 and 1 (Adam's exp_avg and exp_avg_sq) share one hash per element, 16 bits
+ * each, and 2 and 3 another: the hash is the costly part of the rounding.
  *
  * (mix64: splitmix64's finalizer; mix32: murmur3's.)
  */
@@ -56,13 +60,14 @@ static void FO_ISA_NAME(run_stored)(const fo_item *it, fo_dense_fn fused, size_t
     const int stochastic = fo_item_stochastic(it);
     void *state[FO_MAX_STATE];
     FO_ISA_NAME(sr_call) *c = FO_ISA_NAME(sr_here)();
+    c->second = 0;
     for (int j = 0; j < FO_MAX_STATE; j++) {
         const int plain = !it->state[j] || ((it->scalars >> j) & 1u);
         state[j] = plain ? it->state[j] : (char *)it->state[j] + ss * lo;
         if (!stochastic) continue;
         c->base[j] = plain ? 0 : (uintptr_t)state[j];
-        c->end[j] = plain ? 0 : (uintptr_t)state[j] + ss * nb;
-        c->key[j] = fo_sr_key(seed, step, j, lo);
+        c->key[j / 2] = fo_sr_key(seed, step, j / 2, lo);
+        if (!plain && j >= 2) c->second = 1;
     }
     c->first = (uint32_t)lo;
     fused(nb, (char *)it->p + ps * lo, (const char *)it->g + ps * lo, state, it->hyper, step);

@@ -41,12 +41,17 @@ typedef struct { uint16_t bits; } fo_f16;
 typedef struct { uint16_t bits; } fo_bf16sr;
 #endif
 
-/* The stochastic rounding key of state buffer j for elements in first's 2^32 block (seed: the
- * param's, mixed: half.h's header) */
-FO_INLINE uint32_t fo_sr_key(uint64_t seed, int64_t step, int j, uint64_t first)
+/* The stochastic rounding key of the pair of state buffers 2 * pair, 2 * pair + 1 for elements
+ * in first's 2^32 block (seed: the param's, mixed: half.h's header) */
+FO_INLINE uint32_t fo_sr_key(uint64_t seed, int64_t step, int pair, uint64_t first)
 {
-    return (uint32_t)fo_mix64(seed ^ ((uint64_t)step * 4u + (uint64_t)j) ^ ((first >> 32) << 56));
+    return (uint32_t)fo_mix64(seed ^ ((uint64_t)step * 4u + (uint64_t)pair) ^
+                              ((first >> 32) << 56));
 }
+
+/* state buffer j's 16 random bits of the pair's hash h: the high half for even j, the low
+ * half for odd j */
+FO_INLINE uint32_t fo_sr_bits(uint32_t h, int j) { return (j & 1) ? h & 0xffffu : h >> 16; }
 
 FO_INLINE uint32_t fo_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 FO_INLINE float fo_f32_from(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -204,11 +209,11 @@ FO_INLINE void FO_ISA_NAME(bf16_vstore)(fo_bf16 *x, FO_F32V v)
     FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
-/* fo_bf16_sr on FO_HL lanes: the lanes' element indices (low 32 bits) and their key */
-FO_INLINE void FO_ISA_NAME(bf16_sr_vstore)(uint16_t *x, FO_F32V v, FO_U32V index, uint32_t key)
+/* fo_bf16_sr on FO_HL lanes, r: their 16 random bits each */
+FO_INLINE void FO_ISA_NAME(bf16_sr_vstore)(uint16_t *x, FO_F32V v, FO_U32V r)
 {
     const FO_U32V u = (FO_U32V)v;
-    FO_ISA_NAME(bf16_put_v)(x, u, (u + (FO_ISA_NAME(mix32_v)(index ^ key) >> 16)) >> 16);
+    FO_ISA_NAME(bf16_put_v)(x, u, (u + r) >> 16);
 }
 
 FO_INLINE FO_F32V FO_ISA_NAME(f16_vload)(const fo_f16 *x)
@@ -240,12 +245,14 @@ FO_INLINE void FO_ISA_NAME(f16_vstore)(fo_f16 *x, FO_F32V v)
 static const uint32_t fo_lane_numbers[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 #endif
 
-/* Stochastic rounding inside a kernel's loop: the state buffers' addresses and keys of the
- * call half.h is making on this thread (a store finds its buffer j by its address). */
+/* Stochastic rounding inside a kernel's loop: the state buffers' start addresses and the
+ * pairs' keys of the call half.h is making on this thread (a store finds its buffer j by its
+ * start). */
 typedef struct {
-    uintptr_t base[FO_MAX_STATE], end[FO_MAX_STATE];
-    uint32_t key[FO_MAX_STATE];
+    uintptr_t base[FO_MAX_STATE];
+    uint32_t key[FO_MAX_STATE / 2];
     uint32_t first;   /* the element index (low 32 bits) of the call's element 0 */
+    int second;       /* a buffer of the second pair is stochastically rounded */
 } FO_ISA_NAME(sr_call);
 static __thread FO_ISA_NAME(sr_call) FO_ISA_NAME(sr_now);
 
@@ -256,16 +263,33 @@ __attribute__((const, noinline)) static FO_ISA_NAME(sr_call) *FO_ISA_NAME(sr_her
     return &FO_ISA_NAME(sr_now);
 }
 
-FO_INLINE void FO_ISA_NAME(bf16sr_vstore)(fo_bf16sr *x, FO_F32V v)
+/* x[i : i + FO_HL] = sr(v) for state buffer j of the call, x its start. sr: the call's keys
+ * as a local copy the block made (vec.h: FO_VSTORES), so that the compiler sees the first
+ * pair's hash of the block's lanes is the same for both of its buffers, and computes it once
+ * per block. */
+FO_INLINE void FO_ISA_NAME(bf16sr_vstore_i)(fo_bf16sr *x, size_t i, FO_F32V v,
+                                            const FO_ISA_NAME(sr_call) *sr)
 {
-    const FO_ISA_NAME(sr_call) *c = FO_ISA_NAME(sr_here)();
     const uintptr_t at = (uintptr_t)x;
-    int j = 0;
-    while (j < FO_MAX_STATE - 1 && !(at >= c->base[j] && at < c->end[j])) j++;
-    const uint32_t first = c->first + (uint32_t)((at - c->base[j]) / sizeof(fo_bf16sr));
-    FO_ISA_NAME(bf16_sr_vstore)((uint16_t *)x, v,
-                                *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers + first,
-                                c->key[j]);
+    const int j = at == sr->base[0] ? 0 : at == sr->base[1] ? 1 : at == sr->base[2] ? 2 : 3;
+    const FO_U32V index = *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers + (sr->first + (uint32_t)i);
+    FO_U32V h = FO_ISA_NAME(mix32_v)(index ^ sr->key[0]);
+    if (sr->second && j >= 2) h = FO_ISA_NAME(mix32_v)(index ^ sr->key[1]);
+    FO_ISA_NAME(bf16_sr_vstore)((uint16_t *)(x + i), v, (j & 1) ? h & 0xffffu : h >> 16);
+}
+
+FO_INLINE void FO_ISA_NAME(bf16_vstore_i)(fo_bf16 *x, size_t i, FO_F32V v,
+                                          const FO_ISA_NAME(sr_call) *sr)
+{
+    (void)sr;
+    FO_ISA_NAME(bf16_vstore)(x + i, v);
+}
+
+FO_INLINE void FO_ISA_NAME(f16_vstore_i)(fo_f16 *x, size_t i, FO_F32V v,
+                                         const FO_ISA_NAME(sr_call) *sr)
+{
+    (void)sr;
+    FO_ISA_NAME(f16_vstore)(x + i, v);
 }
 #endif
 
@@ -311,18 +335,19 @@ static void FO_ISA_NAME(half_store)(int dtype, size_t n, const float *v, uint16_
 static void FO_ISA_NAME(bf16_store_sr)(size_t n, const float *v, uint16_t *x, uint64_t seed,
                                        int64_t step, int j, uint64_t first)
 {
-    const uint32_t key = fo_sr_key(seed, step, j, first);
+    const uint32_t key = fo_sr_key(seed, step, j / 2, first);
     const uint32_t base = (uint32_t)first;
     size_t i = 0;
 #if FO_VBYTES
     for (; i + FO_HL <= n; i += FO_HL) {
         FO_F32V w;
         memcpy(&w, v + i, sizeof w);
-        FO_ISA_NAME(bf16_sr_vstore)(x + i, w, *(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers +
-                                    (base + (uint32_t)i), key);
+        const FO_U32V h = FO_ISA_NAME(mix32_v)(
+            (*(const FO_ISA_NAME(u32v_u) *)fo_lane_numbers + (base + (uint32_t)i)) ^ key);
+        FO_ISA_NAME(bf16_sr_vstore)(x + i, w, (j & 1) ? h & 0xffffu : h >> 16);
     }
 #endif
     for (; i < n; i++)
-        x[i] = fo_bf16_sr(v[i], fo_mix32((base + (uint32_t)i) ^ key) >> 16);
+        x[i] = fo_bf16_sr(v[i], fo_sr_bits(fo_mix32((base + (uint32_t)i) ^ key), j));
 }
 

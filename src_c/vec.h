@@ -55,6 +55,7 @@ typedef FO_T FO_NAME(vec_u) __attribute__((vector_size(FO_VBYTES), aligned(sizeo
 #undef FO_VBLOCK_LIMIT
 #undef FO_VLOAD_AT
 #undef FO_VSTORE_AT
+#undef FO_VSTORE_AT_I
 #if FO_STORAGE
 /* A storage compile (half.h) runs blocks only, over a multiple of FO_HALF_BLOCK elements,
  * which must be a multiple of every kernel's block (checked here, at compile time). */
@@ -73,9 +74,18 @@ FO_INLINE void FO_NAME(vstore)(FO_T *ptr, FO_V v) { *(FO_NAME(vec_u) *)ptr = v; 
              fo_bf16 *: FO_ISA_NAME(bf16_vload), const fo_bf16 *: FO_ISA_NAME(bf16_vload), \
              fo_f16 *: FO_ISA_NAME(f16_vload), const fo_f16 *: FO_ISA_NAME(f16_vload),     \
              fo_bf16sr *: FO_ISA_NAME(bf16sr_vload))(ptr)
-#define FO_VSTORE_AT(ptr, v)                                                               \
-    _Generic((ptr), FO_T *: FO_NAME(vstore), fo_bf16 *: FO_ISA_NAME(bf16_vstore),          \
-             fo_f16 *: FO_ISA_NAME(f16_vstore), fo_bf16sr *: FO_ISA_NAME(bf16sr_vstore))(ptr, v)
+/* A storage compile stores by the array's start and the element's offset i from it (a
+ * stochastically rounded store numbers its lanes from i; FO_VSTORES() made fo_sr_, the
+ * call's keys: half_convert.h) */
+FO_INLINE void FO_NAME(vstore_i)(FO_T *ptr, size_t i, FO_V v, const FO_ISA_NAME(sr_call) *sr)
+{
+    (void)sr;
+    FO_NAME(vstore)(ptr + i, v);
+}
+#define FO_VSTORE_AT_I(ptr, i, v)                                                          \
+    _Generic((ptr), FO_T *: FO_NAME(vstore_i), fo_bf16 *: FO_ISA_NAME(bf16_vstore_i),      \
+             fo_f16 *: FO_ISA_NAME(f16_vstore_i),                                          \
+             fo_bf16sr *: FO_ISA_NAME(bf16sr_vstore_i))(ptr, i, v, &fo_sr_)
 #else
 #define FO_VLOAD_AT(ptr) FO_NAME(vload)(ptr)
 #define FO_VSTORE_AT(ptr, v) FO_NAME(vstore)(ptr, v)
@@ -136,7 +146,17 @@ FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
  * the math (and, with restrict pointers, may sink loads below stores). Neither emits an
  * instruction. */
 #define FO_VREADY(X) FO_VEACH(k_) __asm__ __volatile__("" : "+v"(X[k_]))
+#undef FO_VSTORES
+#undef FO_VSTORE_ALL
+#if FO_STORAGE
+/* (a storage compile: also a local copy of this thread's stochastic rounding record, which
+ * the block's stores read: half_convert.h) */
+#define FO_VSTORES()                                                                       \
+    __asm__ __volatile__("" ::: "memory");                                                 \
+    const FO_ISA_NAME(sr_call) fo_sr_ = *FO_ISA_NAME(sr_here)()
+#else
 #define FO_VSTORES() __asm__ __volatile__("" ::: "memory")
+#endif
 
 /* for k in range(FO_VU), unrolled */
 #define FO_VEACH(k) _Pragma("GCC unroll 16") for (int k = 0; k < FO_VU; k++)
@@ -145,8 +165,13 @@ FO_INLINE FO_V FO_NAME(sign_v)(FO_V v)
     FO_V X[FO_VU];              \
     FO_VEACH(k_) X[k_] = FO_VLOAD_AT((ptr) + (i) + (size_t)k_ * FO_VLANES)
 /* ptr[i + k * lanes : ...] = X[k] for k in range(FO_VU) */
+#if FO_STORAGE
+#define FO_VSTORE_ALL(ptr, i, X) \
+    FO_VEACH(k_) FO_VSTORE_AT_I(ptr, (i) + (size_t)k_ * FO_VLANES, X[k_])
+#else
 #define FO_VSTORE_ALL(ptr, i, X) \
     FO_VEACH(k_) FO_VSTORE_AT((ptr) + (i) + (size_t)k_ * FO_VLANES, X[k_])
+#endif
 
 #endif /* FO_VBYTES */
 

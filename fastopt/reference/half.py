@@ -38,9 +38,10 @@ def round_bf16_stochastic(x, *, seed, index, step, j):
     bfloat16 bits (a uint16 array), exactly as the kernels round:
 
         k   = mix64(seed + GOLDEN * (index + 1))     index: the param's position in the step
-        key = low32(mix64(k ^ (step * 4 + j) ^ ((i >> 32) << 56)))   j: the state buffer's
-                                                                     position (registry order)
-        r   = mix32(low32(i) ^ key) >> 16            i: the element's index
+        key = low32(mix64(k ^ (step * 4 + j // 2) ^ ((i >> 32) << 56)))   j: the state
+                                                     buffer's position (registry order)
+        h   = mix32(low32(i) ^ key)                  i: the element's index; one hash for
+        r   = h >> 16 if j is even else h & 0xffff      buffers 0 and 1, one for 2 and 3
         out = (bits(x) + r) >> 16                    a NaN: (bits(x) >> 16) | 0x40
     """
     u = np.ascontiguousarray(x, np.float32).reshape(-1).view(np.uint32)
@@ -49,9 +50,11 @@ def round_bf16_stochastic(x, *, seed, index, step, j):
     block = 1 << 32
     for start in range(0, u.size, block):
         part = u[start:start + block]
-        key = np.uint32(_mix64(k ^ ((step * 4 + j) & _M64) ^ ((start >> 32) << 56)) & 0xFFFFFFFF)
+        key = np.uint32(_mix64(k ^ ((step * 4 + j // 2) & _M64) ^ ((start >> 32) << 56))
+                        & 0xFFFFFFFF)
         i = np.arange(part.size, dtype=np.uint32)
-        r = _mix32(i ^ key) >> np.uint32(16)
+        h = _mix32(i ^ key)
+        r = h >> np.uint32(16) if j % 2 == 0 else h & np.uint32(0xFFFF)
         rounded = ((part + r) >> np.uint32(16)).astype(np.uint16)
         nan = (part & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
         out[start:start + part.size] = np.where(
