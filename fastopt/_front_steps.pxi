@@ -7,12 +7,13 @@
 
 
 def step_lists(Kernel kernel, list params, list grads, dict buffers, SettingsCache cache,
-               dict settings, translate, steps):
+               dict settings, translate, steps, list masters=None, uint64_t seed=0):
     """A functional step over lists with one dense kernel: ``buffers`` maps each state name
     of the kernel to a list (or None); the kernel's scalars come from ``cache`` (key False)
     or ``translate(settings, False)``; ``steps`` is one int for all or a list of ints
-    (converted by the caller). The same three phases as any plan, for the functional steps'
-    per-call cost. Returns False, doing nothing, if a grad is a SparseRows (the caller's
+    (converted by the caller); ``masters`` (None, or a list with an entry per param) and
+    ``seed`` as :meth:`Plan.add` takes them. The same three phases as any plan, for the
+    functional steps' per-call cost. Returns False, doing nothing, if a grad is a SparseRows (the caller's
     general path routes those)."""
     cdef Py_ssize_t k = len(params), i, j, ns = kernel.n_state
     cdef list lists = [None] * ns
@@ -43,7 +44,8 @@ def step_lists(Kernel kernel, list params, list grads, dict buffers, SettingsCac
             bufs = (None if one is None else one[i],)
         else:
             bufs = tuple([None if lists[j] is None else lists[j][i] for j in range(ns)])
-        plan.add(kernel, i, params[i], grads[i], bufs, h, steps if shared else steps[i])
+        plan.add(kernel, i, params[i], grads[i], bufs, h, steps if shared else steps[i],
+                 None if masters is None else masters[i], seed)
     plan.run()
     return True
 

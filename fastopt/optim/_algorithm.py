@@ -107,9 +107,9 @@ class Algorithm:
         else:
             step_list = _scalars.steps(steps, k)
         kernel = self.kernel
-        if kernel is not None and masters is None and seed == 0 and _kernels.step_lists(
+        if kernel is not None and _kernels.step_lists(
                 kernel, params, grads, buffers, self._settings, settings, self.scalars,
-                steps if step_list is None else step_list):
+                steps if step_list is None else step_list, masters, seed):
             return   # dense grads, one dense kernel: the whole step in one call
         lists = {}
         for name, lst in buffers.items():
