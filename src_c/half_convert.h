@@ -132,13 +132,17 @@ typedef uint16_t FO_ISA_NAME(u16v_u) __attribute__((vector_size(FO_VBYTES / 2), 
 #define FO_U32V FO_ISA_NAME(u32v)
 #define FO_U16V FO_ISA_NAME(u16v)
 
-/* fo_bf16_load on FO_HL elements (the widening in one instruction where the path has it:
- * the compiler's own form of it takes five on AVX2) */
+/* fo_bf16_load on FO_HL elements (the widening in one instruction where the path has it: on
+ * AVX-512 a word permute that puts element k in the high half of lane k and zeroes the low
+ * halves; the compiler's own form of it takes five on AVX2) */
 FO_INLINE void FO_ISA_NAME(bf16_load_v)(const uint16_t *x, float *out)
 {
 #if FO_F16C == 512
-    _mm512_storeu_si512((void *)out, _mm512_slli_epi32(
-        _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)x)), 16));
+    const __m512i to_high = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10,
+                                             9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2,
+                                             1, 1, 0, 0);
+    _mm512_storeu_si512((void *)out, _mm512_maskz_permutexvar_epi16(
+        0xaaaaaaaau, to_high, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x))));
 #elif FO_F16C == 256
     _mm256_storeu_si256((__m256i *)out, _mm256_slli_epi32(
         _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)x)), 16));
@@ -148,29 +152,33 @@ FO_INLINE void FO_ISA_NAME(bf16_load_v)(const uint16_t *x, float *out)
 #endif
 }
 
-/* the bits (u >> 16) of a bfloat16 result (rounded: each <= 0xffff), or its quiet NaN
- * (u >> 16) | 0x40 where u is a NaN, stored */
-FO_INLINE void FO_ISA_NAME(bf16_put_v)(uint16_t *x, FO_U32V u, FO_U32V rounded)
+/* Stored: the high half of each lane of sum (u plus its rounding's addend: the result's bits
+ * are sum >> 16), or where u is a NaN its quiet NaN (u >> 16) | 0x40. On AVX-512 the NaN
+ * test is one float classification and one word permute picks the high halves (fewer
+ * instructions than a shift and a narrowing move: fastopt/bench/README.md, "Half precision"). */
+FO_INLINE void FO_ISA_NAME(bf16_put_v)(uint16_t *x, FO_U32V u, FO_U32V sum)
 {
 #if FO_F16C == 512
-    const __m512i v = (__m512i)u;
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(
-        _mm512_and_si512(v, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    const __m512i r = _mm512_mask_mov_epi32((__m512i)rounded, nan, _mm512_or_si512(
-        _mm512_srli_epi32(v, 16), _mm512_set1_epi32(0x40)));
-    _mm256_storeu_si256((__m256i *)x, _mm512_cvtepi32_epi16(r));
+    const __m512i high_halves = _mm512_set_epi16(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9,
+                                                 7, 5, 3, 1, 31, 29, 27, 25, 23, 21, 19, 17,
+                                                 15, 13, 11, 9, 7, 5, 3, 1);
+    const __mmask16 nan = _mm512_fpclass_ps_mask((__m512)u, 0x81);   /* quiet or signalling */
+    const __m512i r = _mm512_mask_or_epi32((__m512i)sum, nan, (__m512i)u,
+                                           _mm512_set1_epi32(0x400000));
+    _mm256_storeu_si256((__m256i *)x,
+                        _mm512_castsi512_si256(_mm512_permutexvar_epi16(high_halves, r)));
 #elif FO_F16C == 256
     const __m256i v = (__m256i)u;
     const __m256i nan = _mm256_cmpgt_epi32(   /* (signed: both sides are >= 0) */
         _mm256_and_si256(v, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
-    const __m256i r = _mm256_blendv_epi8((__m256i)rounded, _mm256_or_si256(
+    const __m256i r = _mm256_blendv_epi8(_mm256_srli_epi32((__m256i)sum, 16), _mm256_or_si256(
         _mm256_srli_epi32(v, 16), _mm256_set1_epi32(0x40)), nan);
     /* (packus keeps each value: all are <= 0xffff) */
     _mm_storeu_si128((__m128i *)x, _mm_packus_epi32(_mm256_castsi256_si128(r),
                                                     _mm256_extracti128_si256(r, 1)));
 #else
     const FO_U32V nan = (FO_U32V)((u & 0x7fffffffu) > 0x7f800000u);
-    const FO_U32V o = (nan & ((u >> 16) | 0x40u)) | (~nan & rounded);
+    const FO_U32V o = (nan & ((u >> 16) | 0x40u)) | (~nan & (sum >> 16));
     *(FO_ISA_NAME(u16v_u) *)x = __builtin_convertvector(o, FO_U16V);
 #endif
 }
@@ -206,14 +214,21 @@ FO_INLINE FO_F32V FO_ISA_NAME(bf16sr_vload)(const fo_bf16sr *x)
 FO_INLINE void FO_ISA_NAME(bf16_vstore)(fo_bf16 *x, FO_F32V v)
 {
     const FO_U32V u = (FO_U32V)v;
-    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+#if FO_F16C == 512   /* u + 0x7fff + odd, the odd bit as a lane mask */
+    const __mmask16 odd = _mm512_test_epi32_mask((__m512i)u, _mm512_set1_epi32(0x10000));
+    const __m512i b = _mm512_add_epi32((__m512i)u, _mm512_set1_epi32(0x7fff));
+    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u,
+                            (FO_U32V)_mm512_mask_add_epi32(b, odd, b, _mm512_set1_epi32(1)));
+#else
+    FO_ISA_NAME(bf16_put_v)((uint16_t *)x, u, u + 0x7fffu + ((u >> 16) & 1u));
+#endif
 }
 
 /* fo_bf16_sr on FO_HL lanes, r: their 16 random bits each */
 FO_INLINE void FO_ISA_NAME(bf16_sr_vstore)(uint16_t *x, FO_F32V v, FO_U32V r)
 {
     const FO_U32V u = (FO_U32V)v;
-    FO_ISA_NAME(bf16_put_v)(x, u, (u + r) >> 16);
+    FO_ISA_NAME(bf16_put_v)(x, u, u + r);
 }
 
 FO_INLINE FO_F32V FO_ISA_NAME(f16_vload)(const fo_f16 *x)
